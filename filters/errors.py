@@ -1,0 +1,57 @@
+"""Every exception heed raises, under one root.
+
+    HeedError
+    ├── SignalParseError (also ValueError)   a signal value is void by its own grammar
+    ├── ConfigError (also ValueError)        an invalid run configuration
+    ├── RegistryError                        the consent registry could not answer
+    │   └── RegistryValidationError (also ValueError)   an entry or request is invalid
+    └── FetchError                           a document could not be fetched (I/O layer)
+
+Parsers never raise on hostile content: they skip what they cannot read and count it in the
+policy's ``diagnostics``. ``SignalParseError`` exists for grammars that void a whole value on a
+syntax error (RFC 9651 structured fields); ``evaluate`` maps it to "no statement".
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "FetchError",
+    "HeedError",
+    "RegistryError",
+    "RegistryValidationError",
+    "SignalParseError",
+]
+
+
+class HeedError(Exception):
+    """Root of every heed exception."""
+
+
+class SignalParseError(HeedError, ValueError):
+    """A signal's value is void under its grammar; ``position`` is the offset of the fault."""
+
+    def __init__(self, signal: str, position: int, message: str = "") -> None:
+        self.signal = signal
+        self.position = position
+        super().__init__(f"{signal}: parse error at {position}" + (f": {message}" if message else ""))
+
+
+class ConfigError(HeedError, ValueError):
+    """The run configuration is invalid; the message names the key and what is wrong."""
+
+
+class RegistryError(HeedError):
+    """The consent registry could not answer (unreachable, erroring, or misconfigured)."""
+
+
+class RegistryValidationError(RegistryError, ValueError):
+    """A registry entry or request is invalid; nothing was written."""
+
+
+class FetchError(HeedError):
+    """A document could not be fetched; ``kind`` is one of ``model.FetchErrorKind``."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        self.kind = kind
+        super().__init__(f"{kind}: {message}" if message else kind)

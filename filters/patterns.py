@@ -1,0 +1,85 @@
+"""RFC 9309 path patterns (``*`` and ``$``), shared by every signal that matches URL paths.
+
+robots.txt itself is matched by protego (wrapped in ``robots.py``); TDMRep ``location``,
+RSL ``<content url>`` and the path of a ``Content-Usage`` rule use this module, so all of them
+match exactly the way robots.txt does (RFC 9309 §2.2.2-§2.2.3).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+__all__ = ["Pattern", "compile_pattern", "normalize_path", "url_path"]
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _pct(match: re.Match[str]) -> str:
+    octet = int(match.group(1), 16)
+    # RFC 9309 §2.2.2: percent-encoded unreserved octets compare as the octet itself; all
+    # others stay encoded, with upper-case hex so that %2f and %2F compare equal.
+    return chr(octet) if octet in _UNRESERVED else "%" + match.group(1).upper()
+
+
+@lru_cache(maxsize=65536)
+def normalize_path(path: str) -> str:
+    """Percent-encode non-ASCII octets (UTF-8) and normalise existing %XX escapes."""
+    if path.isascii():
+        encoded = path
+    else:
+        encoded = "".join(
+            ch if ord(ch) < 128 else "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
+            for ch in path
+        )
+    return _PCT.sub(_pct, encoded) if "%" in encoded else encoded
+
+
+def url_path(url: str) -> str:
+    """The path and query of ``url`` (``/`` when empty), normalised for matching."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "/"
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return normalize_path(path)
+
+
+class Pattern:
+    """A compiled RFC 9309 pattern; ``length`` is its octet length, used for longest match."""
+
+    __slots__ = ("_prefix", "_regex", "length", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        norm = normalize_path(text)
+        self.length = len(norm)
+        if "*" not in norm and not norm.endswith("$"):
+            self._prefix: str | None = norm
+            self._regex: re.Pattern[str] | None = None
+        else:
+            anchored = norm.endswith("$")
+            body = norm[:-1] if anchored else norm
+            rx = ".*?".join(re.escape(piece) for piece in body.split("*"))
+            self._prefix = None
+            self._regex = re.compile(rx + ("$" if anchored else ""), re.DOTALL)
+
+    def matches(self, path: str) -> bool:
+        """Whether the (already normalised) ``path`` matches this pattern from its start."""
+        if self._prefix is not None:
+            return path.startswith(self._prefix)
+        assert self._regex is not None  # invariant of __init__, not input validation
+        return self._regex.match(path) is not None
+
+    def __repr__(self) -> str:
+        return f"Pattern({self.text!r})"
+
+
+@lru_cache(maxsize=8192)
+def compile_pattern(text: str) -> Pattern:
+    """A cached ``Pattern`` for ``text``."""
+    return Pattern(text)
