@@ -1,0 +1,12 @@
+"""The loopback demo web: a multi-host web on 127.0.0.x that ``heed demo`` and the end-to-end
+tests crawl, with a page for every signal of SPEC.md §3 and its kept control page.
+
+:mod:`crawler.demo.web` serves any set of sites; :mod:`crawler.demo.sites` is the bundled demo
+web and its ground truth (what the default demo configuration must keep, and why not).
+"""
+
+from __future__ import annotations
+
+from .web import LoopbackWeb, PageSpec, RequestLogEntry, SiteSpec
+
+__all__ = ["LoopbackWeb", "PageSpec", "RequestLogEntry", "SiteSpec"]

@@ -1,0 +1,272 @@
+"""Tests for crawler/demo/web.py: the loopback multi-host web really serves what its specs say."""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from crawler.demo.web import LoopbackWeb, PageSpec, SiteSpec
+
+SITES: dict[str, SiteSpec] = {
+    "alpha": SiteSpec(
+        pages={
+            "/": PageSpec(body='<a href="{{site:beta}}/page">beta</a>'),
+            "/robots.txt": PageSpec(
+                body="User-agent: *\nDisallow: /x\n", content_type="text/plain"
+            ),
+            "/hdr": PageSpec(
+                body="h",
+                headers=(("X-Robots-Tag", "noai"), ("X-Robots-Tag", "heedbot: noml")),
+            ),
+            "/link": PageSpec(
+                body="l", headers=(("Link", '<{{site:beta}}/l.xml>; rel="license"'),)
+            ),
+            "/teapot": PageSpec(status=418, body="short and stout", content_type="text/plain"),
+            "/none": PageSpec(body=b"raw", content_type=None),
+            "/q?x=1": PageSpec(body="with query"),
+            "/to-beta": PageSpec(redirect_to="@beta/page"),
+            "/to-local": PageSpec(status=301, redirect_to="/hdr"),
+            "/to-abs": PageSpec(redirect_to="{{site:beta}}/page"),
+            "/slow": PageSpec(body="slow", delay=0.3),
+            "/trickle": PageSpec(body=b"0123456789", chunk_delay=0.05, chunk_size=3),
+            "/huge": PageSpec(body=b"abc", repeat_body_bytes=3 * 1024 * 1024 + 1),
+            "/chunked": PageSpec(body=b"xyz", repeat_body_bytes=100_000, chunked=True),
+            "/bomb": PageSpec(body=b"\0", repeat_body_bytes=20 * 1024 * 1024, gzip=True),
+            "/gz": PageSpec(body="<p>small</p>", gzip=True),
+            "/drop": PageSpec(close_connection=True),
+        },
+        robots_delay=0.2,
+    ),
+    "beta": SiteSpec(
+        pages={"/page": PageSpec(body="beta page")},
+        not_found=PageSpec(status=410, body="gone", content_type="text/plain"),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[LoopbackWeb]:
+    with LoopbackWeb(SITES) as w:
+        yield w
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as c:
+        yield c
+
+
+def test_each_site_has_its_own_loopback_origin(web: LoopbackWeb) -> None:
+    hosts = {urlsplit(web.origin(s)).netloc for s in ("alpha", "beta")}
+    assert len(hosts) == 2
+    for site in ("alpha", "beta"):
+        parts = urlsplit(web.origin(site))
+        assert parts.scheme == "http"
+        assert parts.hostname is not None
+        assert ipaddress.ip_address(parts.hostname).is_loopback
+        assert parts.port
+    assert web.url("beta", "page") == web.origin("beta") + "/page"
+    assert web.site_of(web.url("beta", "/x?y")) == "beta"
+    assert web.site_of("http://example.com/") is None
+
+
+def test_distinct_addresses_when_linux_allows_them(web: LoopbackWeb) -> None:
+    try:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.250", 0))
+    except OSError:
+        pytest.skip("this system cannot bind 127.0.0.x beyond 127.0.0.1")
+    hosts = [urlsplit(web.origin(s)).hostname for s in ("alpha", "beta")]
+    assert hosts == ["127.0.0.2", "127.0.0.3"]
+
+
+def test_status_body_and_content_type(web: LoopbackWeb, client: httpx.Client) -> None:
+    r = client.get(web.url("alpha", "/teapot"))
+    assert r.status_code == 418
+    assert r.text == "short and stout"
+    assert r.headers["content-type"] == "text/plain"
+    r = client.get(web.url("alpha", "/none"))
+    assert "content-type" not in r.headers
+    assert r.content == b"raw"
+
+
+def test_repeated_headers_are_all_sent(web: LoopbackWeb, client: httpx.Client) -> None:
+    r = client.get(web.url("alpha", "/hdr"))
+    assert r.headers.get_list("x-robots-tag") == ["noai", "heedbot: noml"]
+
+
+def test_placeholders_in_body_and_headers(web: LoopbackWeb, client: httpx.Client) -> None:
+    body = client.get(web.url("alpha", "/")).text
+    assert body == f'<a href="{web.origin("beta")}/page">beta</a>'
+    link = client.get(web.url("alpha", "/link")).headers["link"]
+    assert link == f'<{web.origin("beta")}/l.xml>; rel="license"'
+
+
+def test_unknown_paths_use_the_site_default(web: LoopbackWeb, client: httpx.Client) -> None:
+    assert client.get(web.url("alpha", "/missing")).status_code == 404
+    r = client.get(web.url("beta", "/missing"))
+    assert (r.status_code, r.text) == (410, "gone")
+
+
+def test_query_is_matched_exactly_then_without_query(
+    web: LoopbackWeb, client: httpx.Client
+) -> None:
+    assert client.get(web.url("alpha", "/q?x=1")).text == "with query"
+    assert client.get(web.url("alpha", "/q?x=2")).status_code == 404
+    assert client.get(web.url("alpha", "/hdr?anything")).text == "h"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "target"),
+    [
+        ("/to-beta", 302, ("beta", "/page")),
+        ("/to-local", 301, ("alpha", "/hdr")),
+        ("/to-abs", 302, ("beta", "/page")),
+    ],
+)
+def test_redirects(
+    web: LoopbackWeb, client: httpx.Client, path: str, status: int, target: tuple[str, str]
+) -> None:
+    r = client.get(web.url("alpha", path))
+    assert r.status_code == status
+    assert r.headers["location"] == web.url(*target)
+
+
+def test_head_sends_headers_without_body(web: LoopbackWeb, client: httpx.Client) -> None:
+    r = client.head(web.url("alpha", "/hdr"))
+    assert r.status_code == 200
+    assert r.headers.get_list("x-robots-tag") == ["noai", "heedbot: noml"]
+    assert r.headers["content-length"] == "1"
+    assert r.content == b""
+    web_log = [e for e in web.requests("alpha") if e.path == "/hdr" and e.method == "HEAD"]
+    assert web_log
+
+
+def test_delay_and_robots_delay(web: LoopbackWeb, client: httpx.Client) -> None:
+    # Lower bounds only: a delay is a minimum, never asserted as a maximum.
+    start = time.monotonic()
+    assert client.get(web.url("alpha", "/slow")).text == "slow"
+    assert time.monotonic() - start >= 0.3
+    start = time.monotonic()
+    assert client.get(web.url("alpha", "/robots.txt")).text.startswith("User-agent: *")
+    assert time.monotonic() - start >= 0.2
+
+
+def test_chunk_delay_trickles_the_body(web: LoopbackWeb, client: httpx.Client) -> None:
+    with client.stream("GET", web.url("alpha", "/trickle")) as r:
+        pieces = list(r.iter_raw())
+    assert b"".join(pieces) == b"0123456789"
+    assert len(pieces) >= 2  # sent as 4 pieces with pauses; the client sees more than one read
+
+
+def test_repeat_body_bytes_is_exact(web: LoopbackWeb, client: httpx.Client) -> None:
+    r = client.get(web.url("alpha", "/huge"))
+    size = 3 * 1024 * 1024 + 1
+    assert r.headers["content-length"] == str(size)
+    assert r.content == (b"abc" * (size // 3 + 1))[:size]
+
+
+def test_chunked_transfer(web: LoopbackWeb, client: httpx.Client) -> None:
+    r = client.get(web.url("alpha", "/chunked"))
+    assert r.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in r.headers
+    assert r.content == (b"xyz" * 40_000)[:100_000]
+
+
+def test_gzip_bomb_is_small_on_the_wire(web: LoopbackWeb, client: httpx.Client) -> None:
+    with client.stream("GET", web.url("alpha", "/bomb")) as r:
+        assert r.headers["content-encoding"] == "gzip"
+        wire = b"".join(r.iter_raw())
+    assert int(r.headers["content-length"]) == len(wire) < 1024 * 1024
+    inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(wire)
+    assert len(inflated) == 20 * 1024 * 1024
+    assert inflated.count(b"\0") == len(inflated)
+
+
+def test_gzip_small_page(web: LoopbackWeb, client: httpx.Client) -> None:
+    with client.stream("GET", web.url("alpha", "/gz")) as r:
+        wire = b"".join(r.iter_raw())
+    assert gzip.decompress(wire) == b"<p>small</p>"
+
+
+def test_close_connection_sends_nothing(web: LoopbackWeb) -> None:
+    with pytest.raises(httpx.TransportError), httpx.Client(timeout=5) as c:
+        c.get(web.url("alpha", "/drop"))
+    assert any(e.path == "/drop" for e in web.requests("alpha"))
+
+
+def test_request_log_records_every_request_in_order() -> None:
+    with LoopbackWeb(SITES) as w, httpx.Client(timeout=5) as c:
+        c.get(w.url("alpha", "/robots.txt"), headers={"User-Agent": "heedbot/0 (+x)"})
+        c.get(w.url("beta", "/page?a=b"))
+        c.get(w.url("beta", "/nope"))
+        log = w.requests()
+        assert [(e.site, e.method, e.path) for e in log] == [
+            ("alpha", "GET", "/robots.txt"),
+            ("beta", "GET", "/page?a=b"),
+            ("beta", "GET", "/nope"),
+        ]
+        assert dict((k.lower(), v) for k, v in log[0].headers)["user-agent"] == "heedbot/0 (+x)"
+        assert log[0].time <= log[1].time <= log[2].time <= time.monotonic()
+        assert [e.path for e in w.requests("beta")] == ["/page?a=b", "/nope"]
+        w.clear_log()
+        assert w.requests() == []
+
+
+def test_fifty_parallel_requests_are_served_concurrently() -> None:
+    sites = {"s": {"/wait": PageSpec(body="ok", delay=1.5)}}
+    done: list[float] = []
+    lock = threading.Lock()
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+    def fetch(_: int) -> str:
+        text = client.get(w.url("s", "/wait")).text
+        with lock:
+            done.append(time.monotonic())
+        return text
+
+    with (
+        LoopbackWeb(sites) as w,
+        httpx.Client(timeout=60, limits=limits) as client,
+        ThreadPoolExecutor(50) as pool,
+    ):
+        texts = list(pool.map(fetch, range(50)))
+        arrivals = [e.time for e in w.requests("s")]
+    assert texts == ["ok"] * 50
+    assert len(arrivals) == 50
+    # Served one at a time, the 50th request would arrive ~49 s after the first answer; served
+    # concurrently, every request has arrived before any answer (each waits 1.5 s) is complete.
+    assert max(arrivals) < min(done)
+
+
+def test_unknown_placeholder_fails_at_start() -> None:
+    web = LoopbackWeb({"a": {"/": PageSpec(body="{{site:nowhere}}")}})
+    with pytest.raises(ValueError, match="nowhere"):
+        web.start()
+    web.stop()
+
+
+def test_unknown_redirect_site_fails_at_start() -> None:
+    web = LoopbackWeb({"a": {"/": PageSpec(redirect_to="@nowhere/x")}})
+    with pytest.raises(ValueError, match="nowhere"):
+        web.start()
+
+
+def test_stop_releases_the_ports() -> None:
+    web = LoopbackWeb({"a": {"/": PageSpec(body="x")}}).start()
+    url = web.url("a")
+    assert httpx.get(url).text == "x"
+    web.stop()
+    web.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=2)
