@@ -314,7 +314,7 @@ class LoopbackWeb:
         Raises:
             KeyError: unknown site, or the web is not started.
         """
-        host, port = self._servers[site].server_address[:2]
+        host, port = self._servers[site].socket.getsockname()[:2]
         return f"http://{host}:{port}"
 
     def url(self, site: str, path: str = "/") -> str:
