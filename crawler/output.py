@@ -1,0 +1,352 @@
+"""heed's run output: Parquet parts for records and decisions, plus ``run.json`` (SPEC.md §6).
+
+A run directory holds ``records/`` (one row per kept page), ``decisions/`` (one row per URL
+considered, never any content) and ``run.json``. The columns are defined in
+``crawler/_output_schema.py`` and documented in ``docs/output.md``.
+
+Why it is built this way: a crawl can run for days and be killed at any moment, and auditors and
+site owners read its output while it runs. So every part is written to a hidden temporary name
+(``.part-<crawl_id>-<seq>.parquet.tmp``), fsynced, renamed into place with ``os.replace`` and
+the directory fsynced: a reader globbing ``*.parquet`` only ever sees complete files, and a
+SIGKILLed run leaves complete parts plus, at most, one stale temporary file per table, which
+the next writer on the same directory deletes. Sequence numbers continue after the highest
+part already in the folder, so a resumed or second run never overwrites earlier output.
+
+Memory is bounded: rows are buffered until ``row_group_rows`` rows or about 32 MiB of
+string/binary payload (the body column dominates), then written as one zstd row group. A part
+is closed when it holds ``part_max_rows`` rows or its file reaches ``part_max_bytes`` (it may
+exceed that by at most one row group and the footer), on ``flush()``/``close()``, and by
+``maybe_flush()`` once it has been open ``flush_interval`` seconds, so a long crawl publishes
+progress.
+
+Choices where the SPEC is silent:
+- One writer per output directory at a time: the writer takes an exclusive ``flock`` on
+  ``out_dir/.heed-output.lock`` (released by the kernel if the process dies), so the stale
+  temporary cleanup can never delete a live writer's file. A second writer raises
+  ``OutputLockedError``.
+- ``run.json`` already present (a resumed run): the earlier content is kept under
+  ``previous_runs`` in the new file instead of being lost; an unreadable one is set aside as
+  ``run.json.unreadable-<crawl_id>``.
+- Rows that were validated but not yet written are still published when the writer is left
+  through an exception in a ``with`` block (they are complete, checked rows); ``run.json`` is
+  written only by ``close()``.
+
+Thread-safety: a ``RunWriter`` is single-threaded. Scrapy item pipelines run in the reactor
+thread, which is the intended caller; call ``maybe_flush`` from a ``LoopingCall`` there too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from filters.errors import HeedError
+
+from ._output_parts import Stream, fsync_dir, part_files
+from ._output_schema import (
+    DECISION_SCHEMA,
+    RECORD_SCHEMA,
+    SCHEMA_VERSION,
+    normalize_decision,
+    normalize_record,
+)
+
+try:  # POSIX only; elsewhere the single-writer rule is documented but not enforced.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "DECISION_SCHEMA",
+    "DEFAULT_PART_MAX_BYTES",
+    "RECORD_SCHEMA",
+    "SCHEMA_VERSION",
+    "OutputLockedError",
+    "RunWriter",
+    "read_decisions",
+    "read_records",
+]
+
+logger = logging.getLogger(__name__)
+
+_MIB = 1024 * 1024
+#: Default cap on one part file (SPEC.md §6 leaves sizes open; 256 MiB suits object stores).
+DEFAULT_PART_MAX_BYTES = 256 * _MIB
+#: A crawl_id becomes part of file names, so it is restricted to a portable, slash-free set.
+_CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_LOCK_NAME = ".heed-output.lock"
+_TABLES = ("records", "decisions")
+
+
+class OutputLockedError(HeedError):
+    """Another live writer holds the output directory."""
+
+
+class RunWriter:
+    """Writes one run's ``records/`` and ``decisions/`` parts and its ``run.json``.
+
+    Construction creates the folders, takes the directory lock and deletes stale temporary
+    parts left by a killed run (logged). Rows are validated on ``write_record`` /
+    ``write_decision``; see ``crawler/_output_schema.py`` for the rules.
+
+    Raises:
+        ValueError: a ``crawl_id`` unfit for file names, or a non-positive limit.
+        OutputLockedError: another live writer uses ``out_dir``.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        crawl_id: str,
+        *,
+        row_group_rows: int = 1000,
+        part_max_rows: int = 10_000,
+        part_max_bytes: int = DEFAULT_PART_MAX_BYTES,
+        flush_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(crawl_id, str) or not _CRAWL_ID.fullmatch(crawl_id):
+            raise ValueError(f"crawl_id {crawl_id!r}: use 1-128 of [A-Za-z0-9._-]")
+        limits = (row_group_rows, part_max_rows, part_max_bytes)
+        if min(limits) < 1 or not flush_interval > 0:
+            raise ValueError("row_group_rows, part_max_rows, part_max_bytes, flush_interval > 0")
+        self.out_dir = Path(out_dir)
+        self.crawl_id = crawl_id
+        self.flush_interval = flush_interval
+        self._clock = clock
+        self._closed = False
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = self._acquire_lock()
+        self._streams: dict[str, Stream] = {}
+        for table, schema in zip(_TABLES, (RECORD_SCHEMA, DECISION_SCHEMA), strict=True):
+            folder = self.out_dir / table
+            folder.mkdir(exist_ok=True)
+            self._remove_stale(folder)
+            self._streams[table] = Stream(folder, schema, crawl_id, limits)
+
+    def _acquire_lock(self) -> IO[bytes] | None:
+        if fcntl is None:  # pragma: no cover
+            return None
+        handle = open(self.out_dir / _LOCK_NAME, "ab")  # noqa: SIM115 (held for the run)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            handle.close()
+            raise OutputLockedError(f"{self.out_dir}: another heed writer is using it") from e
+        return handle
+
+    @staticmethod
+    def _remove_stale(folder: Path) -> None:
+        stale = sorted(p for p in folder.glob(".part-*.tmp") if p.is_file())
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            logger.warning(
+                "removed %d incomplete part(s) left by an interrupted run in %s: %s",
+                len(stale),
+                folder,
+                ", ".join(p.name for p in stale),
+            )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("RunWriter is closed")
+
+    def write_record(self, row: Mapping[str, Any]) -> None:
+        """Validate and buffer one kept page (``RECORD_SCHEMA`` keys; ``crawl_id`` optional).
+
+        Raises:
+            ValueError: missing or unknown keys (all named), a bad value, or a closed writer.
+        """
+        self._check_open()
+        self._streams["records"].add(normalize_record(row, self.crawl_id), self._clock())
+
+    def write_decision(self, row: Mapping[str, Any]) -> None:
+        """Validate and buffer one decision (``DECISION_SCHEMA`` keys; ``crawl_id`` optional).
+
+        Raises:
+            ValueError: missing or unknown keys (all named), a bad value, or a closed writer.
+        """
+        self._check_open()
+        self._streams["decisions"].add(normalize_decision(row, self.crawl_id), self._clock())
+
+    def maybe_flush(self, now: float | None = None) -> list[Path]:
+        """Publish every part that has been open ``flush_interval`` seconds or longer.
+
+        ``now`` is on the writer's clock (``time.monotonic`` by default). Returns the parts
+        published by this call.
+        """
+        self._check_open()
+        now = self._clock() if now is None else now
+        published = []
+        for stream in self._streams.values():
+            if stream.opened_at is not None and now - stream.opened_at >= self.flush_interval:
+                path = stream.close_part()
+                if path is not None:
+                    published.append(path)
+        return published
+
+    def flush(self) -> list[Path]:
+        """Write every buffered row and publish the open parts; return the parts published."""
+        self._check_open()
+        paths = [stream.close_part() for stream in self._streams.values()]
+        return [p for p in paths if p is not None]
+
+    @property
+    def records_written(self) -> int:
+        """Rows in published record parts."""
+        return self._streams["records"].rows_written
+
+    @property
+    def decisions_written(self) -> int:
+        """Rows in published decision parts."""
+        return self._streams["decisions"].rows_written
+
+    @property
+    def parts(self) -> dict[str, list[Path]]:
+        """Parts published by this writer, per table (``records``, ``decisions``)."""
+        return {name: list(s.published) for name, s in self._streams.items()}
+
+    def close(self, run_info: Mapping[str, Any]) -> Path:
+        """Publish everything, write ``run.json`` atomically and release the directory.
+
+        ``run_info`` (config, engine version, ``ai_agents``, counts by reason, start/end time)
+        is merged with the counts this writer tracked: ``records_written``,
+        ``decisions_written``, ``parts`` (relative paths) and ``schema_version``; these win.
+        Returns the path of ``run.json``.
+
+        Raises:
+            ValueError: the writer is already closed.
+            TypeError: ``run_info`` holds a value JSON cannot represent.
+        """
+        self._check_open()
+        self.flush()
+        info: dict[str, Any] = {"crawl_id": self.crawl_id, **dict(run_info)}
+        info.update(
+            records_written=self.records_written,
+            decisions_written=self.decisions_written,
+            parts={
+                name: [p.relative_to(self.out_dir).as_posix() for p in paths]
+                for name, paths in self.parts.items()
+            },
+            schema_version=SCHEMA_VERSION,
+        )
+        previous = self._previous_runs()
+        if previous:
+            info["previous_runs"] = previous
+        path = self._write_json(info)
+        self._release()
+        return path
+
+    def _previous_runs(self) -> list[Any]:
+        path = self.out_dir / "run.json"
+        if not path.exists():
+            return []
+        try:
+            earlier = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(earlier, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            aside = path.with_name(f"run.json.unreadable-{self.crawl_id}")
+            os.replace(path, aside)
+            logger.warning("run.json in %s is unreadable (%s); kept as %s", self.out_dir, e, aside)
+            return []
+        older = earlier.pop("previous_runs", [])
+        return [*(older if isinstance(older, list) else [older]), earlier]
+
+    def _write_json(self, info: Mapping[str, Any]) -> Path:
+        text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=_json_value)
+        final = self.out_dir / "run.json"
+        tmp = self.out_dir / ".run.json.tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+        fsync_dir(self.out_dir)
+        return final
+
+    def _release(self) -> None:
+        self._closed = True
+        if self._lock is not None:
+            self._lock.close()  # closing the descriptor drops the flock
+            self._lock = None
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Publish what was written and release; ``run.json`` only comes from ``close()``."""
+        if self._closed:
+            return
+        try:
+            for stream in self._streams.values():
+                try:
+                    stream.close_part()
+                except Exception:
+                    stream.discard()
+                    if exc_type is None:
+                        raise
+                    logger.exception("could not publish a part of %s", self.out_dir)
+        finally:
+            self._release()
+
+
+def _json_value(value: object) -> object:
+    """``json.dumps`` fallback for the value types a run's metadata holds."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"run.json: cannot store a {type(value).__name__}")
+
+
+def _read(folder: Path, schema: pa.Schema) -> pa.Table:
+    tables = []
+    for _, path in part_files(folder):
+        table = pq.read_table(path)
+        if not table.schema.equals(schema, check_metadata=False):
+            raise ValueError(f"{path}: its schema is not heed's schema version {SCHEMA_VERSION}")
+        tables.append(table.replace_schema_metadata(schema.metadata))
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables)
+
+
+def read_records(out_dir: Path) -> pa.Table:
+    """Every complete ``records/`` part of a run directory as one table (temporaries ignored).
+
+    Raises:
+        ValueError: a part whose schema differs from ``RECORD_SCHEMA``.
+    """
+    return _read(Path(out_dir) / "records", RECORD_SCHEMA)
+
+
+def read_decisions(out_dir: Path) -> pa.Table:
+    """Every complete ``decisions/`` part of a run directory as one table (temporaries ignored).
+
+    Raises:
+        ValueError: a part whose schema differs from ``DECISION_SCHEMA``.
+    """
+    return _read(Path(out_dir) / "decisions", DECISION_SCHEMA)
