@@ -1,0 +1,188 @@
+"""Registry clients for the crawler and ``heed check`` (SPEC.md §3.6; issue 4).
+
+``open_registry(url)`` reads the ``[registry] url`` setting: ``sqlite://<path>`` opens the
+embedded store (``sqlite:///var/lib/heed/registry.db`` is the absolute path
+``/var/lib/heed/registry.db``), ``http(s)://…`` talks to ``heed registry serve`` in batches
+with a per-client cache, and an empty URL means no registry. With ``spawning=True`` the
+Spawning opt-out API is consulted as a second source.
+
+Every client returns, per URL, the candidate entries that may match it (the pure
+``filters.registry.evaluate`` picks the winner) or ``None`` when the source could not answer.
+``None`` must become ``registry.unavailable``: an unreachable or erroring registry never means
+"allowed". ``lookup`` never raises for I/O errors; only failures are left uncached, so a later
+lookup retries them. A configured SQLite file that does not exist is a configuration error at
+open time (an empty registry would silently allow everything).
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import os
+from collections.abc import Sequence
+
+import httpx
+
+from filters.errors import ConfigError, RegistryError, RegistryValidationError
+from filters.registry import Entry, entry_from_dict
+
+from .store import RegistryStore
+
+__all__ = [
+    "CombinedRegistryClient",
+    "HttpRegistryClient",
+    "LookupResult",
+    "RegistryClient",
+    "SqliteRegistryClient",
+    "open_registry",
+]
+
+#: Candidate entries per URL; None = the source could not answer (registry.unavailable).
+LookupResult = dict[str, tuple[Entry, ...] | None]
+
+#: URLs per request to the service; the service accepts up to 10,000.
+DEFAULT_BATCH = 1000
+#: Answers kept per client; past this the cache starts over (memory stays bounded in long runs).
+_CACHE_LIMIT = 1_000_000
+
+
+class RegistryClient(abc.ABC):
+    """A source of registry entries for URLs."""
+
+    @abc.abstractmethod
+    async def lookup(self, urls: Sequence[str]) -> LookupResult:
+        """Candidate entries per URL, None for a URL this source could not answer."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release connections and files."""
+
+
+class SqliteRegistryClient(RegistryClient):
+    """The embedded store, read in a worker thread so the event loop never blocks."""
+
+    def __init__(self, path: str) -> None:
+        if not os.path.isfile(path):
+            raise ConfigError(f"registry url: no SQLite registry at {path!r}")
+        self._store = RegistryStore(path)
+
+    async def lookup(self, urls: Sequence[str]) -> LookupResult:
+        try:
+            found = await asyncio.to_thread(self._store.candidates, list(urls))
+        except (RegistryError, OSError, ValueError):
+            return dict.fromkeys(urls)
+        return dict(found)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._store.close)
+
+
+class HttpRegistryClient(RegistryClient):
+    """``heed registry serve`` over HTTP: batched POST /v1/lookup, answers cached per client."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10, batch: int = DEFAULT_BATCH) -> None:
+        self._endpoint = base_url.rstrip("/") + "/v1/lookup"
+        self._batch = batch
+        self._cache: dict[str, tuple[Entry, ...]] = {}
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def lookup(self, urls: Sequence[str]) -> LookupResult:
+        out: LookupResult = {}
+        missing: list[str] = []
+        for url in dict.fromkeys(urls):
+            hit = self._cache.get(url)
+            if hit is None:
+                missing.append(url)
+            else:
+                out[url] = hit
+        batches = [missing[i : i + self._batch] for i in range(0, len(missing), self._batch)]
+        for answer in await asyncio.gather(*(self._fetch(b) for b in batches)):
+            out.update(answer)
+        return {url: out[url] for url in urls}
+
+    async def _fetch(self, urls: list[str]) -> LookupResult:
+        try:
+            response = await self._http.post(self._endpoint, json={"urls": urls})
+            if response.status_code != 200:
+                return dict.fromkeys(urls)
+            parsed = _parse_lookup(response.json(), urls)
+        except (httpx.HTTPError, ValueError, RegistryValidationError):
+            return dict.fromkeys(urls)
+        if len(self._cache) + len(parsed) > _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache.update(parsed)
+        return dict(parsed)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _parse_lookup(body: object, urls: list[str]) -> dict[str, tuple[Entry, ...]]:
+    """Validate a /v1/lookup answer; any URL missing or malformed fails the whole batch.
+
+    Raises:
+        ValueError: the answer does not have the documented shape.
+    """
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise ValueError("lookup answer without results")
+    parsed: dict[str, tuple[Entry, ...]] = {}
+    for item in body["results"]:
+        if not isinstance(item, dict) or not isinstance(item.get("entries"), list):
+            raise ValueError("malformed lookup result")
+        url = item.get("url")
+        if isinstance(url, str):
+            parsed[url] = tuple(entry_from_dict(e) for e in item["entries"])
+    if any(url not in parsed for url in urls):
+        raise ValueError("lookup answer is missing URLs")
+    return parsed
+
+
+class CombinedRegistryClient(RegistryClient):
+    """Several sources asked together: a URL any source cannot answer is None (unavailable)."""
+
+    def __init__(self, sources: Sequence[RegistryClient]) -> None:
+        self._sources = tuple(sources)
+
+    async def lookup(self, urls: Sequence[str]) -> LookupResult:
+        answers = await asyncio.gather(*(s.lookup(urls) for s in self._sources))
+        out: LookupResult = {}
+        for url in urls:
+            parts = [a.get(url) for a in answers]
+            out[url] = (
+                None
+                if any(p is None for p in parts)
+                else tuple(e for p in parts if p is not None for e in p)
+            )
+        return out
+
+    async def aclose(self) -> None:
+        for source in self._sources:
+            await source.aclose()
+
+
+def open_registry(
+    url: str, *, spawning: bool = False, timeout: float = 10
+) -> RegistryClient | None:
+    """The client for a ``[registry] url`` setting; None when there is no registry at all.
+
+    With ``spawning`` the Spawning API (``crawler.registry.spawning``) is added as a second
+    source (alone when ``url`` is empty).
+
+    Raises:
+        ConfigError: an unknown URL scheme, or a SQLite file that does not exist.
+    """
+    url = url.strip()
+    sources: list[RegistryClient] = []
+    if url.startswith("sqlite://"):
+        sources.append(SqliteRegistryClient(url[len("sqlite://") :]))
+    elif url.startswith(("http://", "https://")):
+        sources.append(HttpRegistryClient(url, timeout=timeout))
+    elif url:
+        raise ConfigError(f"registry url: {url!r} is neither sqlite://… nor http(s)://…")
+    if spawning:
+        from .spawning import SpawningClient
+
+        sources.append(SpawningClient.from_env(timeout=timeout))
+    if not sources:
+        return None
+    return sources[0] if len(sources) == 1 else CombinedRegistryClient(sources)

@@ -1,0 +1,340 @@
+"""SQLite storage for the consent registry (SPEC.md §3.6; issue 4).
+
+One file holds the entries, the operators' write tokens (SHA-256 hashes only) and the pending
+site-owner verification challenges. The database runs in WAL mode so that lookups never wait
+for a writer, with a busy timeout and ``BEGIN IMMEDIATE`` writes so that two processes writing
+at once queue instead of failing or corrupting the file. The schema is versioned with
+``PRAGMA user_version`` and migrated forward by this module, inside a write transaction, so two
+processes opening a fresh file cannot both migrate it.
+
+Lookups go by host: each row carries the host it is indexed by (a domain subject itself, or the
+host of a prefix/url subject), and a URL's candidates are the rows under the URL's host and its
+parent domains (``filters.registry.lookup_keys``). That is an index probe per key, never a scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filters.errors import RegistryError, RegistryValidationError
+from filters.model import Purpose
+from filters.registry import Choice, Entry, SubjectKind, lookup_keys
+
+__all__ = ["SCHEMA_VERSION", "RegistryStore", "hash_token"]
+
+#: Migrations, in order; ``PRAGMA user_version`` is the number applied so far.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE entries (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        subject_kind TEXT NOT NULL CHECK (subject_kind IN ('domain', 'prefix', 'url')),
+        subject TEXT NOT NULL,
+        choice TEXT NOT NULL CHECK (choice IN ('opt-out', 'opt-in')),
+        purposes TEXT NOT NULL,
+        license TEXT,
+        registered_by TEXT NOT NULL,
+        registered_at TEXT NOT NULL,
+        expires_at TEXT,
+        note TEXT,
+        verified INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX entries_host ON entries (host);
+    CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE challenges (
+        id TEXT PRIMARY KEY,
+        origin TEXT NOT NULL,
+        token TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_COLUMNS = (
+    "id, host, subject_kind, subject, choice, purposes, license, registered_by, "
+    "registered_at, expires_at, note, verified"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM entries"
+_CHUNK = 500  # bound on SQL variables per statement (SQLite's limit is 999 on old builds)
+_PURPOSES: dict[str, frozenset[Purpose]] = {}
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a write token; tokens are 256-bit random, so no salt or stretching is needed."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _purposes(text: str) -> frozenset[Purpose]:
+    cached = _PURPOSES.get(text)
+    if cached is None:
+        cached = frozenset(Purpose(p) for p in text.split(",") if p)
+        _PURPOSES[text] = cached
+    return cached
+
+
+def _row_entry(row: tuple[object, ...]) -> Entry:
+    # Rows were validated by make_entry before they were written; rebuild without re-checking.
+    return Entry(
+        id=str(row[0]),
+        subject_kind=SubjectKind(row[2]),
+        subject=str(row[3]),
+        choice=Choice(row[4]),
+        purposes=_purposes(str(row[5])),
+        license=None if row[6] is None else str(row[6]),
+        registered_by=str(row[7]),
+        registered_at=datetime.fromisoformat(str(row[8])),
+        expires_at=None if row[9] is None else datetime.fromisoformat(str(row[9])),
+        note=None if row[10] is None else str(row[10]),
+        verified=bool(row[11]),
+    )
+
+
+def _entry_row(entry: Entry) -> tuple[object, ...]:
+    return (
+        entry.id,
+        entry.host,
+        entry.subject_kind.value,
+        entry.subject,
+        entry.choice.value,
+        ",".join(sorted(p.value for p in entry.purposes)),
+        entry.license,
+        entry.registered_by,
+        entry.registered_at.isoformat(),
+        entry.expires_at.isoformat() if entry.expires_at else None,
+        entry.note,
+        1 if entry.verified else 0,
+    )
+
+
+class RegistryStore:
+    """The registry database at ``path``; safe to share between threads of one process.
+
+    Raises (constructor):
+        RegistryError: the file cannot be opened or is newer than this code.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._migrate()
+        except sqlite3.Error as e:
+            raise RegistryError(f"cannot open registry {self.path}: {e}") from e
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RegistryError(f"registry schema {version} is newer than {SCHEMA_VERSION}")
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number + 1}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> RegistryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, statements: Iterable[tuple[str, Sequence[object]]]) -> int:
+        """Run statements in one IMMEDIATE transaction; all or nothing. Returns rows changed."""
+        with self._lock:
+            changed = 0
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                for sql, params in statements:
+                    changed += self._db.execute(sql, params).rowcount
+                self._db.execute("COMMIT")
+            except BaseException as e:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error) and not isinstance(e, sqlite3.IntegrityError):
+                    raise RegistryError(f"registry write failed: {e}") from e
+                raise
+            return changed
+
+    # Entries -------------------------------------------------------------------------------
+
+    def add(self, entry: Entry) -> None:
+        """Store one entry.
+
+        Raises:
+            RegistryValidationError: an entry with that id exists.
+        """
+        self.add_many([entry])
+
+    def add_many(self, entries: Iterable[Entry]) -> int:
+        """Store entries in one transaction; a duplicate id writes nothing.
+
+        Raises:
+            RegistryValidationError: an id is already present (in the store or the batch).
+        """
+        sql = f"INSERT INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+        try:
+            return self._write((sql, _entry_row(e)) for e in entries)
+        except sqlite3.IntegrityError as e:
+            raise RegistryValidationError(f"duplicate entry id: {e}") from e
+
+    def remove(self, entry_id: str) -> bool:
+        """Delete an entry; False when there was none."""
+        return self._write([("DELETE FROM entries WHERE id = ?", (entry_id,))]) > 0
+
+    def get(self, entry_id: str) -> Entry | None:
+        with self._lock:
+            row = self._db.execute(f"{_SELECT} WHERE id = ?", (entry_id,)).fetchone()
+        return _row_entry(row) if row else None
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM entries").fetchone()[0])
+
+    def list(self, *, host: str | None = None, after: str = "", limit: int = 100) -> list[Entry]:
+        """Entries in id order after ``after`` (keyset pagination), optionally for one host."""
+        if host:
+            sql, params = f"{_SELECT} WHERE host = ? AND id > ? ORDER BY id LIMIT ?", (host,)
+        else:
+            sql, params = f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", ()
+        with self._lock:
+            rows = self._db.execute(sql, (*params, after, limit)).fetchall()
+        return [_row_entry(r) for r in rows]
+
+    def iter_all(self, page: int = 1000) -> Iterator[Entry]:
+        after = ""
+        while batch := self.list(after=after, limit=page):
+            yield from batch
+            after = batch[-1].id
+
+    def candidates(self, urls: Sequence[str]) -> dict[str, tuple[Entry, ...]]:
+        """Every entry that may match each URL (indexed by host; ``evaluate`` picks).
+
+        Raises:
+            RegistryError: the database could not be read.
+        """
+        keys_of = {url: lookup_keys(url) for url in urls}
+        wanted = sorted({k for keys in keys_of.values() for k in keys})
+        by_host: dict[str, list[Entry]] = {}
+        try:
+            with self._lock:
+                for start in range(0, len(wanted), _CHUNK):
+                    chunk = wanted[start : start + _CHUNK]
+                    sql = f"{_SELECT} WHERE host IN ({','.join('?' * len(chunk))})"
+                    for row in self._db.execute(sql, chunk):
+                        by_host.setdefault(str(row[1]), []).append(_row_entry(row))
+        except sqlite3.Error as e:
+            raise RegistryError(f"registry read failed: {e}") from e
+        return {
+            url: tuple(e for k in keys for e in by_host.get(k, ())) for url, keys in keys_of.items()
+        }
+
+    # Write tokens -------------------------------------------------------------------------
+
+    def add_token(self, name: str) -> str:
+        """Create a write token called ``name``; returns the token (only its hash is kept).
+
+        Raises:
+            RegistryValidationError: the name is taken or empty.
+        """
+        if not name.strip():
+            raise RegistryValidationError("a token needs a name")
+        token = "heed_" + secrets.token_urlsafe(32)
+        now = datetime.now(UTC).isoformat()
+        try:
+            self._write([("INSERT INTO tokens VALUES (?, ?, ?)", (name, hash_token(token), now))])
+        except sqlite3.IntegrityError as e:
+            raise RegistryValidationError(f"a token named {name!r} exists") from e
+        return token
+
+    def remove_token(self, name: str) -> bool:
+        return self._write([("DELETE FROM tokens WHERE name = ?", (name,))]) > 0
+
+    def token_names(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT name FROM tokens ORDER BY name")]
+
+    def check_token(self, token: str) -> str | None:
+        """The name of the token that matches, compared in constant time; None if none does."""
+        digest = hash_token(token)
+        with self._lock:
+            rows = self._db.execute("SELECT name, sha256 FROM tokens").fetchall()
+        found = None
+        for name, stored in rows:
+            if hmac.compare_digest(digest, stored):
+                found = name
+        return found
+
+    # Verification challenges --------------------------------------------------------------
+
+    def put_challenge(
+        self, challenge_id: str, origin: str, token: str, entry_json: str, expires_at: datetime
+    ) -> None:
+        now = datetime.now(UTC).isoformat()
+        self._write(
+            [
+                ("DELETE FROM challenges WHERE expires_at < ?", (now,)),
+                (
+                    "INSERT INTO challenges VALUES (?, ?, ?, ?, ?)",
+                    (challenge_id, origin, token, entry_json, expires_at.isoformat()),
+                ),
+            ]
+        )
+
+    def get_challenge(self, challenge_id: str) -> tuple[str, str, str, datetime] | None:
+        """(origin, token, entry JSON, expiry) of a pending challenge."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT origin, token, entry, expires_at FROM challenges WHERE id = ?",
+                (challenge_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return row[0], row[1], row[2], datetime.fromisoformat(row[3])
+
+    def complete_challenge(self, challenge_id: str, entry: Entry) -> bool:
+        """Atomically consume the challenge and store its entry; False if already consumed."""
+        sql = f"INSERT INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                gone = self._db.execute("DELETE FROM challenges WHERE id = ?", (challenge_id,))
+                if gone.rowcount == 0:
+                    self._db.execute("ROLLBACK")
+                    return False
+                self._db.execute(sql, _entry_row(entry))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return True
