@@ -1,0 +1,338 @@
+"""HTML sniffing and the signals a page carries in its markup (SPEC.md §3.8, §4).
+
+``is_html`` applies SPEC.md §3.8's sniffing rule exactly; ``extract`` parses a body once with
+``lxml.html`` and returns every signal heed reads from it as a frozen ``HtmlSignals``: robots
+and bot-named metas (for ``xrobots.evaluate_meta``), TDMRep metas (§3.5 step 3), licence
+candidates as absolute URLs (§4; normalisation to SPDX happens elsewhere), RSL links (§3.9),
+links to follow, the visible text and the title. ``link_header_licenses`` reads licence
+candidates from ``Link`` headers (§3.7).
+
+Never raises on content: anything unreadable is skipped and noted in ``diagnostics``.
+Choices where SPEC.md is silent (conservative; also in docs/signals-headers.md):
+
+* sniffing skips a UTF-8 byte-order mark as well as whitespace, and accepts any whitespace
+  between ``<!doctype`` and ``html``; an empty ``Content-Type`` counts as none;
+* encoding: BOM, then a ``charset`` in the first 2 KiB, else UTF-8; undecodable bytes are
+  replaced, never fatal. Only the first ``MAX_PARSE_BYTES`` are parsed;
+* ``<base href>`` is honoured when resolving URLs;
+* ``rel=license`` with ``type="application/rsl+xml"`` on ``a``/``area`` is treated as an RSL
+  link too (never as a plain licence);
+* JSON-LD ``license`` is read from top-level objects and ``@graph`` members only: a nested
+  object's licence (an embedded image's, say) is not the page's;
+* ``dcterms.license`` / ``DC.rights`` (any case; also ``dc.license``, ``dcterms.rights``)
+  count only when the content is an absolute http(s) URL.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from ._html_text import visible_text
+
+__all__ = [
+    "MAX_PARSE_BYTES",
+    "RSL_TYPE",
+    "HtmlSignals",
+    "extract",
+    "is_html",
+    "link_header_licenses",
+    "media_type",
+]
+
+#: Bodies are parsed up to this many bytes (the default ``max_page_bytes``).
+MAX_PARSE_BYTES = 10 * 1024 * 1024
+RSL_TYPE = "application/rsl+xml"
+_MAX_LINKS = 50_000
+_MAX_CANDIDATES = 64
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_SNIFF = re.compile(
+    rb"[\t\n\x0c\r ]*(?:\xef\xbb\xbf[\t\n\x0c\r ]*)?<(?:!doctype[\t\n\x0c\r ]+html|html)", re.I
+)
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
+_META_LICENSE = frozenset({"dcterms.license", "dc.rights", "dcterms.rights", "dc.license"})
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlSignals:
+    """Everything ``extract`` reads from one HTML document (see the module docstring)."""
+
+    metas: tuple[tuple[str, str], ...] = ()
+    tdm_reservation: tuple[str, ...] = ()
+    tdm_policy: tuple[str, ...] = ()
+    license_links: tuple[str, ...] = ()
+    rsl_links: tuple[str, ...] = ()
+    jsonld_licenses: tuple[str, ...] = ()
+    meta_licenses: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    text: str = ""
+    title: str | None = None
+    diagnostics: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=256)
+def media_type(content_type: str | None) -> str:
+    """The lower-case media type of a ``Content-Type`` value, without parameters ("" if none)."""
+    if not content_type:
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    """Whether a response counts as HTML (SPEC.md §3.8).
+
+    True for ``text/html`` and ``application/xhtml+xml``; for ``text/plain`` or no type, true
+    when the body starts (after whitespace) with ``<!doctype html`` or ``<html``.
+    """
+    kind = media_type(content_type)
+    if kind in _HTML_TYPES:
+        return True
+    if kind not in ("", "text/plain"):
+        return False
+    return _SNIFF.match(body, 0, 4096) is not None
+
+
+def _encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    match = _CHARSET.search(head)
+    if match:
+        try:
+            name = codecs.lookup(match.group(1).decode("ascii")).name
+        except LookupError:
+            return "utf-8"
+        # A page cannot declare itself UTF-16 from inside the bytes (WHATWG); ASCII-ish it is.
+        return "utf-8" if name.startswith("utf-16") else name
+    return "utf-8"
+
+
+def _parse(body: bytes, notes: list[str]) -> Any:
+    if len(body) > MAX_PARSE_BYTES:
+        notes.append(f"parsed only the first {MAX_PARSE_BYTES} bytes")
+        body = body[:MAX_PARSE_BYTES]
+    text = body.decode(_encoding(body[:2048]), errors="replace")
+    text = _XML_DECL.sub("", text, count=1).replace("\x00", "\ufffd")
+    if not text.strip():
+        notes.append("empty document")
+        return None
+    try:
+        return lxml_html.document_fromstring(text)
+    except (etree.ParserError, ValueError, etree.XMLSyntaxError) as e:
+        notes.append(f"unparseable HTML: {type(e).__name__}")
+        return None
+
+
+def _resolve(base: str, href: str | None) -> str | None:
+    """``href`` made absolute against ``base``, http(s) only; None if unusable."""
+    if not href:
+        return None
+    href = href.strip()
+    try:
+        url = urljoin(base, href)
+    except ValueError:
+        return None
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def _attr(element: Any, name: str) -> str:
+    value = element.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _base_url(root: Any, base_url: str) -> str:
+    for base in root.iter("base"):
+        href = _resolve(base_url, _attr(base, "href"))
+        if href:
+            return href
+        break
+    return base_url
+
+
+class _Collector:
+    """Accumulates the signals of one document while its elements are visited once."""
+
+    def __init__(self, base: str, product_token: str, ai_agents: Sequence[str]) -> None:
+        self.base = base
+        self.ours = frozenset(n.lower() for n in (product_token, *ai_agents)) | {"robots"}
+        self.metas: list[tuple[str, str]] = []
+        self.tdm_reservation: list[str] = []
+        self.tdm_policy: list[str] = []
+        self.licenses: list[str] = []
+        self.rsl: list[str] = []
+        self.jsonld: list[str] = []
+        self.meta_licenses: list[str] = []
+        self.links: dict[str, None] = {}
+        self.notes: list[str] = []
+
+    def meta(self, element: Any) -> None:
+        name = _attr(element, "name").strip().lower()
+        content = _attr(element, "content").strip()
+        if name in self.ours:
+            self.metas.append((name, content))
+        elif name == "tdm-reservation":
+            self.tdm_reservation.append(content)
+        elif name == "tdm-policy":
+            self.tdm_policy.append(content)
+        elif name in _META_LICENSE and content.lower().startswith(("http://", "https://")):
+            url = _resolve(self.base, content)
+            if url and len(self.meta_licenses) < _MAX_CANDIDATES:
+                self.meta_licenses.append(url)
+
+    def rel_license(self, element: Any, tag: str) -> None:
+        rels = _attr(element, "rel").lower().split()
+        if "license" not in rels:
+            return
+        url = _resolve(self.base, _attr(element, "href"))
+        if url is None:
+            self.notes.append(f"rel=license on <{tag}> without a usable href")
+            return
+        rsl = media_type(_attr(element, "type")) == RSL_TYPE
+        target = self.rsl if rsl else self.licenses
+        if len(target) < _MAX_CANDIDATES:
+            target.append(url)
+
+    def anchor(self, element: Any) -> None:
+        if len(self.links) >= _MAX_LINKS:
+            return
+        url = _resolve(self.base, _attr(element, "href"))
+        if url:
+            self.links.setdefault(urldefrag(url)[0], None)
+
+    def jsonld_script(self, element: Any) -> None:
+        if media_type(_attr(element, "type")) != "application/ld+json":
+            return
+        try:
+            data = json.loads(element.text or "")
+        except (ValueError, RecursionError):
+            self.notes.append("unparseable JSON-LD")
+            return
+        for url in _jsonld_licenses(data):
+            resolved = _resolve(self.base, url)
+            if resolved and len(self.jsonld) < _MAX_CANDIDATES:
+                self.jsonld.append(resolved)
+
+
+def _jsonld_nodes(data: Any) -> Iterator[dict[str, Any]]:
+    """Top-level objects and their ``@graph`` members (one level, as SPEC.md §4 names)."""
+    tops = data if isinstance(data, list) else [data]
+    for top in tops:
+        if not isinstance(top, dict):
+            continue
+        yield top
+        graph = top.get("@graph")
+        for node in graph if isinstance(graph, list) else [graph]:
+            if isinstance(node, dict):
+                yield node
+
+
+def _jsonld_licenses(data: Any) -> Iterator[str]:
+    for node in _jsonld_nodes(data):
+        for key in ("license", "schema:license", "http://schema.org/license"):
+            value = node.get(key)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str):
+                    yield item
+                elif isinstance(item, dict):
+                    url = item.get("url") or item.get("@id")
+                    if isinstance(url, str):
+                        yield url
+
+
+def _visit(root: Any, collector: _Collector) -> None:
+    for element in root.iter("meta", "link", "a", "area", "script"):
+        tag = element.tag
+        if tag == "meta":
+            collector.meta(element)
+        elif tag == "script":
+            collector.jsonld_script(element)
+        else:
+            collector.rel_license(element, tag)
+            if tag == "a":
+                collector.anchor(element)
+
+
+def _title(root: Any) -> str | None:
+    for title in root.iter("title"):
+        text = " ".join(title.text_content().split())
+        return text or None
+    return None
+
+
+def extract(
+    body: bytes, base_url: str, *, product_token: str, ai_agents: Sequence[str]
+) -> HtmlSignals:
+    """Parse ``body`` once and return its signals, links, text and title (SPEC.md §3.8, §4).
+
+    Never raises: an empty or unparseable body gives an empty ``HtmlSignals`` with a note.
+    """
+    notes: list[str] = []
+    try:
+        root = _parse(body, notes)
+        if root is None:
+            return HtmlSignals(diagnostics=tuple(notes))
+        collector = _Collector(_base_url(root, base_url), product_token, ai_agents)
+        _visit(root, collector)
+        text = visible_text(root)
+        title = _title(root)
+    except (ValueError, TypeError, RecursionError, MemoryError, etree.LxmlError) as e:
+        notes.append(f"extraction failed: {type(e).__name__}")
+        return HtmlSignals(diagnostics=tuple(notes))
+    c = collector
+    return HtmlSignals(
+        metas=tuple(c.metas),
+        tdm_reservation=tuple(c.tdm_reservation),
+        tdm_policy=tuple(c.tdm_policy),
+        license_links=tuple(c.licenses),
+        rsl_links=tuple(c.rsl),
+        jsonld_licenses=tuple(c.jsonld),
+        meta_licenses=tuple(c.meta_licenses),
+        links=tuple(c.links),
+        text=text,
+        title=title,
+        diagnostics=tuple(notes + c.notes),
+    )
+
+
+_LINK_VALUE = re.compile(r'<([^>]*)>((?:[^<"]|"(?:[^"\\]|\\.)*")*)')
+_LINK_PARAM = re.compile(r';\s*([^\s=;,]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*))?')
+
+
+@lru_cache(maxsize=4096)
+def _link_entries(values: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """``(target, is_rsl)`` for each ``rel=license`` link-value (RFC 8288), unresolved."""
+    found: list[tuple[str, bool]] = []
+    for match in _LINK_VALUE.finditer(", ".join(values)):
+        params: dict[str, str] = {}
+        for name, value in _LINK_PARAM.findall(match.group(2)):
+            params.setdefault(name.lower(), value.strip('"').strip())
+        if "license" in params.get("rel", "").lower().split():
+            found.append((match.group(1).strip(), media_type(params.get("type")) == RSL_TYPE))
+    return tuple(found)
+
+
+def link_header_licenses(
+    values: Sequence[str], base_url: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Licence URLs from ``Link`` headers: (not RSL-typed, RSL-typed), absolute, in order."""
+    if not values:
+        return (), ()
+    plain: list[str] = []
+    rsl: list[str] = []
+    for target, is_rsl in _link_entries(tuple(values)):
+        url = _resolve(base_url, target)
+        if url:
+            (rsl if is_rsl else plain).append(url)
+    return tuple(plain), tuple(rsl)
