@@ -24,9 +24,10 @@ from types import MappingProxyType
 from protego import Protego
 
 from ._robots_parse import ExtensionRule, ParsedFile, RawGroup, RuleLine
+from .model import DocumentInfo
 from .patterns import Pattern, compile_pattern, normalize_path, url_path
 
-__all__ = ["EMPTY_BOOK", "Book", "Matcher", "MergedGroup"]
+__all__ = ["EMPTY_BOOK", "Book", "Matcher", "MergedGroup", "unreachable_raw"]
 
 _INDEX_HTML = "/index.html"
 
@@ -174,3 +175,12 @@ class Book:
 
 
 EMPTY_BOOK = Book()
+
+
+def unreachable_raw(document: DocumentInfo | None) -> str:
+    """The raw value of an ``unreachable`` verdict: the fetch error, else the status."""
+    if document is None:
+        return "unreachable"
+    if document.error is not None:
+        return document.error
+    return str(document.status) if document.status is not None else "no response"

@@ -24,7 +24,7 @@ from functools import cache
 from importlib import resources
 from urllib.parse import urlsplit
 
-from ._robots_match import EMPTY_BOOK, Book, MergedGroup
+from ._robots_match import EMPTY_BOOK, Book, MergedGroup, unreachable_raw
 from ._robots_parse import ExtensionRule, parse_file
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
@@ -128,14 +128,6 @@ def _is_robots_txt(url: str) -> bool:
         return False
 
 
-def _unreachable_raw(document: DocumentInfo | None) -> str:
-    if document is None:
-        return "unreachable"
-    if document.error is not None:
-        return document.error
-    return str(document.status) if document.status is not None else "no response"
-
-
 def _match_url(policy: RobotsPolicy, url: str) -> str:
     return url.lower() if policy.case_insensitive else url
 
@@ -156,7 +148,7 @@ def evaluate(policy: RobotsPolicy, url: str, agent: str) -> SignalResult:
             Signal.ROBOTS,
             Verdict.DENY,
             (ReasonCode.ROBOTS_UNREACHABLE,),
-            raw=_unreachable_raw(document),
+            raw=unreachable_raw(document),
             source=source,
             document=document,
         )

@@ -1,0 +1,112 @@
+"""Spawning ai.txt: robots.txt grammar, matched case-insensitively (SPEC.md §3.4).
+
+``/ai.txt`` on the page's own origin is read with the robots.txt grammar and matching of
+RFC 9309 (the same private parser and matcher as ``robots.py``), for the product token or
+``*``, but case-insensitively: rule patterns and the URL are both lower-cased. It speaks to the
+purposes ``train-ai`` and ``ai-input`` (the engine applies that).
+
+``policy_from_fetch`` honours only a 2xx body that is not HTML: a ``text/html`` Content-Type,
+or a body starting with ``<`` after whitespace (a site's HTML "not found" page served as 200),
+means the site does not publish ai.txt (``ABSENT``). 4xx other than 429 is ``ABSENT``; 429,
+5xx, any fetch error, no status, or a 1xx/3xx status left after redirects is ``UNREACHABLE``
+(reason ``aitxt.unreachable``, an error verdict, SPEC.md §2: ``on_signal_error`` decides).
+Where the SPEC is silent heed follows robots.txt: the same 2 MiB bound, cut at a line
+boundary; Crawl-delay and extension lines are read but not used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._robots_match import EMPTY_BOOK, Book, unreachable_raw
+from ._robots_parse import parse_file
+from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
+from .reasons import ReasonCode
+
+__all__ = ["DEFAULT_MAX_BYTES", "AitxtPolicy", "evaluate", "is_html", "parse", "policy_from_fetch"]
+
+#: Signal documents are fetched like robots.txt (SPEC.md §3.1), so the same 2 MiB bound.
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+
+_WHITESPACE = b" \t\r\n\f\v"
+
+
+@dataclass(frozen=True, slots=True)
+class AitxtPolicy:
+    """A site's ai.txt: ``OK`` (rules read), ``ABSENT`` or ``UNREACHABLE``."""
+
+    state: DocState
+    document: DocumentInfo | None = None
+    diagnostics: tuple[str, ...] = ()
+    book: Book = field(default=EMPTY_BOOK, repr=False, compare=False)
+
+
+def parse(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AitxtPolicy:
+    """Parse an ai.txt body case-insensitively (state ``OK``); never raises on content."""
+    return _parse(body, max_bytes=max_bytes, truncated=False, document=None)
+
+
+def _parse(
+    body: bytes, *, max_bytes: int, truncated: bool, document: DocumentInfo | None
+) -> AitxtPolicy:
+    parsed = parse_file(body, max_bytes=max_bytes, case_insensitive=True, truncated=truncated)
+    return AitxtPolicy(DocState.OK, document, parsed.diagnostics, Book(parsed))
+
+
+def is_html(content_types: tuple[str, ...], body: bytes) -> bool:
+    """Whether a 2xx answer is an HTML page rather than an ai.txt file (SPEC.md §3.4)."""
+    for value in content_types:
+        if value.split(";", 1)[0].strip().lower() == "text/html":
+            return True
+    head = body[3:] if body.startswith(b"\xef\xbb\xbf") else body
+    return head.lstrip(_WHITESPACE)[:1] == b"<"
+
+
+def policy_from_fetch(outcome: FetchOutcome, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AitxtPolicy:
+    """Map an ai.txt fetch to a policy (SPEC.md §3.4); ``document`` records the fetch."""
+    document = outcome.document()
+    status = outcome.status
+    if outcome.error is None and status is not None:
+        if 200 <= status < 300:
+            if is_html(outcome.headers.get_list("content-type"), outcome.body):
+                return AitxtPolicy(DocState.ABSENT, document, ("2xx body is HTML: no ai.txt",))
+            return _parse(
+                outcome.body, max_bytes=max_bytes, truncated=outcome.truncated, document=document
+            )
+        if 400 <= status < 500 and status != 429:
+            return AitxtPolicy(DocState.ABSENT, document)
+    return AitxtPolicy(DocState.UNREACHABLE, document)
+
+
+def evaluate(policy: AitxtPolicy, url: str, agent: str) -> SignalResult:
+    """Whether ai.txt disallows ``url`` for ``agent`` (its own group, else ``*``).
+
+    DENY ``aitxt.disallow`` (``raw``: the deciding line) | ERROR ``aitxt.unreachable``
+    (``raw``: the status or error) | NONE.
+    """
+    document = policy.document
+    source = document.url if document else None
+    if policy.state is DocState.UNREACHABLE:
+        return SignalResult(
+            Signal.AITXT,
+            Verdict.ERROR,
+            (ReasonCode.AITXT_UNREACHABLE,),
+            raw=unreachable_raw(document),
+            source=source,
+            document=document,
+        )
+    group = policy.book.resolve(agent) if policy.state is DocState.OK else None
+    if group is None:
+        return SignalResult(Signal.AITXT, Verdict.NONE, source=source, document=document)
+    allowed, line = group.matcher.decide(url.lower())
+    raw = line.raw if line is not None else None
+    if allowed:
+        return SignalResult(Signal.AITXT, Verdict.NONE, raw=raw, source=source, document=document)
+    return SignalResult(
+        Signal.AITXT,
+        Verdict.DENY,
+        (ReasonCode.AITXT_DISALLOW,),
+        raw=raw,
+        source=source,
+        document=document,
+    )
