@@ -1,0 +1,148 @@
+"""``heed``: the command line, a thin layer over ``crawler`` and ``filters``.
+
+Exit codes: 0 the run completed (for ``check``: every URL would be kept); 1 a fatal error
+during the run (``check``: some URL would be excluded); 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from filters import ConfigError, HeedError, __version__
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE = 0, 1, 2
+
+
+def _add_crawl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "crawl",
+        help="crawl seeds into Parquet, keeping only permitted pages",
+        description="Crawl the seed list of a TOML config and write records/, decisions/ and "
+        "run.json to the output folder. Exit 0 when the run completes, 1 on a fatal error, "
+        "2 on a configuration error.",
+    )
+    p.add_argument("--config", required=True, help="TOML run config (see configs/example.toml)")
+    p.add_argument("--seeds", help="file of seed URLs, one per line (adds to [crawl] seeds)")
+    p.add_argument("--out", help="output folder (overrides [crawl] out)")
+    p.add_argument("--max-pages", type=int, help="stop after this many URLs (overrides config)")
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="live progress on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=_cmd_crawl)
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="serve the bundled demo web on 127.0.0.1 and crawl it",
+        description="Start the built-in multi-host demo web on loopback, seed the embedded "
+        "SQLite registry, crawl it with configs/demo.toml's policy and show what was kept, "
+        "what was excluded and why.",
+    )
+    p.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from .config import load_config
+
+    cfg = load_config(args.config)
+    if getattr(args, "max_pages", None) is not None:
+        if args.max_pages < 1:
+            raise ConfigError("--max-pages must be at least 1")
+        cfg = cfg.with_overrides(max_pages=args.max_pages)
+    return cfg
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    if args.progress is not None:
+        return bool(args.progress)
+    return not args.json and sys.stderr.isatty()
+
+
+def _cmd_crawl(args: argparse.Namespace) -> int:
+    from .runner import collect_seeds, run_crawl
+
+    cfg = _load(args)
+    seeds = collect_seeds(cfg, args.seeds)
+    summary = run_crawl(cfg, seeds, out=args.out or cfg.out, progress=_progress(args))
+    _print_summary(summary, as_json=args.json)
+    return EXIT_FATAL if summary.get("fatal") else EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo_run import run_demo
+
+    return run_demo(out=args.out, as_json=args.json)
+
+
+def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    print(f"crawl {summary['crawl_id']} → {summary['out']}")
+    rows = [("considered", summary["considered"]), ("kept", summary["kept"]),
+            ("excluded", summary["excluded"])]
+    rows += [(f"  {reason}", n) for reason, n in summary["by_reason"].items()]
+    width = max(len(r[0]) for r in rows)
+    for name, n in rows:
+        print(f"{name:<{width}}  {n:>7}")
+    print(f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  ({summary['pages_per_s']:.1f} pages/s)")
+    if summary.get("fatal"):
+        print(f"FATAL: {summary['fatal']}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heed",
+        description="A crawler for training corpora that keeps only pages whose owners have "
+        "not said no (robots.txt, ai.txt, TDMRep, X-Robots-Tag, aipref, Content-Signal, RSL and "
+        "a consent registry).",
+    )
+    parser.add_argument("--version", action="version", version=f"heed {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_crawl(sub)
+    _add_demo(sub)
+    for module in ("crawler.check.cli", "crawler.registry.cli"):
+        try:
+            register = __import__(module, fromlist=["register"]).register
+        except (ImportError, AttributeError):
+            continue
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(f"heed: configuration error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except HeedError as e:
+        print(f"heed: error: {e}", file=sys.stderr)
+        return EXIT_FATAL
+    except KeyboardInterrupt:
+        print("heed: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,290 @@
+"""Run configuration: TOML in, a validated ``RunConfig`` out (README "Config reference").
+
+Every key is checked when the file is loaded; an unknown key, a wrong type or an out-of-range
+value raises ``ConfigError`` naming ``[section] key`` and what is wrong, so a scheduled job
+fails before it fetches anything rather than crawling with a half-applied policy.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from filters import ConfigError, Mode, Purpose
+from filters.engine import EngineConfig
+from filters.license import DEFAULT_OPEN_LICENSES
+from filters.robots import DEFAULT_MAX_BYTES, default_ai_agents
+
+__all__ = ["RunConfig", "load_config", "parse_config", "read_seeds"]
+
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything a crawl, a check or a re-check needs to know."""
+
+    seeds: tuple[str, ...] = ()
+    seeds_file: str | None = None
+    out: str = "out"
+    max_pages: int = 1000
+    max_depth: int = 3
+    allowed_hosts: tuple[str, ...] = ()
+    product_token: str = "heedbot"
+    user_agent: str = ""
+    contact_url: str = ""
+    purpose: Purpose = Purpose.TRAIN_AI
+    mode: Mode = Mode.OPT_OUT
+    on_signal_error: str = "deny"
+    ai_agents: tuple[str, ...] = field(default_factory=default_ai_agents)
+    honor_noarchive: bool = False
+    open_licenses: tuple[str, ...] = DEFAULT_OPEN_LICENSES
+    registry_url: str = ""
+    registry_spawning: bool = False
+    max_page_bytes: int = 10 * 1024 * 1024
+    robots_max_bytes: int = DEFAULT_MAX_BYTES
+    max_crawl_delay: float = 30.0
+    download_timeout: float = 30.0
+    signal_ttl: float = 24 * 3600.0
+    allow_private_networks: bool = False
+    concurrency: int = 16
+    per_host_concurrency: int = 2
+    autothrottle: bool = True
+    source: str | None = None
+
+    def engine(self) -> EngineConfig:
+        """The policy half, for ``filters.engine``."""
+        return EngineConfig(
+            product_token=self.product_token,
+            purpose=self.purpose,
+            mode=self.mode,
+            on_signal_error="ignore" if self.on_signal_error == "ignore" else "deny",
+            ai_agents=self.ai_agents,
+            honor_noarchive=self.honor_noarchive,
+            open_licenses=self.open_licenses,
+            max_crawl_delay=self.max_crawl_delay,
+        )
+
+    def with_overrides(self, **changes: Any) -> RunConfig:
+        """A copy with command-line overrides applied (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, for ``run.json``."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else (
+                value.value if isinstance(value, Purpose | Mode) else value
+            )
+        return out
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str):
+        raise TypeError("expected a string")
+    return v
+
+
+def _strs(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise TypeError("expected a list of strings")
+    return tuple(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError("expected true or false")
+    return v
+
+
+def _int(low: int) -> Callable[[Any], int]:
+    def conv(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError("expected an integer")
+        if v < low:
+            raise ValueError(f"must be at least {low}")
+        return v
+
+    return conv
+
+
+def _num(low: float) -> Callable[[Any], float]:
+    def conv(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise TypeError("expected a number")
+        if v < low:
+            raise ValueError(f"must be at least {low:g}")
+        return float(v)
+
+    return conv
+
+
+def _enum(kind: type[Purpose] | type[Mode]) -> Callable[[Any], Any]:
+    def conv(v: Any) -> Any:
+        try:
+            return kind(_str(v))
+        except ValueError:
+            raise ValueError(f"must be one of {', '.join(m.value for m in kind)}") from None
+
+    return conv
+
+
+def _on_error(v: Any) -> str:
+    if v not in ("deny", "ignore"):
+        raise ValueError('must be "deny" or "ignore"')
+    return str(v)
+
+
+#: [section] key -> (RunConfig field, converter). This table is the config contract.
+_KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
+    "crawl": {
+        "seeds": ("seeds", _strs),
+        "seeds_file": ("seeds_file", _str),
+        "out": ("out", _str),
+        "max_pages": ("max_pages", _int(1)),
+        "max_depth": ("max_depth", _int(0)),
+        "allowed_hosts": ("allowed_hosts", _strs),
+    },
+    "identity": {
+        "product_token": ("product_token", _str),
+        "user_agent": ("user_agent", _str),
+        "contact_url": ("contact_url", _str),
+    },
+    "policy": {
+        "purpose": ("purpose", _enum(Purpose)),
+        "mode": ("mode", _enum(Mode)),
+        "on_signal_error": ("on_signal_error", _on_error),
+        "ai_agents": ("ai_agents", _strs),
+        "honor_noarchive": ("honor_noarchive", _bool),
+        "open_licenses": ("open_licenses", _strs),
+    },
+    "registry": {
+        "url": ("registry_url", _str),
+        "spawning": ("registry_spawning", _bool),
+    },
+    "limits": {
+        "max_page_bytes": ("max_page_bytes", _int(1024)),
+        "robots_max_bytes": ("robots_max_bytes", _int(500 * 1024)),
+        "max_crawl_delay": ("max_crawl_delay", _num(0)),
+        "download_timeout": ("download_timeout", _num(0.1)),
+        "signal_ttl": ("signal_ttl", _num(0)),
+    },
+    "network": {
+        "allow_private_networks": ("allow_private_networks", _bool),
+        "concurrency": ("concurrency", _int(1)),
+        "per_host_concurrency": ("per_host_concurrency", _int(1)),
+        "autothrottle": ("autothrottle", _bool),
+    },
+}
+
+
+def parse_config(data: Mapping[str, Any], *, source: str | None = None) -> RunConfig:
+    """Validate a parsed TOML document into a ``RunConfig``.
+
+    Raises:
+        ConfigError: an unknown section or key, a wrong type, or an invalid value.
+    """
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        keys = _KEYS.get(section)
+        if keys is None:
+            raise ConfigError(f"unknown section [{section}] (known: {', '.join(_KEYS)})")
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"[{section}] must be a table")
+        for key, raw in body.items():
+            if key not in keys:
+                raise ConfigError(f"[{section}] unknown key {key!r} (known: {', '.join(keys)})")
+            name, conv = keys[key]
+            try:
+                values[name] = conv(raw)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"[{section}] {key}: {e} (got {raw!r})") from None
+    return _check(RunConfig(**values, source=source))
+
+
+def _check(cfg: RunConfig) -> RunConfig:
+    token = cfg.product_token
+    if not token or not set(token) <= _TOKEN_CHARS:
+        raise ConfigError(
+            f"[identity] product_token: {token!r} must be letters, '_' or '-' (RFC 9309 §2.2.1)"
+        )
+    for seed in cfg.seeds:
+        _check_url(seed, "[crawl] seeds")
+    if cfg.registry_url and not cfg.registry_url.startswith(("sqlite:///", "http://", "https://")):
+        raise ConfigError(
+            "[registry] url: use sqlite:///path/to.db or http(s)://host:port (empty for none)"
+        )
+    if cfg.per_host_concurrency > cfg.concurrency:
+        raise ConfigError("[network] per_host_concurrency must not exceed concurrency")
+    ua = cfg.user_agent
+    if not ua:
+        contact = cfg.contact_url
+        if not contact:
+            raise ConfigError(
+                "[identity] set contact_url (a page saying who runs this crawler) or user_agent"
+            )
+        _check_url(contact, "[identity] contact_url")
+        ua = f"Mozilla/5.0 (compatible; {token}/0.1; +{contact})"
+        cfg = replace(cfg, user_agent=ua)
+    if token.lower() not in ua.lower():
+        raise ConfigError("[identity] user_agent must contain the product_token")
+    if "http" not in ua:
+        raise ConfigError("[identity] user_agent must contain a contact URL")
+    return cfg
+
+
+def _check_url(url: str, where: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} is not an absolute http(s) URL")
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML config file.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or fails validation.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config {p}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    cfg = parse_config(data, source=str(p))
+    if cfg.seeds_file and not Path(cfg.seeds_file).is_absolute():
+        cfg = replace(cfg, seeds_file=str(p.parent / cfg.seeds_file))
+    return cfg
+
+
+def read_seeds(path: str | Path) -> tuple[str, ...]:
+    """Seed URLs from a file: one per line; blank lines and ``#`` comments are skipped.
+
+    Raises:
+        ConfigError: the file cannot be read, or a line is not an absolute http(s) URL (the
+            message gives the line number).
+    """
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read seeds file {p}: {e}") from None
+    seeds: list[str] = []
+    for n, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        _check_url(text, f"{p}:{n}")
+        seeds.append(text)
+    return tuple(seeds)

@@ -1,0 +1,162 @@
+"""One crawl's shared state: configuration, clients, signal state, output and counters.
+
+The runner builds a ``RunContext`` before Scrapy starts and hands it to the components through
+the ``HEED_CONTEXT`` setting; the middleware decides, the pipeline and the recorder write. All
+writes of decisions go through :meth:`RunContext.record_decision`, so the counts in ``run.json``,
+the progress display and the ``decisions/`` parts can never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import filters
+from filters import Decision
+from filters.engine import EngineConfig
+
+from .config import RunConfig
+from .fetcher import Fetcher
+from .output import RunWriter
+from .registry.client import RegistryClient, open_registry
+from .sitestate import LocalPoliteness, LocalSignalState, PolitenessState, SignalState, SiteLoader
+
+__all__ = ["RunContext", "new_crawl_id"]
+
+log = logging.getLogger(__name__)
+
+
+def new_crawl_id() -> str:
+    """A sortable, unique crawl id: UTC time plus 8 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class RunContext:
+    """Everything one crawl shares between its Scrapy components."""
+
+    cfg: RunConfig
+    out_dir: Path
+    crawl_id: str = field(default_factory=new_crawl_id)
+    engine: EngineConfig = field(init=False)
+    writer: RunWriter = field(init=False)
+    fetcher: Fetcher | None = None
+    signals: SignalState | None = None
+    politeness: PolitenessState = field(default_factory=LocalPoliteness)
+    registry: RegistryClient | None = None
+    loader: SiteLoader | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_mono: float = field(default_factory=time.monotonic)
+    considered: int = 0
+    kept: int = 0
+    excluded: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+    fatal: str | None = None
+    _decided: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.engine = self.cfg.engine()
+        self.writer = RunWriter(self.out_dir, self.crawl_id)
+
+    def open_clients(self) -> None:
+        """Create the clients that need a running event loop (called once the crawl starts)."""
+        cfg = self.cfg
+        self.fetcher = Fetcher(
+            user_agent=cfg.user_agent,
+            timeout=cfg.download_timeout,
+            allow_private=cfg.allow_private_networks,
+        )
+        self.loader = SiteLoader(self.fetcher, cfg)
+        if self.signals is None:
+            self.signals = LocalSignalState(self.loader, cfg.signal_ttl)
+        if self.registry is None and cfg.registry_url:
+            self.registry = open_registry(
+                cfg.registry_url, spawning=cfg.registry_spawning, timeout=cfg.download_timeout
+            )
+
+    async def close_clients(self) -> None:
+        if self.fetcher is not None:
+            await self.fetcher.aclose()
+        if self.registry is not None:
+            await self.registry.aclose()
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def already_decided(self, url: str) -> bool:
+        return url in self._decided
+
+    def record_decision(
+        self,
+        url: str,
+        decision: Decision,
+        *,
+        final_url: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        """Write one ``decisions/`` row and count it (once per URL per run)."""
+        if url in self._decided:
+            return
+        self._decided.add(url)
+        self.considered += 1
+        if decision.allowed:
+            self.kept += 1
+        else:
+            self.excluded += 1
+            for reason in decision.reasons:
+                self.by_reason[reason.value] += 1
+        self.writer.write_decision(
+            {
+                "url": url,
+                "host": urlsplit(url).hostname or "",
+                "decided_at": datetime.now(UTC),
+                "stage": decision.stage.value,
+                "allowed": decision.allowed,
+                "reasons": [r.value for r in decision.reasons],
+                "license": decision.license.license,
+                "crawl_id": self.crawl_id,
+                "final_url": final_url,
+                "http_status": http_status,
+            }
+        )
+        self.writer.maybe_flush(time.monotonic())
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for the progress display, the final table, ``--json`` and ``run.json``."""
+        elapsed = max(time.monotonic() - self.started_mono, 1e-9)
+        return {
+            "crawl_id": self.crawl_id,
+            "out": str(self.out_dir),
+            "considered": self.considered,
+            "kept": self.kept,
+            "excluded": self.excluded,
+            "by_reason": dict(sorted(self.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "elapsed_s": round(elapsed, 3),
+            "pages_per_s": round(self.considered / elapsed, 2),
+            "fatal": self.fatal,
+        }
+
+    def run_info(self) -> dict[str, Any]:
+        return {
+            "crawl_id": self.crawl_id,
+            "engine_version": filters.__version__,
+            "config": self.cfg.as_dict(),
+            "ai_agents": list(self.cfg.ai_agents),
+            "purpose": self.cfg.purpose.value,
+            "mode": self.cfg.mode.value,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": datetime.now(UTC).isoformat(),
+            "counts": {
+                "considered": self.considered,
+                "kept": self.kept,
+                "excluded": self.excluded,
+            },
+            "counts_by_reason": dict(sorted(self.by_reason.items())),
+            "fatal": self.fatal,
+        }

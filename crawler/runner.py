@@ -1,0 +1,74 @@
+"""Runs one crawl in this process: builds the context, starts Scrapy, closes the output.
+
+Scrapy's reactor can start once per process, so each ``heed crawl`` is one process; tests run
+the real command in a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.defer import deferred_from_coro
+
+from filters import ConfigError
+
+from .config import RunConfig, read_seeds
+from .context import RunContext
+from .settings import scrapy_settings
+from .spider import HeedSpider
+
+__all__ = ["collect_seeds", "run_crawl"]
+
+log = logging.getLogger(__name__)
+
+
+def collect_seeds(cfg: RunConfig, seeds_file: str | None = None) -> tuple[str, ...]:
+    """Seeds from the config and the seeds file, in order, deduplicated.
+
+    Raises:
+        ConfigError: no seeds at all, or an unreadable or invalid seeds file.
+    """
+    seeds = list(cfg.seeds)
+    path = seeds_file or cfg.seeds_file
+    if path:
+        seeds.extend(read_seeds(path))
+    if not seeds:
+        raise ConfigError("no seeds: set [crawl] seeds or seeds_file, or pass --seeds FILE")
+    return tuple(dict.fromkeys(seeds))
+
+
+def run_crawl(
+    cfg: RunConfig, seeds: tuple[str, ...], *, out: str | Path, progress: bool = False
+) -> dict[str, Any]:
+    """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json)."""
+    ctx = RunContext(cfg, Path(out))
+    process = CrawlerProcess(scrapy_settings(ctx, progress=progress), install_root_handler=True)
+    crawler = process.create_crawler(HeedSpider)
+
+    def opened() -> None:
+        ctx.open_clients()
+
+    def closed(reason: str) -> Any:
+        async def finish() -> None:
+            try:
+                await ctx.close_clients()
+            finally:
+                if reason not in ("finished", "closespider_pagecount"):
+                    ctx.fatal = ctx.fatal or f"crawl ended: {reason}"
+                ctx.writer.close(ctx.run_info())
+
+        return deferred_from_coro(finish())
+
+    crawler.signals.connect(opened, signal=signals.spider_opened)
+    crawler.signals.connect(closed, signal=signals.spider_closed)
+    process.crawl(crawler, ctx=ctx, seeds=seeds)
+    process.start()
+    summary = ctx.summary()
+    summary["stats"] = {
+        k: v for k, v in (crawler.stats.get_stats() or {}).items() if k.startswith("heed/")
+    }
+    return summary

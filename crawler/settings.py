@@ -1,0 +1,73 @@
+"""Scrapy settings for a heed crawl, derived from a validated ``RunConfig``.
+
+``HEED_ENABLED`` comes first, the other ``HEED_*`` settings follow alphabetically. Scrapy's own
+``RobotsTxtMiddleware`` and ``RedirectMiddleware`` are disabled: heed's ``ConsentMiddleware``
+does both, fail-closed (README "Design notes"). AutoThrottle is on by default.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+__all__ = ["HEED_DEFAULTS", "scrapy_settings"]
+
+#: heed's own settings and their defaults.
+HEED_DEFAULTS: dict[str, Any] = {
+    # False switches every consent check off; it is logged loudly and never the default.
+    "HEED_ENABLED": True,
+    # The RunContext of this crawl (config, clients, output); set by crawler.runner.
+    "HEED_CONTEXT": None,
+    # Seconds between progress lines on stderr; 0 turns the display off.
+    "HEED_PROGRESS_INTERVAL": 1.0,
+}
+
+
+def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
+    """The full settings dict for one crawl."""
+    cfg = ctx.cfg
+    settings: dict[str, Any] = dict(HEED_DEFAULTS)
+    settings.update(
+        {
+            "HEED_CONTEXT": ctx,
+            "HEED_PROGRESS_INTERVAL": 1.0 if progress else 0.0,
+            "BOT_NAME": cfg.product_token,
+            "USER_AGENT": cfg.user_agent,
+            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+            "ROBOTSTXT_OBEY": False,
+            "CONCURRENT_REQUESTS": cfg.concurrency,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": cfg.per_host_concurrency,
+            "DOWNLOAD_TIMEOUT": cfg.download_timeout,
+            "DOWNLOAD_MAXSIZE": cfg.max_page_bytes,
+            "DOWNLOAD_WARNSIZE": 0,
+            "AUTOTHROTTLE_ENABLED": cfg.autothrottle,
+            "AUTOTHROTTLE_START_DELAY": 0.0,
+            "AUTOTHROTTLE_TARGET_CONCURRENCY": float(cfg.per_host_concurrency),
+            "DOWNLOAD_DELAY": 0.0,
+            "RETRY_ENABLED": True,
+            "RETRY_TIMES": 2,
+            "RETRY_HTTP_CODES": [429, 500, 502, 503, 504],
+            "HTTPERROR_ALLOW_ALL": True,
+            "COOKIES_ENABLED": False,
+            "HTTPCACHE_ENABLED": False,
+            "TELNETCONSOLE_ENABLED": False,
+            "LOG_LEVEL": "WARNING",
+            "DEPTH_LIMIT": 0,
+            "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+            "DOWNLOADER_MIDDLEWARES": {
+                "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+                "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+                "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+                "crawler.middlewares.ConsentMiddleware": 100,
+                "crawler.middlewares.BackoffMiddleware": 560,
+            },
+            "ITEM_PIPELINES": {"crawler.pipelines.RecordPipeline": 300},
+            "EXTENSIONS": {
+                "scrapy.extensions.telnet.TelnetConsole": None,
+                "crawler.progress.Progress": 500,
+            },
+        }
+    )
+    return settings

@@ -1,0 +1,198 @@
+"""Per-origin signal documents and per-host politeness, behind small interfaces.
+
+Each origin's documents are fetched once and held in an explicit state that every request for
+that origin sees (STYLE.md "what to avoid" 1): ``PENDING`` while they download (every waiter
+awaits the same future), then ``READY`` or ``UNREACHABLE`` until they expire. An unreachable
+robots.txt is itself a policy (complete disallow), never an absent one. The interfaces are
+small so a shared implementation (several crawler processes on Redis) can replace the local
+ones without touching the middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from filters import DocState, FetchOutcome, aitxt, robots, rsl, tdmrep
+from filters.engine import SiteSignals
+
+from .config import RunConfig
+from .fetcher import Fetcher
+
+__all__ = [
+    "UNREACHABLE_TTL",
+    "LocalPoliteness",
+    "LocalSignalState",
+    "PolitenessState",
+    "SignalState",
+    "SiteLoader",
+    "SiteState",
+    "origin_of",
+]
+
+log = logging.getLogger(__name__)
+
+#: SPEC.md §3.1: an unreachable result is cached for at most 10 minutes, then retried.
+UNREACHABLE_TTL = 600.0
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased, default ports dropped."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+class SiteState(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    UNREACHABLE = "unreachable"
+
+
+class SiteLoader:
+    """Fetches and parses an origin's signal documents (robots.txt, ai.txt, tdmrep.json, RSL)."""
+
+    def __init__(self, fetcher: Fetcher, cfg: RunConfig) -> None:
+        self.fetcher = fetcher
+        self.cfg = cfg
+        self.fetched: list[str] = []  # URLs fetched, for stats and tests
+
+    async def _get(self, url: str, max_bytes: int) -> FetchOutcome:
+        self.fetched.append(url)
+        return await self.fetcher.fetch(url, max_bytes=max_bytes)
+
+    async def load(self, origin: str) -> SiteSignals:
+        limit = self.cfg.robots_max_bytes
+        robots_out, ai_out, tdm_out = await asyncio.gather(
+            self._get(f"{origin}/robots.txt", limit),
+            self._get(f"{origin}/ai.txt", limit),
+            self._get(f"{origin}/.well-known/tdmrep.json", limit),
+        )
+        robots_policy = robots.policy_from_fetch(robots_out, max_bytes=limit)
+        rsl_docs = await self.load_rsl(robots_policy.license_urls)
+        return SiteSignals(
+            robots=robots_policy,
+            aitxt=aitxt.policy_from_fetch(ai_out, max_bytes=limit),
+            tdmrep=tdmrep.policy_from_fetch(tdm_out),
+            rsl=rsl_docs,
+        )
+
+    async def load_rsl(self, urls: tuple[str, ...]) -> dict[str, rsl.RslPolicy]:
+        urls = tuple(dict.fromkeys(urls))
+        outcomes = await asyncio.gather(*(self._get(u, self.cfg.robots_max_bytes) for u in urls))
+        return {u: rsl.policy_from_fetch(o) for u, o in zip(urls, outcomes, strict=True)}
+
+
+class SignalState(Protocol):
+    """Where the crawler gets an origin's signals; every caller sees the same settled state."""
+
+    async def site(self, origin: str) -> SiteSignals: ...
+
+    async def rsl(self, urls: tuple[str, ...]) -> dict[str, rsl.RslPolicy]: ...
+
+
+@dataclass(slots=True)
+class _Entry:
+    state: SiteState
+    future: asyncio.Future[SiteSignals]
+    expires: float = 0.0
+
+
+class LocalSignalState:
+    """In-process signal state with per-origin futures and expiry (``signal_ttl``)."""
+
+    def __init__(self, loader: SiteLoader, ttl: float) -> None:
+        self.loader = loader
+        self.ttl = ttl
+        self._sites: dict[str, _Entry] = {}
+        self._rsl: dict[str, tuple[float, asyncio.Future[rsl.RslPolicy]]] = {}
+
+    def state(self, origin: str) -> SiteState | None:
+        entry = self._sites.get(origin)
+        return entry.state if entry else None
+
+    async def site(self, origin: str) -> SiteSignals:
+        entry = self._sites.get(origin)
+        now = time.monotonic()
+        if entry is None or (entry.state is not SiteState.PENDING and entry.expires <= now):
+            entry = _Entry(SiteState.PENDING, asyncio.get_running_loop().create_future())
+            self._sites[origin] = entry
+            asyncio.ensure_future(self._settle(origin, entry))
+        return await asyncio.shield(entry.future)
+
+    async def _settle(self, origin: str, entry: _Entry) -> None:
+        try:
+            site = await self.loader.load(origin)
+        except Exception:  # a bug in a parser must not leave waiters hanging: fail closed
+            log.exception("loading the signal documents of %s failed", origin)
+            site = SiteSignals(
+                robots=robots.policy_from_fetch(FetchOutcome(url=f"{origin}/robots.txt"))
+            )
+        unreachable = site.robots.state is DocState.UNREACHABLE
+        entry.state = SiteState.UNREACHABLE if unreachable else SiteState.READY
+        entry.expires = time.monotonic() + (min(self.ttl, UNREACHABLE_TTL) if unreachable else self.ttl)
+        entry.future.set_result(site)
+
+    async def rsl(self, urls: tuple[str, ...]) -> dict[str, rsl.RslPolicy]:
+        now = time.monotonic()
+        loop = asyncio.get_running_loop()
+        missing: list[str] = []
+        for url in urls:
+            held = self._rsl.get(url)
+            if held is None or held[0] <= now:
+                self._rsl[url] = (now + self.ttl, loop.create_future())
+                missing.append(url)
+        if missing:
+            asyncio.ensure_future(self._settle_rsl(tuple(missing)))
+        return {u: await asyncio.shield(self._rsl[u][1]) for u in urls}
+
+    async def _settle_rsl(self, urls: tuple[str, ...]) -> None:
+        try:
+            docs = await self.loader.load_rsl(urls)
+        except Exception:
+            log.exception("loading RSL documents failed")
+            docs = {u: rsl.policy_from_fetch(FetchOutcome(url=u)) for u in urls}
+        for url in urls:
+            self._rsl[url][1].set_result(docs[url])
+
+
+class PolitenessState(Protocol):
+    """Per-host pacing: the Crawl-delay a host asked for and any back-off it imposed."""
+
+    def set_crawl_delay(self, host: str, delay: float) -> None: ...
+
+    def backoff(self, host: str, seconds: float) -> None: ...
+
+    def delay(self, host: str) -> float: ...
+
+
+class LocalPoliteness:
+    """In-process politeness: the delay a host's requests must keep between them."""
+
+    def __init__(self) -> None:
+        self._delay: dict[str, float] = {}
+        self._backoff_until: dict[str, tuple[float, float]] = {}
+
+    def set_crawl_delay(self, host: str, delay: float) -> None:
+        self._delay[host] = delay
+
+    def backoff(self, host: str, seconds: float) -> None:
+        self._backoff_until[host] = (time.monotonic() + seconds * 4, seconds)
+
+    def delay(self, host: str) -> float:
+        base = self._delay.get(host, 0.0)
+        held = self._backoff_until.get(host)
+        if held is not None and held[0] > time.monotonic():
+            return max(base, held[1])
+        return base

@@ -1,0 +1,158 @@
+"""The crawl spider: seeds in, kept pages out as items, links followed within scope.
+
+The spider itself decides nothing about consent: ``ConsentMiddleware`` has already attached
+the post-fetch decision to the response. A kept page becomes a ``dict`` item for the pipeline;
+an excluded page is only recorded as a decision (its links may still be followed, SPEC.md §2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urldefrag, urlsplit
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from twisted.python.failure import Failure
+
+import filters
+from filters import ReasonCode, Stage
+from filters.engine import denied, evidence_json
+
+from .middlewares import HeedDenied
+
+if TYPE_CHECKING:
+    from filters import Decision
+    from filters.engine import PageSignals
+
+    from .context import RunContext
+
+__all__ = ["HeedSpider", "classify_failure"]
+
+log = logging.getLogger(__name__)
+
+
+def classify_failure(failure: Failure) -> ReasonCode:
+    """The ``fetch.*`` reason for a download that failed before a response was decided."""
+    text = f"{failure.type.__name__} {failure.getErrorMessage()}".lower()
+    if "maxsize" in text or "max size" in text or "larger than" in text:
+        return ReasonCode.FETCH_TOO_LARGE
+    return ReasonCode.FETCH_ERROR
+
+
+def _in_scope(host: str, allowed: frozenset[str]) -> bool:
+    return host in allowed or any(host.endswith("." + a) for a in allowed)
+
+
+class HeedSpider(scrapy.Spider):
+    """Crawls the seeds and, within the seed hosts (or ``allowed_hosts``), what they link to."""
+
+    name = "heed"
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, ctx: RunContext, seeds: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ctx = ctx
+        self.seeds = seeds
+        hosts = {urlsplit(s).hostname or "" for s in seeds}
+        hosts.update(h.lower().lstrip(".") for h in ctx.cfg.allowed_hosts)
+        self.allowed = frozenset(hosts)
+        self.scheduled: set[str] = set()
+
+    def _request(self, url: str, depth: int) -> Request | None:
+        url = urldefrag(url)[0]
+        if url in self.scheduled or len(self.scheduled) >= self.ctx.cfg.max_pages:
+            return None
+        self.scheduled.add(url)
+        return Request(
+            url,
+            callback=self.parse,
+            errback=self.failed,
+            meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
+        )
+
+    async def start(self) -> AsyncIterator[Request]:
+        for seed in self.seeds:
+            request = self._request(seed, 0)
+            if request is not None:
+                yield request
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | dict[str, Any]]:
+        meta = response.meta
+        decision: Decision = meta["heed_decision"]
+        page: PageSignals = meta["heed_page"]
+        url = meta.get("heed_url", response.url)
+        if decision.allowed:
+            yield self._item(url, response, decision, page)
+        else:
+            self.ctx.record_decision(
+                url, decision, final_url=response.url, http_status=response.status
+            )
+        depth = meta.get("heed_depth", 0)
+        if page.html is None or depth >= self.ctx.cfg.max_depth:
+            return
+        for link in page.html.links:
+            if _in_scope(urlsplit(link).hostname or "", self.allowed):
+                request = self._request(link, depth + 1)
+                if request is not None:
+                    yield request
+
+    def _item(
+        self, url: str, response: Response, decision: Decision, page: PageSignals
+    ) -> dict[str, Any]:
+        body = response.body
+        if page.html is not None:
+            text, title = page.html.text, page.html.title
+        else:
+            text, title = body.decode(_charset(response), errors="replace"), None
+        lic = decision.license
+        return {
+            "url": url,
+            "final_url": response.url,
+            "host": urlsplit(url).hostname or "",
+            "fetched_at": datetime.now(UTC),
+            "http_status": response.status,
+            "content_type": page.response.headers.get("content-type") or "",
+            "body": body,
+            "text": text,
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "license": lic.license,
+            "license_url": lic.url,
+            "license_source": lic.source,
+            "license_conflict": lic.conflict,
+            "purpose": self.ctx.cfg.purpose.value,
+            "evidence": evidence_json(decision, self.ctx.engine),
+            "crawl_id": self.ctx.crawl_id,
+            "engine_version": filters.__version__,
+            "depth": response.meta.get("heed_depth", 0),
+            "title": title,
+            "_decision": decision,
+        }
+
+    def failed(self, failure: Failure) -> None:
+        if failure.check(HeedDenied):
+            return  # recorded by the middleware
+        request: Request = failure.request  # type: ignore[attr-defined]
+        url = request.meta.get("heed_url", request.url)
+        reason = classify_failure(failure)
+        if failure.check(IgnoreRequest) and reason is not ReasonCode.FETCH_TOO_LARGE:
+            reason = ReasonCode.FETCH_ERROR
+        stage = Stage.POST_FETCH if "heed_pre" in request.meta else Stage.PRE_FETCH
+        decision = denied(
+            reason,
+            stage,
+            raw=failure.getErrorMessage()[:300],
+            source=request.url,
+            evidence=request.meta["heed_pre"].evidence if "heed_pre" in request.meta else (),
+        )
+        self.crawler.stats.inc_value(f"heed/denied/{reason.value}")
+        self.ctx.record_decision(url, decision, final_url=request.url)
+
+
+def _charset(response: Response) -> str:
+    encoding = getattr(response, "encoding", None)
+    return str(encoding) if encoding else "utf-8"
