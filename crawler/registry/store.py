@@ -255,8 +255,20 @@ class RegistryStore:
                         by_host.setdefault(str(row[1]), []).append(_row_entry(row))
         except sqlite3.Error as e:
             raise RegistryError(f"registry read failed: {e}") from e
+        # Under the URL's own host every entry is a candidate; under a parent domain only
+        # domain entries can match (a prefix or url entry names one exact host).
+        domains = {
+            host: [e for e in found if e.subject_kind is SubjectKind.DOMAIN]
+            for host, found in by_host.items()
+        }
         return {
-            url: tuple(e for k in keys for e in by_host.get(k, ())) for url, keys in keys_of.items()
+            url: (
+                tuple(by_host.get(keys[0], ()))
+                + tuple(e for k in keys[1:] for e in domains.get(k, ()))
+                if keys
+                else ()
+            )
+            for url, keys in keys_of.items()
         }
 
     # Write tokens -------------------------------------------------------------------------
