@@ -65,6 +65,9 @@ class RunContext:
         self.engine = self.cfg.engine()
         self.writer = RunWriter(self.out_dir, self.crawl_id)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> RunContext:
+        return self  # Scrapy copies its settings; the run's context is shared, not copied
+
     def open_clients(self) -> None:
         """Create the clients that need a running event loop (called once the crawl starts)."""
         cfg = self.cfg

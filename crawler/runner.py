@@ -12,7 +12,6 @@ from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
-from scrapy.utils.defer import deferred_from_coro
 
 from filters import ConfigError
 
@@ -46,22 +45,19 @@ def run_crawl(
 ) -> dict[str, Any]:
     """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json)."""
     ctx = RunContext(cfg, Path(out))
-    process = CrawlerProcess(scrapy_settings(ctx, progress=progress), install_root_handler=True)
+    process = CrawlerProcess(scrapy_settings(ctx, progress=progress), install_root_handler=False)
     crawler = process.create_crawler(HeedSpider)
 
     def opened() -> None:
         ctx.open_clients()
 
-    def closed(reason: str) -> Any:
-        async def finish() -> None:
-            try:
-                await ctx.close_clients()
-            finally:
-                if reason not in ("finished", "closespider_pagecount"):
-                    ctx.fatal = ctx.fatal or f"crawl ended: {reason}"
-                ctx.writer.close(ctx.run_info())
-
-        return deferred_from_coro(finish())
+    async def closed(reason: str) -> None:
+        try:
+            await ctx.close_clients()
+        finally:
+            if reason not in ("finished", "closespider_pagecount"):
+                ctx.fatal = ctx.fatal or f"crawl ended: {reason}"
+            ctx.writer.close(ctx.run_info())
 
     crawler.signals.connect(opened, signal=signals.spider_opened)
     crawler.signals.connect(closed, signal=signals.spider_closed)

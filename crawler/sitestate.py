@@ -73,13 +73,20 @@ class SiteLoader:
         return await self.fetcher.fetch(url, max_bytes=max_bytes)
 
     async def load(self, origin: str) -> SiteSignals:
+        """Fetch robots.txt first; the other documents only when robots.txt was reachable.
+
+        An unreachable robots.txt disallows the whole origin (RFC 9309 §2.3.1.4), so nothing
+        else of it is requested, not even /ai.txt or /.well-known/tdmrep.json.
+        """
         limit = self.cfg.robots_max_bytes
-        robots_out, ai_out, tdm_out = await asyncio.gather(
-            self._get(f"{origin}/robots.txt", limit),
+        robots_out = await self._get(f"{origin}/robots.txt", limit)
+        robots_policy = robots.policy_from_fetch(robots_out, max_bytes=limit)
+        if robots_policy.state is DocState.UNREACHABLE:
+            return SiteSignals(robots=robots_policy)
+        ai_out, tdm_out = await asyncio.gather(
             self._get(f"{origin}/ai.txt", limit),
             self._get(f"{origin}/.well-known/tdmrep.json", limit),
         )
-        robots_policy = robots.policy_from_fetch(robots_out, max_bytes=limit)
         rsl_docs = await self.load_rsl(robots_policy.license_urls)
         return SiteSignals(
             robots=robots_policy,
