@@ -68,7 +68,8 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # An absolute ASCII URL without %-escapes, brackets, spaces or controls: its path and query
 # need no normalisation, so ``_path_of`` reads them with one regex instead of urlsplit.
 _SIMPLE_URL = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\[\]%\x00-\x20\x7f]*([^#%\x00-\x20\x7f]*)(?:#|\Z)"
+    r"[A-Za-z][A-Za-z0-9+.\-]*://[^/?#\[\]%\x00-\x20\x7f]*"
+    r"((?:[/?][^#%\x00-\x20\x7f]*)?)(?:#|\Z)"
 )
 
 #: Up to this many rules are folded into one alternation regex at parse time (first
