@@ -12,9 +12,29 @@ from typing import Literal
 
 from .web import PageSpec, SiteSpec
 
-__all__ = ["Expectation", "SiteBuilder", "html_page"]
+__all__ = [
+    "JSON",
+    "MIB",
+    "PRE",
+    "RSL",
+    "TEXT",
+    "Expectation",
+    "SiteBuilder",
+    "doc",
+    "html_page",
+    "meta",
+]
 
 Stage = Literal["pre-fetch", "post-fetch"]
+
+PRE: Stage = "pre-fetch"
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+RSL = "application/rsl+xml"
+MIB = 1024 * 1024
+
+#: Never requested although not a pre-fetch-denied page: the denied redirect target and the
+#: hop past the 5-redirect bound (SPEC.md §7).
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +117,7 @@ class SiteBuilder:
                 site=self.name,
                 path=path,
                 kept=kept,
-                reasons=tuple(sorted(reasons)),
+                reasons=tuple(sorted(str(r) for r in reasons)),
                 stage=None if kept else stage,
                 fetched=(stage != "pre-fetch") if fetched is None else fetched,
                 license=license,
@@ -120,3 +140,13 @@ class SiteBuilder:
         )
         pages = {"/": PageSpec(body=index), **self.pages}
         return SiteSpec(pages=pages, robots_delay=self.robots_delay)
+
+
+def doc(title: str, *, head: str = "", body: str = "", **kw: object) -> PageSpec:
+    """An HTML page; ``kw`` are further :class:`PageSpec` fields (headers, delay, gzip)."""
+    return PageSpec(body=html_page(title, head=head, body=body), **kw)  # type: ignore[arg-type]
+
+
+def meta(name: str, content: str) -> str:
+    """A ``<meta name content>`` tag."""
+    return f'<meta name="{name}" content="{content}">'
