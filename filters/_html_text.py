@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 __all__ = ["MAX_TEXT_CHARS", "visible_text"]
 

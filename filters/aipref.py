@@ -168,9 +168,9 @@ def _decide(prefs: Mapping[str, _Pref], purpose: Purpose) -> tuple[Verdict, _Pre
         if pref.value == "n" and purpose in _DENIES[label]:
             return Verdict.DENY, pref
     for label in _GRANT_CHAIN[purpose]:
-        pref = prefs.get(label)
-        if pref is not None:
-            return (Verdict.GRANT if pref.value == "y" else Verdict.NONE), pref
+        stated = prefs.get(label)
+        if stated is not None:
+            return (Verdict.GRANT if stated.value == "y" else Verdict.NONE), stated
     return Verdict.NONE, None
 
 

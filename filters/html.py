@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 from lxml import html as lxml_html
 
 from ._html_text import visible_text
@@ -135,6 +135,7 @@ def _parse(body: bytes, notes: list[str]) -> Any:
         return None
 
 
+@lru_cache(maxsize=65536)
 def _resolve(base: str, href: str | None) -> str | None:
     """``href`` made absolute against ``base``, http(s) only; None if unusable."""
     if not href:
@@ -192,8 +193,8 @@ class _Collector:
                 self.meta_licenses.append(url)
 
     def rel_license(self, element: Any, tag: str) -> None:
-        rels = _attr(element, "rel").lower().split()
-        if "license" not in rels:
+        rel = element.get("rel")
+        if not rel or "license" not in rel.lower().split():
             return
         url = _resolve(self.base, _attr(element, "href"))
         if url is None:

@@ -206,18 +206,22 @@ def evaluate_header(
     """
     if not values:
         return _NO_HEADER
-    return _header_cached(
-        tuple(values), _agents_key(product_token, ai_agents), purpose, honor_noarchive
-    )
+    agents = ai_agents if type(ai_agents) is tuple else tuple(ai_agents)
+    values_key = values if type(values) is tuple else tuple(values)
+    return _header_cached(values_key, product_token, agents, purpose, honor_noarchive)
 
 
 @lru_cache(maxsize=8192)
 def _header_cached(
-    values: tuple[str, ...], agents: tuple[str, ...], purpose: Purpose, honor_noarchive: bool
+    values: tuple[str, ...],
+    product_token: str,
+    agents: tuple[str, ...],
+    purpose: Purpose,
+    honor_noarchive: bool,
 ) -> SignalResult:
     return _evaluate_cached(
         tuple((None, value) for value in values),
-        agents,
+        (product_token, *agents),
         "x-robots-tag",
         Signal.X_ROBOTS_TAG,
         HEADER_SOURCE,
