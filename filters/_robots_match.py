@@ -6,67 +6,51 @@ groups that name it, RFC 9309 §2.2.1); a token without a group of its own falls
 the same rules share one ``Matcher``, so deciding a URL for many tokens costs one match per
 distinct rule set (the engine asks for ~15 tokens per URL, SPEC.md §3.2).
 
-A ``Matcher`` asks protego for the verdict: the merged group's rules are handed to protego as a
-clean one-group file, so protego's own grouping never comes into play and its matching (longest
-match, Allow on ties, ``*`` and ``$``, percent-encoding normalised on both sides as RFC 9309
-§2.2.2 asks) is used as is. To report *which* line decided, the matcher then looks for the
-longest rule of the winning kind that matches the path, using the shared RFC 9309 patterns of
-``filters.patterns``; should the two ever disagree on a deny, each disallow line is checked on
-its own with protego so that the line reported is one protego agrees with.
+Why not protego's ``can_fetch``: protego's grouping differs from RFC 9309 (fixed in
+``_robots_parse``), and a single ``can_fetch`` costs 2-15 µs (it re-quotes the URL with
+``urllib.parse.quote`` on every call), while the engine's budget for a whole pre-fetch decision
+is 20 µs and a decision needs 2-4 matches. So the rules are compiled once into
+``filters.patterns`` patterns (the RFC 9309 §2.2.2-§2.2.3 matcher every other path-matching
+signal uses: TDMRep ``location``, RSL ``<content url>``, ``Content-Usage`` paths), and the URL
+path is normalised once per decision. protego remains the reference: the conformance and
+property tests check this matcher against it. Its one extension that the reference tests
+require is kept: ``Allow: /dir/index.html`` also allows ``/dir/`` (Google does the same).
+
+Precedence (RFC 9309 §2.2.2): the longest matching pattern wins (length after
+normalisation, in octets); on equal length an ``Allow`` wins; no match means allowed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
-from protego import Protego
-
 from ._robots_parse import ExtensionRule, ParsedFile, RawGroup, RuleLine
-from .model import DocumentInfo
-from .patterns import Pattern, compile_pattern, normalize_path, url_path
+from .model import DocumentInfo, Signal, SignalResult, Verdict
+from .patterns import Pattern, compile_pattern, normalize_path
+from .reasons import ReasonCode
 
-__all__ = ["EMPTY_BOOK", "Book", "Matcher", "MergedGroup", "unreachable_raw"]
+__all__ = [
+    "EMPTY_BOOK",
+    "Book",
+    "Matcher",
+    "MergedGroup",
+    "ResultMemo",
+    "match_path",
+    "unreachable_raw",
+]
+
+#: scheme, authority, then path and query up to the fragment (RFC 3986 §3).
+_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://[^/?#]*)?([^#]*)", re.DOTALL)
+#: Bound on the shared verdict objects per policy (a file has finitely many lines anyway).
+_MAX_MEMO = 4096
+#: Bound on the cached token-list plans per file (a run uses one or two lists).
+_MAX_PLANS = 64
 
 _INDEX_HTML = "/index.html"
-
-
-def _protego_file(rules: Sequence[RuleLine]) -> str:
-    lines = ["User-agent: *"]
-    lines.extend(f"{'Allow' if r.allow else 'Disallow'}: {r.pattern}" for r in rules)
-    return "\n".join(lines) + "\n"
-
-
-class _Finder:
-    """The longest pattern of a list that matches a normalised path, and its line."""
-
-    __slots__ = ("_entries", "_prefixes", "_special")
-
-    def __init__(self, rules: Sequence[RuleLine], *, index_html: bool) -> None:
-        entries: list[tuple[Pattern, RuleLine]] = []
-        for rule in rules:
-            entries.append((compile_pattern(rule.pattern), rule))
-            # protego (like Google) reads "Allow: /dir/index.html" as allowing "/dir/" too.
-            if index_html and rule.pattern.endswith(_INDEX_HTML):
-                entries.append((compile_pattern(rule.pattern[: -len("index.html")] + "$"), rule))
-        entries.sort(key=lambda e: -e[0].length)  # stable: the first line wins a tie
-        self._entries = tuple(entries)
-        plain = [normalize_path(p.text) for p, _ in entries if _is_plain(p.text)]
-        self._special = len(plain) < len(entries)
-        self._prefixes = tuple(plain)
-
-    def __bool__(self) -> bool:
-        return bool(self._entries)
-
-    def find(self, path: str) -> RuleLine | None:
-        """The line of the longest pattern matching ``path`` (normalised), or None."""
-        if not self._special and not path.startswith(self._prefixes):
-            return None  # one C-level check rules out every plain prefix at once
-        for pattern, rule in self._entries:
-            if pattern.matches(path):
-                return rule
-        return None
 
 
 def _is_plain(text: str) -> bool:
@@ -74,33 +58,38 @@ def _is_plain(text: str) -> bool:
 
 
 class Matcher:
-    """The rules of one merged group: protego's verdict plus the line behind it."""
+    """The compiled rules of one merged group; ``decide`` finds the rule that wins a path.
 
-    __slots__ = ("_allows", "_disallows", "_protego", "rules")
+    Entries are sorted by precedence (longest first, ``Allow`` before ``Disallow`` on a tie,
+    then file order), so the first entry that matches is the deciding rule.
+    """
+
+    __slots__ = ("_all", "_prefixes", "_special", "can_deny", "rules")
 
     def __init__(self, rules: Sequence[RuleLine]) -> None:
         self.rules = tuple(rules)
-        self._protego = Protego.parse(_protego_file(self.rules)) if self.rules else None
-        self._allows = _Finder([r for r in self.rules if r.allow], index_html=True)
-        self._disallows = _Finder([r for r in self.rules if not r.allow], index_html=False)
+        self.can_deny = any(not r.allow for r in self.rules)
+        entries: list[tuple[Pattern, RuleLine]] = []
+        for rule in self.rules:
+            entries.append((compile_pattern(rule.pattern), rule))
+            if rule.allow and rule.pattern.endswith(_INDEX_HTML):
+                directory = rule.pattern[: -len("index.html")] + "$"
+                entries.append((compile_pattern(directory), rule))
+        entries.sort(key=lambda e: (-e[0].length, not e[1].allow))  # stable: file order
+        self._all = tuple(entries)
+        self._special = tuple(e for e in entries if not _is_plain(e[0].text))
+        self._prefixes = tuple(normalize_path(p.text) for p, _ in entries if _is_plain(p.text))
 
-    def allowed(self, url: str) -> bool:
-        """Whether ``url`` is allowed by these rules (RFC 9309 §2.2.2)."""
-        return self._protego is None or self._protego.can_fetch(url, "*")
+    def decide(self, path: str) -> RuleLine | None:
+        """The rule that decides the normalised ``path`` (``patterns.url_path``), or None.
 
-    def decide(self, url: str) -> tuple[bool, RuleLine | None]:
-        """The verdict for ``url`` and the line that decided it (None: no line matched)."""
-        if self.allowed(url):
-            return True, (self._allows.find(url_path(url)) if self._allows else None)
-        line = self._disallows.find(url_path(url))
-        if line is None or line.allow:
-            line = self._protego_line(url)
-        return False, line
-
-    def _protego_line(self, url: str) -> RuleLine | None:
-        candidates = sorted((r for r in self.rules if not r.allow), key=lambda r: -len(r.pattern))
-        for rule in candidates:
-            if not Protego.parse(_protego_file((rule,))).can_fetch(url, "*"):
+        The path is allowed when the result is None or an ``Allow`` rule.
+        """
+        # One C-level startswith rules out every plain prefix at once; then only the
+        # wildcard/anchored patterns can match.
+        entries = self._all if path.startswith(self._prefixes) else self._special
+        for pattern, rule in entries:
+            if pattern.matches(path):
                 return rule
         return None
 
@@ -131,35 +120,39 @@ def _merge(
     )
 
 
+def _merged_groups(groups: Sequence[RawGroup]) -> dict[str, MergedGroup]:
+    """Each token (``*`` included) mapped to the merge of every group naming it."""
+    by_rules: dict[tuple[tuple[bool, str, str], ...], Matcher] = {}
+
+    def matcher_for(rules: tuple[RuleLine, ...]) -> Matcher:
+        key = tuple((r.allow, r.pattern, r.raw) for r in rules)
+        if key not in by_rules:
+            by_rules[key] = Matcher(rules)
+        return by_rules[key]
+
+    indices: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        for agent in dict.fromkeys(group.agents):
+            indices.setdefault(agent, []).append(i)
+    by_indices: dict[tuple[int, ...], MergedGroup] = {}
+    by_agent: dict[str, MergedGroup] = {}
+    for agent, idx in indices.items():
+        key = tuple(idx)
+        if key not in by_indices:
+            by_indices[key] = _merge([groups[i] for i in idx], matcher_for)
+        by_agent[agent] = by_indices[key]
+    return by_agent
+
+
 class Book:
     """Every product token of a file mapped to its merged group (``*`` included)."""
 
-    __slots__ = ("_by_agent", "_star", "matchers")
+    __slots__ = ("_by_agent", "_plans", "_star")
 
     def __init__(self, parsed: ParsedFile | None = None) -> None:
-        by_indices: dict[tuple[int, ...], MergedGroup] = {}
-        by_rules: dict[tuple[tuple[bool, str, str], ...], Matcher] = {}
-
-        def matcher_for(rules: tuple[RuleLine, ...]) -> Matcher:
-            key = tuple((r.allow, r.pattern, r.raw) for r in rules)
-            if key not in by_rules:
-                by_rules[key] = Matcher(rules)
-            return by_rules[key]
-
-        indices: dict[str, list[int]] = {}
-        for i, group in enumerate(parsed.groups if parsed else ()):
-            for agent in dict.fromkeys(group.agents):
-                indices.setdefault(agent, []).append(i)
-        by_agent: dict[str, MergedGroup] = {}
-        for agent, idx in indices.items():
-            key = tuple(idx)
-            if key not in by_indices:
-                assert parsed is not None  # indices is empty without a parsed file
-                by_indices[key] = _merge([parsed.groups[i] for i in idx], matcher_for)
-            by_agent[agent] = by_indices[key]
-        self._by_agent = by_agent
-        self._star = by_agent.get("*")
-        self.matchers = tuple(by_rules.values())
+        self._by_agent = _merged_groups(parsed.groups if parsed is not None else ())
+        self._star = self._by_agent.get("*")
+        self._plans: dict[tuple[str, ...], tuple[tuple[str, Matcher], ...]] = {}
 
     def own(self, agent: str) -> MergedGroup | None:
         """The merged group that names ``agent`` itself (case-insensitive), if any."""
@@ -173,6 +166,25 @@ class Book:
         """The group that applies to ``agent``: its own, else ``*`` (RFC 9309 §2.2.1)."""
         return self._by_agent.get(agent.lower(), self._star)
 
+    def plan(self, agents: tuple[str, ...]) -> tuple[tuple[str, Matcher], ...]:
+        """The distinct matchers ``agents`` resolve to, each with its first token, in order.
+
+        Tokens sharing a matcher share a verdict, so the first denied token of ``agents`` is
+        the token of the first denying entry. Matchers without a ``Disallow`` rule are left
+        out: they cannot deny. Cached per token list.
+        """
+        plan = self._plans.get(agents)
+        if plan is None:
+            seen: dict[int, tuple[str, Matcher]] = {}
+            for agent in agents:
+                group = self.resolve(agent)
+                if group is not None and group.matcher.can_deny:
+                    seen.setdefault(id(group.matcher), (agent, group.matcher))
+            plan = tuple(seen.values())
+            if len(self._plans) < _MAX_PLANS:
+                self._plans[agents] = plan
+        return plan
+
 
 EMPTY_BOOK = Book()
 
@@ -184,3 +196,65 @@ def unreachable_raw(document: DocumentInfo | None) -> str:
     if document.error is not None:
         return document.error
     return str(document.status) if document.status is not None else "no response"
+
+
+@lru_cache(maxsize=4096)
+def match_path(url: str, lower: bool = False) -> str:
+    """The normalised path and query of ``url`` that rules are matched against.
+
+    Same result as ``patterns.url_path`` (``/`` when empty, no fragment, RFC 9309 §2.2.2
+    normalisation), without ``urlsplit``'s cost; cached because the engine asks robots.txt
+    twice per URL (product token, AI tokens).
+    """
+    if lower:
+        url = url.lower()
+    match = _URL.match(url)
+    path = match.group(1) if match else url
+    if path.endswith("?"):
+        path = path[:-1]
+    if not path.startswith("/"):
+        path = "/" + path
+    if path.isascii() and "%" not in path:
+        return path  # nothing to normalise; skips normalize_path's cache bookkeeping
+    return normalize_path(path)
+
+
+class ResultMemo:
+    """Shares immutable ``SignalResult`` objects of one policy across URLs.
+
+    Building a frozen dataclass costs a few µs, more than the match itself; a policy has a
+    bounded set of distinct answers (one per rule line, reason and detail), so each is built
+    once.
+    """
+
+    __slots__ = ("_cache", "document", "signal", "source")
+
+    def __init__(self, signal: Signal, document: DocumentInfo | None) -> None:
+        self.signal = signal
+        self.document = document
+        self.source = document.url if document else None
+        self._cache: dict[tuple[Verdict, ReasonCode | None, str | None, str | None], SignalResult]
+        self._cache = {}
+
+    def get(
+        self,
+        verdict: Verdict,
+        reason: ReasonCode | None = None,
+        raw: str | None = None,
+        detail: str | None = None,
+    ) -> SignalResult:
+        key = (verdict, reason, raw, detail)
+        result = self._cache.get(key)
+        if result is None:
+            result = SignalResult(
+                self.signal,
+                verdict,
+                (reason,) if reason is not None else (),
+                raw=raw,
+                source=self.source,
+                detail=detail,
+                document=self.document,
+            )
+            if len(self._cache) < _MAX_MEMO:
+                self._cache[key] = result
+        return result

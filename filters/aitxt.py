@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from ._robots_match import EMPTY_BOOK, Book, unreachable_raw
 from ._robots_parse import parse_file
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
+from .patterns import url_path
 from .reasons import ReasonCode
 
 __all__ = ["DEFAULT_MAX_BYTES", "AitxtPolicy", "evaluate", "is_html", "parse", "policy_from_fetch"]
@@ -98,15 +99,15 @@ def evaluate(policy: AitxtPolicy, url: str, agent: str) -> SignalResult:
     group = policy.book.resolve(agent) if policy.state is DocState.OK else None
     if group is None:
         return SignalResult(Signal.AITXT, Verdict.NONE, source=source, document=document)
-    allowed, line = group.matcher.decide(url.lower())
-    raw = line.raw if line is not None else None
-    if allowed:
+    rule = group.matcher.decide(url_path(url.lower()))
+    if rule is None or rule.allow:
+        raw = rule.raw if rule is not None else None
         return SignalResult(Signal.AITXT, Verdict.NONE, raw=raw, source=source, document=document)
     return SignalResult(
         Signal.AITXT,
         Verdict.DENY,
         (ReasonCode.AITXT_DISALLOW,),
-        raw=raw,
+        raw=rule.raw,
         source=source,
         document=document,
     )

@@ -22,9 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from urllib.parse import urlsplit
 
-from ._robots_match import EMPTY_BOOK, Book, MergedGroup, unreachable_raw
+from ._robots_match import (
+    EMPTY_BOOK,
+    Book,
+    MergedGroup,
+    ResultMemo,
+    match_path,
+    unreachable_raw,
+)
 from ._robots_parse import ExtensionRule, parse_file
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
@@ -53,6 +59,7 @@ class RobotsPolicy:
     ``state`` says whether rules were read (``OK``), there are none (``ABSENT``) or the file
     could not be obtained (``UNREACHABLE``: everything is disallowed). ``license_urls`` holds
     every ``License:`` value in file order; ``diagnostics`` what was skipped and why.
+    ``book`` (the merged groups) and ``memo`` (shared verdict objects) are internals.
     """
 
     state: DocState
@@ -61,6 +68,12 @@ class RobotsPolicy:
     diagnostics: tuple[str, ...] = ()
     case_insensitive: bool = False
     book: Book = field(default=EMPTY_BOOK, repr=False, compare=False)
+    memo: ResultMemo = field(init=False, repr=False, compare=False)
+    ai_memo: ResultMemo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "memo", ResultMemo(Signal.ROBOTS, self.document))
+        object.__setattr__(self, "ai_memo", ResultMemo(Signal.ROBOTS_AI_AGENT, self.document))
 
 
 def parse(
@@ -71,15 +84,23 @@ def parse(
     With ``case_insensitive`` (ai.txt, SPEC.md §3.4) rule patterns are lower-cased and
     ``evaluate`` lower-cases the URL.
     """
-    return _parse(body, max_bytes=max_bytes, case_insensitive=case_insensitive, truncated=False)
+    return _parse(body, max_bytes, case_insensitive, truncated=False, document=None)
 
 
-def _parse(body: bytes, *, max_bytes: int, case_insensitive: bool, truncated: bool) -> RobotsPolicy:
+def _parse(
+    body: bytes,
+    max_bytes: int,
+    case_insensitive: bool,
+    *,
+    truncated: bool,
+    document: DocumentInfo | None,
+) -> RobotsPolicy:
     parsed = parse_file(
         body, max_bytes=max_bytes, case_insensitive=case_insensitive, truncated=truncated
     )
     return RobotsPolicy(
         state=DocState.OK,
+        document=document,
         license_urls=parsed.license_urls,
         diagnostics=parsed.diagnostics,
         case_insensitive=case_insensitive,
@@ -90,46 +111,24 @@ def _parse(body: bytes, *, max_bytes: int, case_insensitive: bool, truncated: bo
 def policy_from_fetch(outcome: FetchOutcome, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RobotsPolicy:
     """Map a robots.txt fetch to a policy (SPEC.md §3.1); ``document`` records the fetch.
 
-    A body the fetcher marked ``truncated`` loses its incomplete last line.
+    2xx is parsed (a body the fetcher marked ``truncated`` loses its incomplete last line);
+    4xx except 429 is ``ABSENT``; everything else (429, 5xx, 1xx/3xx, no status, any
+    ``outcome.error``) is ``UNREACHABLE``.
     """
     document = outcome.document()
     status = outcome.status
     if outcome.error is None and status is not None:
         if 200 <= status < 300:
-            policy = _parse(
-                outcome.body,
-                max_bytes=max_bytes,
-                case_insensitive=False,
-                truncated=outcome.truncated,
+            return _parse(
+                outcome.body, max_bytes, False, truncated=outcome.truncated, document=document
             )
-            return _with_document(policy, document)
         if 400 <= status < 500 and status != 429:
             return RobotsPolicy(state=DocState.ABSENT, document=document)
     return RobotsPolicy(state=DocState.UNREACHABLE, document=document)
 
 
-def _with_document(policy: RobotsPolicy, document: DocumentInfo) -> RobotsPolicy:
-    return RobotsPolicy(
-        state=policy.state,
-        document=document,
-        license_urls=policy.license_urls,
-        diagnostics=policy.diagnostics,
-        case_insensitive=policy.case_insensitive,
-        book=policy.book,
-    )
-
-
-def _is_robots_txt(url: str) -> bool:
-    if "/robots.txt" not in url:
-        return False
-    try:
-        return urlsplit(url).path == "/robots.txt"
-    except ValueError:
-        return False
-
-
-def _match_url(policy: RobotsPolicy, url: str) -> str:
-    return url.lower() if policy.case_insensitive else url
+def _is_robots_txt(path: str) -> bool:
+    return path == "/robots.txt" or path.startswith("/robots.txt?")
 
 
 def evaluate(policy: RobotsPolicy, url: str, agent: str) -> SignalResult:
@@ -139,72 +138,43 @@ def evaluate(policy: RobotsPolicy, url: str, agent: str) -> SignalResult:
     ``robots.unreachable`` (``raw``: the status or error) when the file could not be fetched;
     otherwise NONE, with the deciding ``Allow`` line as ``raw`` when one matched.
     """
-    source = policy.document.url if policy.document else None
-    document = policy.document
-    if _is_robots_txt(url):
-        return SignalResult(Signal.ROBOTS, Verdict.NONE, source=source, document=document)
+    memo = policy.memo
+    path = match_path(url, policy.case_insensitive)
+    if _is_robots_txt(path):
+        return memo.get(Verdict.NONE)
     if policy.state is DocState.UNREACHABLE:
-        return SignalResult(
-            Signal.ROBOTS,
-            Verdict.DENY,
-            (ReasonCode.ROBOTS_UNREACHABLE,),
-            raw=unreachable_raw(document),
-            source=source,
-            document=document,
+        return memo.get(
+            Verdict.DENY, ReasonCode.ROBOTS_UNREACHABLE, unreachable_raw(policy.document)
         )
     group = policy.book.resolve(agent)
-    if group is None:
-        return SignalResult(Signal.ROBOTS, Verdict.NONE, source=source, document=document)
-    allowed, line = group.matcher.decide(_match_url(policy, url))
-    raw = line.raw if line is not None else None
-    if allowed:
-        return SignalResult(Signal.ROBOTS, Verdict.NONE, raw=raw, source=source, document=document)
-    return SignalResult(
-        Signal.ROBOTS,
-        Verdict.DENY,
-        (ReasonCode.ROBOTS_DISALLOW,),
-        raw=raw,
-        source=source,
-        document=document,
-    )
+    rule = group.matcher.decide(path) if group is not None else None
+    if rule is None:
+        return memo.get(Verdict.NONE)
+    if rule.allow:
+        return memo.get(Verdict.NONE, None, rule.raw)
+    return memo.get(Verdict.DENY, ReasonCode.ROBOTS_DISALLOW, rule.raw)
 
 
 def evaluate_ai_agents(policy: RobotsPolicy, url: str, agents: Sequence[str]) -> SignalResult:
     """Whether ``url`` is disallowed for any of the AI ``agents`` (SPEC.md §3.2).
 
     Each token is evaluated as ``evaluate`` would (``*`` applies to a token with no group of
-    its own); DENY ``robots.ai-agent`` names the first such token (list order) in ``detail``.
-    Tokens that resolve to the same rules cost one match. An unreachable file gives NONE here,
-    since ``evaluate`` already reports ``robots.unreachable``.
+    its own); DENY ``robots.ai-agent`` names the first such token (list order) in ``detail``
+    and the deciding ``Disallow`` line in ``raw``. Tokens that resolve to the same rules cost
+    one match. An unreachable file gives NONE here: ``evaluate`` reports
+    ``robots.unreachable``.
     """
-    source = policy.document.url if policy.document else None
-    document = policy.document
-    if policy.state is not DocState.OK or _is_robots_txt(url):
-        return SignalResult(Signal.ROBOTS_AI_AGENT, Verdict.NONE, source=source, document=document)
-    match_url = _match_url(policy, url)
-    book = policy.book
-    seen: set[int] = set()
-    for agent in agents:
-        group = book.resolve(agent)
-        if group is None:
-            continue
-        matcher = group.matcher
-        if id(matcher) in seen:
-            continue
-        seen.add(id(matcher))
-        if matcher.allowed(match_url):
-            continue
-        _, line = matcher.decide(match_url)
-        return SignalResult(
-            Signal.ROBOTS_AI_AGENT,
-            Verdict.DENY,
-            (ReasonCode.ROBOTS_AI_AGENT,),
-            raw=line.raw if line is not None else None,
-            source=source,
-            detail=agent,
-            document=document,
-        )
-    return SignalResult(Signal.ROBOTS_AI_AGENT, Verdict.NONE, source=source, document=document)
+    memo = policy.ai_memo
+    if policy.state is not DocState.OK:
+        return memo.get(Verdict.NONE)
+    path = match_path(url, policy.case_insensitive)
+    if _is_robots_txt(path):
+        return memo.get(Verdict.NONE)
+    for agent, matcher in policy.book.plan(agents if isinstance(agents, tuple) else tuple(agents)):
+        rule = matcher.decide(path)
+        if rule is not None and not rule.allow:
+            return memo.get(Verdict.DENY, ReasonCode.ROBOTS_AI_AGENT, rule.raw, agent)
+    return memo.get(Verdict.NONE)
 
 
 def crawl_delay(policy: RobotsPolicy, agent: str) -> float | None:
