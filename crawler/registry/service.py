@@ -19,9 +19,11 @@ JSON ``{"error": "..."}`` with 400 (malformed), 401 (no/wrong token), 404, 405, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -72,7 +74,29 @@ class RegistryServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], store: RegistryStore, config: ServiceConfig):
         self.store = store
         self.config = config
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def stop(self) -> None:
+        """Stop serving and drop every open keep-alive connection (a clean, total stop)."""
+        self.shutdown()
+        self.server_close()
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -310,6 +334,8 @@ def make_server(
 
 def serve_in_thread(server: RegistryServer) -> threading.Thread:
     """Serve in a daemon thread (tests, benchmarks); stop with ``server.shutdown()``."""
-    thread = threading.Thread(target=server.serve_forever, name="heed-registry", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="heed-registry", daemon=True
+    )
     thread.start()
     return thread

@@ -48,8 +48,7 @@ class Service:
 
     def stop(self) -> None:
         if self.running:
-            self.server.shutdown()
-            self.server.server_close()
+            self.server.stop()
             self.running = False
 
 
