@@ -33,8 +33,12 @@ def _add_crawl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--out", help="output folder (overrides [crawl] out)")
     p.add_argument("--max-pages", type=int, help="stop after this many URLs (overrides config)")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="live progress on stderr (default: when stderr is a terminal)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live progress on stderr (default: when stderr is a terminal)",
+    )
     p.set_defaults(func=_cmd_crawl)
 
 
@@ -89,13 +93,18 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return
     print(f"crawl {summary['crawl_id']} → {summary['out']}")
-    rows = [("considered", summary["considered"]), ("kept", summary["kept"]),
-            ("excluded", summary["excluded"])]
+    rows = [
+        ("considered", summary["considered"]),
+        ("kept", summary["kept"]),
+        ("excluded", summary["excluded"]),
+    ]
     rows += [(f"  {reason}", n) for reason, n in summary["by_reason"].items()]
     width = max(len(r[0]) for r in rows)
     for name, n in rows:
         print(f"{name:<{width}}  {n:>7}")
-    print(f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  ({summary['pages_per_s']:.1f} pages/s)")
+    print(
+        f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  ({summary['pages_per_s']:.1f} pages/s)"
+    )
     if summary.get("fatal"):
         print(f"FATAL: {summary['fatal']}", file=sys.stderr)
 

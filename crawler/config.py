@@ -54,6 +54,9 @@ class RunConfig:
     concurrency: int = 16
     per_host_concurrency: int = 2
     autothrottle: bool = True
+    part_max_rows: int = 10_000
+    row_group_rows: int = 1000
+    flush_interval: float = 30.0
     source: str | None = None
 
     def engine(self) -> EngineConfig:
@@ -78,8 +81,10 @@ class RunConfig:
         out: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            out[name] = list(value) if isinstance(value, tuple) else (
-                value.value if isinstance(value, Purpose | Mode) else value
+            out[name] = (
+                list(value)
+                if isinstance(value, tuple)
+                else (value.value if isinstance(value, Purpose | Mode) else value)
             )
         return out
 
@@ -179,6 +184,11 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "concurrency": ("concurrency", _int(1)),
         "per_host_concurrency": ("per_host_concurrency", _int(1)),
         "autothrottle": ("autothrottle", _bool),
+    },
+    "output": {
+        "part_max_rows": ("part_max_rows", _int(1)),
+        "row_group_rows": ("row_group_rows", _int(1)),
+        "flush_interval": ("flush_interval", _num(0.1)),
     },
 }
 

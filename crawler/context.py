@@ -63,7 +63,13 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.engine = self.cfg.engine()
-        self.writer = RunWriter(self.out_dir, self.crawl_id)
+        self.writer = RunWriter(
+            self.out_dir,
+            self.crawl_id,
+            row_group_rows=min(self.cfg.row_group_rows, self.cfg.part_max_rows),
+            part_max_rows=self.cfg.part_max_rows,
+            flush_interval=self.cfg.flush_interval,
+        )
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RunContext:
         return self  # Scrapy copies its settings; the run's context is shared, not copied

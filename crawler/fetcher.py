@@ -43,7 +43,9 @@ class AddressGuard:
         if host in self._cache:
             return self._cache[host]
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, type=socket.SOCK_STREAM
+            )
             addresses = {info[4][0] for info in infos}
             verdict = not addresses or any(is_blocked_address(str(a)) for a in addresses)
         except (OSError, UnicodeError):
@@ -84,9 +86,7 @@ class Fetcher:
         the caller can check the target before requesting it, as the crawler does.
         """
         try:
-            return await asyncio.wait_for(
-                self._fetch(url, max_bytes, follow), self.timeout * 2
-            )
+            return await asyncio.wait_for(self._fetch(url, max_bytes, follow), self.timeout * 2)
         except TimeoutError:
             return self._error(url, url, FetchErrorKind.TIMEOUT, 0)
 

@@ -34,8 +34,9 @@ from . import signals as heed_signals
 from .sitestate import origin_of
 
 if TYPE_CHECKING:
-    from filters import Decision
     from scrapy.crawler import Crawler
+
+    from filters import Decision
 
     from .context import RunContext
 
@@ -82,8 +83,15 @@ class ConsentMiddleware:
         origin_url: str = request.meta.setdefault("heed_url", request.url)
         assert ctx.signals is not None and ctx.fetcher is not None  # opened by the runner
         if await ctx.fetcher.guard.blocked(request.url):
-            self._deny(request, denied(ReasonCode.FETCH_BLOCKED_ADDRESS, Stage.PRE_FETCH,
-                                       raw=urlsplit(request.url).hostname, source=request.url))
+            self._deny(
+                request,
+                denied(
+                    ReasonCode.FETCH_BLOCKED_ADDRESS,
+                    Stage.PRE_FETCH,
+                    raw=urlsplit(request.url).hostname,
+                    source=request.url,
+                ),
+            )
         site = await ctx.signals.site(origin_of(request.url))
         answer = await self._registry(request.url)
         decision = decide_pre_fetch(site, request.url, ctx.engine, answer)
@@ -146,9 +154,7 @@ class ConsentMiddleware:
         outcome = FetchOutcome(
             url=response.url,
             status=response.status,
-            headers=Headers(
-                (k, v) for k, values in response.headers.items() for v in values
-            ),
+            headers=Headers((k, v) for k, values in response.headers.items() for v in values),
             body=response.body,
             final_url=response.url,
             redirects=request.meta.get("heed_redirects", 0),
@@ -186,7 +192,9 @@ class ConsentMiddleware:
                 status=response.status,
             )
         meta = {
-            k: v for k, v in request.meta.items() if k not in ("heed_site", "heed_pre", "heed_registry")
+            k: v
+            for k, v in request.meta.items()
+            if k not in ("heed_site", "heed_pre", "heed_registry")
         }
         meta["heed_redirects"] = hops
         meta.pop("download_slot", None)

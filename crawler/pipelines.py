@@ -45,7 +45,5 @@ class RecordPipeline:
             item["url"], decision, final_url=item["final_url"], http_status=item["http_status"]
         )
         self.crawler.stats.inc_value("heed/kept")
-        self.crawler.signals.send_catch_log(
-            heed_signals.record_kept, item=item, decision=decision
-        )
+        self.crawler.signals.send_catch_log(heed_signals.record_kept, item=item, decision=decision)
         return {"url": item["url"]}

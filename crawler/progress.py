@@ -22,7 +22,9 @@ def progress_line(ctx: RunContext) -> str:
     s = ctx.summary()
     top = ", ".join(f"{k} {v}" for k, v in list(s["by_reason"].items())[:3])
     excluded = f"{s['excluded']} excluded" + (f" ({top})" if top else "")
-    return f"{s['considered']} considered · {s['kept']} kept · {excluded} · {s['pages_per_s']:.1f}/s"
+    return (
+        f"{s['considered']} considered · {s['kept']} kept · {excluded} · {s['pages_per_s']:.1f}/s"
+    )
 
 
 class Progress:

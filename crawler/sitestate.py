@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from filters import DocState, FetchOutcome, aitxt, robots, rsl, tdmrep
@@ -124,6 +124,12 @@ class LocalSignalState:
         self.ttl = ttl
         self._sites: dict[str, _Entry] = {}
         self._rsl: dict[str, tuple[float, asyncio.Future[rsl.RslPolicy]]] = {}
+        self._tasks: set[asyncio.Future[None]] = set()  # strong references until done
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def state(self, origin: str) -> SiteState | None:
         entry = self._sites.get(origin)
@@ -135,7 +141,7 @@ class LocalSignalState:
         if entry is None or (entry.state is not SiteState.PENDING and entry.expires <= now):
             entry = _Entry(SiteState.PENDING, asyncio.get_running_loop().create_future())
             self._sites[origin] = entry
-            asyncio.ensure_future(self._settle(origin, entry))
+            self._spawn(self._settle(origin, entry))
         return await asyncio.shield(entry.future)
 
     async def _settle(self, origin: str, entry: _Entry) -> None:
@@ -148,7 +154,9 @@ class LocalSignalState:
             )
         unreachable = site.robots.state is DocState.UNREACHABLE
         entry.state = SiteState.UNREACHABLE if unreachable else SiteState.READY
-        entry.expires = time.monotonic() + (min(self.ttl, UNREACHABLE_TTL) if unreachable else self.ttl)
+        entry.expires = time.monotonic() + (
+            min(self.ttl, UNREACHABLE_TTL) if unreachable else self.ttl
+        )
         entry.future.set_result(site)
 
     async def rsl(self, urls: tuple[str, ...]) -> dict[str, rsl.RslPolicy]:
@@ -161,7 +169,7 @@ class LocalSignalState:
                 self._rsl[url] = (now + self.ttl, loop.create_future())
                 missing.append(url)
         if missing:
-            asyncio.ensure_future(self._settle_rsl(tuple(missing)))
+            self._spawn(self._settle_rsl(tuple(missing)))
         return {u: await asyncio.shield(self._rsl[u][1]) for u in urls}
 
     async def _settle_rsl(self, urls: tuple[str, ...]) -> None:

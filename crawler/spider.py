@@ -52,7 +52,6 @@ class HeedSpider(scrapy.Spider):
     """Crawls the seeds and, within the seed hosts (or ``allowed_hosts``), what they link to."""
 
     name = "heed"
-    custom_settings: dict[str, Any] = {}
 
     def __init__(self, ctx: RunContext, seeds: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(**kwargs)

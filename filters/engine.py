@@ -150,9 +150,7 @@ def _effective(result: SignalResult, purpose: Purpose) -> bool:
     return purpose in SIGNAL_PURPOSES.get(result.signal, _ALL)
 
 
-def _fold(
-    evidence: Sequence[SignalResult], cfg: EngineConfig
-) -> tuple[list[ReasonCode], bool]:
+def _fold(evidence: Sequence[SignalResult], cfg: EngineConfig) -> tuple[list[ReasonCode], bool]:
     """Deny reasons in evidence order (deduplicated), and whether any grant was stated."""
     reasons: list[ReasonCode] = []
     granted = False
@@ -367,8 +365,10 @@ def _tdmrep_result(site: SiteSignals, page: PageSignals) -> SignalResult | None:
     meta_pol = page.html.tdm_policy if page.html else ()
     if site.tdmrep is None and not (header_res or meta_res):
         return None
-    policy = site.tdmrep if site.tdmrep is not None else tdmrep.policy_from_fetch(
-        FetchOutcome(url="", status=404)
+    policy = (
+        site.tdmrep
+        if site.tdmrep is not None
+        else tdmrep.policy_from_fetch(FetchOutcome(url="", status=404))
     )
     return tdmrep.evaluate(
         policy,
@@ -393,9 +393,7 @@ def _license(page: PageSignals, entry: registry.Entry | None) -> LicenseInfo:
     return license.choose(candidates)
 
 
-def _mode_result(
-    cfg: EngineConfig, granted: bool, lic: LicenseInfo
-) -> SignalResult | None:
+def _mode_result(cfg: EngineConfig, granted: bool, lic: LicenseInfo) -> SignalResult | None:
     is_open = license.is_open(lic.license, cfg.open_licenses)
     if cfg.mode is Mode.OPT_IN and not (granted or is_open):
         return SignalResult(Signal.MODE, Verdict.DENY, (ReasonCode.CONSENT_MISSING,), raw="opt-in")
@@ -455,7 +453,9 @@ def decide_post_fetch(
             )
         else:
             evidence.append(rsl.evaluate(policy, page.response.url, cfg.purpose))
-    _, entry = _registry_result(registry_answer, page.response.url, cfg.purpose, now or datetime.now(UTC))
+    _, entry = _registry_result(
+        registry_answer, page.response.url, cfg.purpose, now or datetime.now(UTC)
+    )
     lic = _license(page, entry)
     _, granted = _fold(evidence, cfg)
     mode = _mode_result(cfg, granted, lic)

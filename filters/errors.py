@@ -34,7 +34,9 @@ class SignalParseError(HeedError, ValueError):
     def __init__(self, signal: str, position: int, message: str = "") -> None:
         self.signal = signal
         self.position = position
-        super().__init__(f"{signal}: parse error at {position}" + (f": {message}" if message else ""))
+        super().__init__(
+            f"{signal}: parse error at {position}" + (f": {message}" if message else "")
+        )
 
 
 class ConfigError(HeedError, ValueError):

@@ -31,8 +31,7 @@ def normalize_path(path: str) -> str:
         encoded = path
     else:
         encoded = "".join(
-            ch if ord(ch) < 128 else "".join(f"%{b:02X}" for b in ch.encode("utf-8"))
-            for ch in path
+            ch if ord(ch) < 128 else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in path
         )
     return _PCT.sub(_pct, encoded) if "%" in encoded else encoded
 

@@ -59,7 +59,15 @@ class ReasonCode(StrEnum):
 
 
 #: Directives of X-Robots-Tag / meta robots that heed records (SPEC.md §3.7).
-DIRECTIVES: tuple[str, ...] = ("noai", "noml", "noimageai", "noindex", "none", "noarchive", "nocache")
+DIRECTIVES: tuple[str, ...] = (
+    "noai",
+    "noml",
+    "noimageai",
+    "noindex",
+    "none",
+    "noarchive",
+    "nocache",
+)
 
 _DIRECTIVE_REASONS: dict[tuple[str, str], ReasonCode] = {
     (family, directive): ReasonCode(f"{family}.{directive}")
