@@ -102,9 +102,8 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
     width = max(len(r[0]) for r in rows)
     for name, n in rows:
         print(f"{name:<{width}}  {n:>7}")
-    print(
-        f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  ({summary['pages_per_s']:.1f} pages/s)"
-    )
+    rate = f"({summary['pages_per_s']:.1f} pages/s)"
+    print(f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  {rate}")
     if summary.get("fatal"):
         print(f"FATAL: {summary['fatal']}", file=sys.stderr)
 

@@ -7,6 +7,29 @@ web and its ground truth (what the default demo configuration must keep, and why
 
 from __future__ import annotations
 
+from .sites import (
+    DEMO_CONFIG,
+    ONLY_ROBOTS_SITES,
+    Expectation,
+    demo_expectations,
+    demo_never_requested,
+    demo_registry_entries,
+    demo_seeds,
+    demo_sites,
+)
 from .web import LoopbackWeb, PageSpec, RequestLogEntry, SiteSpec
 
-__all__ = ["LoopbackWeb", "PageSpec", "RequestLogEntry", "SiteSpec"]
+__all__ = [
+    "DEMO_CONFIG",
+    "ONLY_ROBOTS_SITES",
+    "Expectation",
+    "LoopbackWeb",
+    "PageSpec",
+    "RequestLogEntry",
+    "SiteSpec",
+    "demo_expectations",
+    "demo_never_requested",
+    "demo_registry_entries",
+    "demo_seeds",
+    "demo_sites",
+]

@@ -140,3 +140,14 @@ def test_deterministic(body: bytes, url: str) -> None:
         assert rsl.evaluate(rsl.parse(body), url, purpose) == rsl.evaluate(
             rsl.parse(body), url, purpose
         )
+
+
+@FAST
+@given(
+    st.sampled_from(["https://", "http://", "HTTP://", "ftp://", "", "//"]),
+    st.text(alphabet="abc.:@[]%-", max_size=12),
+    st.text(alphabet="/?#=&%ab é*$\t", max_size=20),
+)
+def test_tdmrep_fast_path_equals_url_path(scheme: str, host: str, rest: str) -> None:
+    url = scheme + host + rest
+    assert tdmrep._path_of(url) == url_path(url)
