@@ -357,7 +357,7 @@ def test_extension_rules_own_and_star() -> None:
     )
     policy = robots.parse(body.encode())
     mine, star = robots.extension_rules(policy, "HEED", "Content-Usage")
-    assert [(r.path, r.value, r.line) for r in mine] == [("/docs/", "train-ai=y", 6)]
+    assert [(r.path, r.value, r.line) for r in mine] == [("/docs/", "train-ai=y", 7)]
     assert mine[0].raw == "Content-Usage: /docs/ train-ai=y"
     assert [(r.path, r.value) for r in star] == [("/", "train-ai=n")]
     other_mine, other_star = robots.extension_rules(policy, "other", "content-usage")
