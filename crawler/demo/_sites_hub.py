@@ -43,17 +43,6 @@ REGISTRY_ENTRIES: tuple[dict[str, object], ...] = (
         "registered_by": "demo",
         "note": "speaks to search only: no effect on a train-ai run",
     },
-    {
-        "id": "demo-optout-expired",
-        "subject_kind": "prefix",
-        "subject": "{{site:hub}}/expired/",
-        "choice": "opt-out",
-        "purposes": ["train-ai"],
-        "registered_by": "demo",
-        "registered_at": "2000-01-01T00:00:00Z",
-        "expires_at": "2001-01-01T00:00:00Z",
-        "note": "expired entries never take part",
-    },
 )
 
 _PNG = base64.b64decode(
@@ -186,5 +175,4 @@ def hub() -> SiteBuilder:
         note="the URL opt-in is more specific than the prefix opt-out",
     )
     s.page("/search-only/page.html", doc("Search opt-out"), note="registry entry for search only")
-    s.page("/expired/page.html", doc("Expired opt-out"), note="expired registry entry")
     return s
