@@ -1,0 +1,225 @@
+"""Decision-engine throughput on one core (prints figures; asserts nothing).
+
+(a) headers-only: the response-header signals of a page (X-Robots-Tag, Content-Usage,
+    Content-Signal, tdm-reservation) folded into allow/deny, over a realistic mix of responses
+    (most carry none of these headers; some carry one or two).
+(b) full decision: the pre-fetch decision (robots.txt for the product token, the AI-agent
+    inference over the default 14 tokens, Content-Usage and Content-Signal rules, ai.txt,
+    tdmrep.json, the registry's entries, RSL) plus the post-fetch decision on the response
+    headers, licence and mode, for a page of an origin whose documents are already parsed.
+(c) the same full decision for an HTML page, including parsing the page with lxml (its size
+    is printed: HTML parsing dominates and scales with the page).
+
+Usage: python bench/engine.py [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from filters import FetchOutcome, Headers, Purpose  # noqa: E402
+from filters import aitxt, robots, rsl, tdmrep  # noqa: E402
+from filters.engine import (  # noqa: E402
+    EngineConfig,
+    SiteSignals,
+    decide_post_fetch,
+    decide_pre_fetch,
+    evaluate_headers,
+    inspect_response,
+)
+from filters.registry import make_entry  # noqa: E402
+
+ROBOTS = b"""User-agent: *
+Disallow: /private/
+Disallow: /tmp/*.bak$
+Allow: /private/public/
+Crawl-delay: 1
+Content-Usage: train-ai=y
+Content-Usage: /drafts/ train-ai=n
+
+User-agent: GPTBot
+User-agent: CCBot
+Disallow: /no-gpt/
+
+User-agent: Google-Extended
+Disallow: /articles/
+
+User-agent: heedbot
+Disallow: /search
+Allow: /
+Content-Signal: search=yes, ai-train=yes
+
+License: https://example.org/license.xml
+Sitemap: https://example.org/sitemap.xml
+"""
+
+TDMREP = json.dumps(
+    [
+        {"location": "/reserved/*", "tdm-reservation": 1, "tdm-policy": "https://example.org/p"},
+        {"location": "/free/", "tdm-reservation": 0},
+    ]
+    + [{"location": f"/section{i}/", "tdm-reservation": i % 2} for i in range(8)]
+).encode()
+
+RSL = b"""<rsl xmlns="https://rslstandard.org/rsl">
+  <content url="/archive/*"><license><prohibits type="usage">ai-train</prohibits></license></content>
+  <content url="/"><license><permits type="usage">search</permits></license></content>
+</rsl>"""
+
+
+def _outcome(url: str, body: bytes, ctype: str) -> FetchOutcome:
+    return FetchOutcome(
+        url=url,
+        status=200,
+        headers=Headers({"content-type": ctype}),
+        body=body,
+        fetched_at=datetime.now(UTC),
+    )
+
+
+def _site() -> SiteSignals:
+    return SiteSignals(
+        robots=robots.policy_from_fetch(
+            _outcome("https://example.org/robots.txt", ROBOTS, "text/plain")
+        ),
+        aitxt=aitxt.policy_from_fetch(FetchOutcome(url="https://example.org/ai.txt", status=404)),
+        tdmrep=tdmrep.policy_from_fetch(
+            _outcome("https://example.org/.well-known/tdmrep.json", TDMREP, "application/json")
+        ),
+        rsl={
+            "https://example.org/license.xml": rsl.policy_from_fetch(
+                _outcome("https://example.org/license.xml", RSL, "application/rsl+xml")
+            )
+        },
+    )
+
+
+def _header_mix(n: int) -> list[Headers]:
+    base = [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "max-age=600"),
+        ("server", "nginx"),
+        ("date", "Sun, 22 Nov 2026 10:00:00 GMT"),
+        ("etag", '"abc"'),
+    ]
+    extras = [
+        (),
+        (),
+        (),
+        (),
+        (),
+        (),
+        (("x-robots-tag", "noindex, nofollow"),),
+        (("x-robots-tag", "heedbot: noai"),),
+        (("content-usage", "train-ai=n"),),
+        (("content-signal", "search=yes, ai-train=no"),),
+        (("tdm-reservation", "1"), ("tdm-policy", "https://example.org/policy")),
+        (("x-robots-tag", "noai, noimageai"), ("content-usage", "train-ai=y, search=y")),
+    ]
+    rng = random.Random(7)
+    return [Headers(base + list(rng.choice(extras))) for _ in range(n)]
+
+
+def _rate(fn, seconds: float) -> float:  # type: ignore[no-untyped-def]
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(1000):
+            fn()
+        count += 1000
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    args = parser.parse_args()
+    cfg = EngineConfig(purpose=Purpose.TRAIN_AI)
+    site = _site()
+    mix = _header_mix(4096)
+    entries = (
+        make_entry("domain", "example.org", "opt-in", ["train-ai"], registered_by="bench"),
+        make_entry(
+            "prefix", "https://example.org/private/", "opt-out", ["train-ai"], registered_by="bench"
+        ),
+    )
+    paths = [
+        "/",
+        "/articles/a",
+        "/private/x",
+        "/free/y",
+        "/reserved/z",
+        "/drafts/d",
+        "/search",
+        "/section3/p",
+        "/archive/2020/a",
+        "/tmp/a.bak",
+        "/b/c/d/e",
+    ]
+    urls = [f"https://example.org{p}" for p in paths]
+
+    # (a) headers only
+    it = iter(range(1 << 62))
+
+    def headers_only() -> None:
+        results = evaluate_headers(mix[next(it) & 4095], cfg)
+        any(r.verdict == "deny" for r in results)
+
+    # (b) full decision for a page, site documents already parsed
+    pages = [
+        (url, FetchOutcome(url=url, status=200, headers=mix[i % 4096], body=b""))
+        for i, url in enumerate(urls * 64)
+    ]
+    it_b = iter(range(1 << 62))
+
+    def full() -> None:
+        url, response = pages[next(it_b) % len(pages)]
+        pre = decide_pre_fetch(site, url, cfg, entries)
+        if pre.allowed:
+            page = inspect_response(response, cfg)
+            decide_post_fetch(pre, site, page, cfg, registry_answer=entries)
+
+    html_page = (
+        b"<!doctype html><html><head><title>t</title>"
+        b'<meta name="robots" content="index"><link rel="license" '
+        b'href="https://creativecommons.org/licenses/by/4.0/"></head><body>'
+        + b"".join(
+            b'<p>Paragraph %d with <a href="/p%d">a link</a>.</p>' % (i, i) for i in range(40)
+        )
+        + b"</body></html>"
+    )
+    html_response = FetchOutcome(
+        url="https://example.org/",
+        status=200,
+        headers=Headers({"content-type": "text/html"}),
+        body=html_page,
+    )
+
+    def full_html() -> None:
+        pre = decide_pre_fetch(site, "https://example.org/", cfg, entries)
+        decide_post_fetch(
+            pre, site, inspect_response(html_response, cfg), cfg, registry_answer=entries
+        )
+
+    print(f"heed engine benchmark · one core · python {sys.version.split()[0]} · pid {os.getpid()}")
+    a = _rate(headers_only, args.seconds)
+    print(f"(a) headers-only evaluation      {a:>12,.0f} /s   target ≥ 600,000/s")
+    b = _rate(full, args.seconds)
+    print(f"(b) full decision, parsed docs   {b:>12,.0f} /s   target ≥  50,000/s")
+    c = _rate(full_html, args.seconds)
+    print(f"(c) full decision + HTML parse   {c:>12,.0f} /s   ({len(html_page):,} B page)")
+
+
+if __name__ == "__main__":
+    main()
