@@ -439,3 +439,14 @@ def test_never_requested_lists_pre_fetch_denials() -> None:
             assert (e.site, e.path) not in never
     assert ("hub", "/chain6/6.html") in never
     assert ONLY_ROBOTS_SITES == ("down",)
+
+
+def test_demo_config_matches_the_bundled_demo_toml() -> None:
+    """The truth is only valid for the policy ``heed demo`` really runs."""
+    tomllib = pytest.importorskip("tomllib")
+    from importlib import resources
+
+    text = resources.files("crawler.demo").joinpath("demo.toml").read_text(encoding="utf-8")
+    flat = {k: v for section in tomllib.loads(text).values() for k, v in section.items()}
+    for key, value in DEMO_CONFIG.items():
+        assert flat[key] == value, key
