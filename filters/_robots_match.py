@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from types import MappingProxyType
 
 from ._robots_parse import ExtensionRule, ParsedFile, RawGroup, RuleLine
@@ -47,6 +46,7 @@ __all__ = [
 _URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://[^/?#]*)?([^#]*)", re.DOTALL)
 #: Bound on the shared verdict objects per policy (a file has finitely many lines anyway).
 _MAX_MEMO = 4096
+_LAST: tuple[str, bool, str] = ("", False, "/")
 #: Bound on the cached token-list plans per file (a run uses one or two lists).
 _MAX_PLANS = 64
 
@@ -198,14 +198,24 @@ def unreachable_raw(document: DocumentInfo | None) -> str:
     return str(document.status) if document.status is not None else "no response"
 
 
-@lru_cache(maxsize=4096)
 def match_path(url: str, lower: bool = False) -> str:
     """The normalised path and query of ``url`` that rules are matched against.
 
     Same result as ``patterns.url_path`` (``/`` when empty, no fragment, RFC 9309 §2.2.2
-    normalisation), without ``urlsplit``'s cost; cached because the engine asks robots.txt
-    twice per URL (product token, AI tokens).
+    normalisation), without ``urlsplit``'s cost. The last answer is kept because the engine
+    asks robots.txt twice per URL (product token, then AI tokens); the memo is one tuple,
+    replaced atomically, so threads never see a mismatched pair.
     """
+    global _LAST
+    last = _LAST
+    if last[0] == url and last[1] == lower:
+        return last[2]
+    path = _match_path(url, lower)
+    _LAST = (url, lower, path)
+    return path
+
+
+def _match_path(url: str, lower: bool) -> str:
     if lower:
         url = url.lower()
     match = _URL.match(url)
@@ -220,41 +230,53 @@ def match_path(url: str, lower: bool = False) -> str:
 
 
 class ResultMemo:
-    """Shares immutable ``SignalResult`` objects of one policy across URLs.
+    """Shares the immutable ``SignalResult`` objects of one policy across URLs.
 
-    Building a frozen dataclass costs a few µs, more than the match itself; a policy has a
-    bounded set of distinct answers (one per rule line, reason and detail), so each is built
-    once.
+    Building a frozen dataclass costs a few µs, more than the match itself, and a policy has
+    a bounded set of distinct answers (one per rule line and detail), so each is built once.
+    ``reason`` and ``verdict`` are those of the policy's negative answer.
     """
 
-    __slots__ = ("_cache", "document", "signal", "source")
+    __slots__ = ("_allowed", "_denied", "document", "none", "reason", "signal", "source", "verdict")
 
-    def __init__(self, signal: Signal, document: DocumentInfo | None) -> None:
-        self.signal = signal
-        self.document = document
-        self.source = document.url if document else None
-        self._cache: dict[tuple[Verdict, ReasonCode | None, str | None, str | None], SignalResult]
-        self._cache = {}
-
-    def get(
+    def __init__(
         self,
-        verdict: Verdict,
-        reason: ReasonCode | None = None,
-        raw: str | None = None,
-        detail: str | None = None,
-    ) -> SignalResult:
-        key = (verdict, reason, raw, detail)
-        result = self._cache.get(key)
+        signal: Signal,
+        document: DocumentInfo | None,
+        reason: ReasonCode,
+        verdict: Verdict = Verdict.DENY,
+    ) -> None:
+        self.signal, self.document, self.reason, self.verdict = signal, document, reason, verdict
+        self.source = document.url if document else None
+        self.none = SignalResult(signal, Verdict.NONE, source=self.source, document=document)
+        self._allowed: dict[str, SignalResult] = {}
+        self._denied: dict[tuple[str | None, str | None], SignalResult] = {}
+
+    def allowed(self, raw: str) -> SignalResult:
+        """NONE, resting on the ``Allow`` line ``raw``."""
+        result = self._allowed.get(raw)
+        if result is None:
+            result = SignalResult(
+                self.signal, Verdict.NONE, raw=raw, source=self.source, document=self.document
+            )
+            if len(self._allowed) < _MAX_MEMO:
+                self._allowed[raw] = result
+        return result
+
+    def denied(self, raw: str | None, detail: str | None = None) -> SignalResult:
+        """The negative answer with its reason, resting on ``raw`` (and ``detail``)."""
+        key = (raw, detail)
+        result = self._denied.get(key)
         if result is None:
             result = SignalResult(
                 self.signal,
-                verdict,
-                (reason,) if reason is not None else (),
+                self.verdict,
+                (self.reason,),
                 raw=raw,
                 source=self.source,
                 detail=detail,
                 document=self.document,
             )
-            if len(self._cache) < _MAX_MEMO:
-                self._cache[key] = result
+            if len(self._denied) < _MAX_MEMO:
+                self._denied[key] = result
         return result

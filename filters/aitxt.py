@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._robots_match import EMPTY_BOOK, Book, unreachable_raw
+from ._robots_match import EMPTY_BOOK, Book, ResultMemo, match_path, unreachable_raw
 from ._robots_parse import parse_file
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
-from .patterns import url_path
 from .reasons import ReasonCode
 
 __all__ = ["DEFAULT_MAX_BYTES", "AitxtPolicy", "evaluate", "is_html", "parse", "policy_from_fetch"]
@@ -40,6 +39,16 @@ class AitxtPolicy:
     document: DocumentInfo | None = None
     diagnostics: tuple[str, ...] = ()
     book: Book = field(default=EMPTY_BOOK, repr=False, compare=False)
+    memo: ResultMemo = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.state is DocState.UNREACHABLE:
+            memo = ResultMemo(
+                Signal.AITXT, self.document, ReasonCode.AITXT_UNREACHABLE, Verdict.ERROR
+            )
+        else:
+            memo = ResultMemo(Signal.AITXT, self.document, ReasonCode.AITXT_DISALLOW)
+        object.__setattr__(self, "memo", memo)
 
 
 def parse(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AitxtPolicy:
@@ -85,29 +94,13 @@ def evaluate(policy: AitxtPolicy, url: str, agent: str) -> SignalResult:
     DENY ``aitxt.disallow`` (``raw``: the deciding line) | ERROR ``aitxt.unreachable``
     (``raw``: the status or error) | NONE.
     """
-    document = policy.document
-    source = document.url if document else None
+    memo = policy.memo
     if policy.state is DocState.UNREACHABLE:
-        return SignalResult(
-            Signal.AITXT,
-            Verdict.ERROR,
-            (ReasonCode.AITXT_UNREACHABLE,),
-            raw=unreachable_raw(document),
-            source=source,
-            document=document,
-        )
+        return memo.denied(unreachable_raw(policy.document))
     group = policy.book.resolve(agent) if policy.state is DocState.OK else None
     if group is None:
-        return SignalResult(Signal.AITXT, Verdict.NONE, source=source, document=document)
-    rule = group.matcher.decide(url_path(url.lower()))
-    if rule is None or rule.allow:
-        raw = rule.raw if rule is not None else None
-        return SignalResult(Signal.AITXT, Verdict.NONE, raw=raw, source=source, document=document)
-    return SignalResult(
-        Signal.AITXT,
-        Verdict.DENY,
-        (ReasonCode.AITXT_DISALLOW,),
-        raw=rule.raw,
-        source=source,
-        document=document,
-    )
+        return memo.none
+    rule = group.matcher.decide(match_path(url, True))
+    if rule is None:
+        return memo.none
+    return memo.allowed(rule.raw) if rule.allow else memo.denied(rule.raw)

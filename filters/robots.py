@@ -32,7 +32,7 @@ from ._robots_match import (
     unreachable_raw,
 )
 from ._robots_parse import ExtensionRule, parse_file
-from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
+from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult
 from .reasons import ReasonCode
 
 __all__ = [
@@ -72,8 +72,14 @@ class RobotsPolicy:
     ai_memo: ResultMemo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "memo", ResultMemo(Signal.ROBOTS, self.document))
-        object.__setattr__(self, "ai_memo", ResultMemo(Signal.ROBOTS_AI_AGENT, self.document))
+        reason = (
+            ReasonCode.ROBOTS_UNREACHABLE
+            if self.state is DocState.UNREACHABLE
+            else ReasonCode.ROBOTS_DISALLOW
+        )
+        object.__setattr__(self, "memo", ResultMemo(Signal.ROBOTS, self.document, reason))
+        ai_memo = ResultMemo(Signal.ROBOTS_AI_AGENT, self.document, ReasonCode.ROBOTS_AI_AGENT)
+        object.__setattr__(self, "ai_memo", ai_memo)
 
 
 def parse(
@@ -141,18 +147,14 @@ def evaluate(policy: RobotsPolicy, url: str, agent: str) -> SignalResult:
     memo = policy.memo
     path = match_path(url, policy.case_insensitive)
     if _is_robots_txt(path):
-        return memo.get(Verdict.NONE)
+        return memo.none
     if policy.state is DocState.UNREACHABLE:
-        return memo.get(
-            Verdict.DENY, ReasonCode.ROBOTS_UNREACHABLE, unreachable_raw(policy.document)
-        )
+        return memo.denied(unreachable_raw(policy.document))
     group = policy.book.resolve(agent)
     rule = group.matcher.decide(path) if group is not None else None
     if rule is None:
-        return memo.get(Verdict.NONE)
-    if rule.allow:
-        return memo.get(Verdict.NONE, None, rule.raw)
-    return memo.get(Verdict.DENY, ReasonCode.ROBOTS_DISALLOW, rule.raw)
+        return memo.none
+    return memo.allowed(rule.raw) if rule.allow else memo.denied(rule.raw)
 
 
 def evaluate_ai_agents(policy: RobotsPolicy, url: str, agents: Sequence[str]) -> SignalResult:
@@ -166,15 +168,15 @@ def evaluate_ai_agents(policy: RobotsPolicy, url: str, agents: Sequence[str]) ->
     """
     memo = policy.ai_memo
     if policy.state is not DocState.OK:
-        return memo.get(Verdict.NONE)
+        return memo.none
     path = match_path(url, policy.case_insensitive)
     if _is_robots_txt(path):
-        return memo.get(Verdict.NONE)
+        return memo.none
     for agent, matcher in policy.book.plan(agents if isinstance(agents, tuple) else tuple(agents)):
         rule = matcher.decide(path)
         if rule is not None and not rule.allow:
-            return memo.get(Verdict.DENY, ReasonCode.ROBOTS_AI_AGENT, rule.raw, agent)
-    return memo.get(Verdict.NONE)
+            return memo.denied(rule.raw, agent)
+    return memo.none
 
 
 def crawl_delay(policy: RobotsPolicy, agent: str) -> float | None:
