@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import idna
@@ -63,7 +64,8 @@ MAX_SUBJECT_LENGTH = 2048
 MAX_NOTE_LENGTH = 2000
 _MAX_WHO_LENGTH = 200
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_HOST = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _LICENSE_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
 
 
@@ -112,6 +114,7 @@ class Entry:
         return self.expires_at is not None and now >= self.expires_at
 
 
+@lru_cache(maxsize=65536)
 def normalize_host(host: str) -> str:
     """Lower-case, IDNA-encode and check a host name or IP address.
 
@@ -121,17 +124,17 @@ def normalize_host(host: str) -> str:
     host = host.strip().rstrip(".")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
+    if host and (host[-1].isdigit() or ":" in host):  # only these can be IP addresses
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
     try:
         ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
     except (UnicodeError, idna.IDNAError) as e:
         raise RegistryValidationError(f"bad host {host!r}: not a valid IDNA name") from e
     ascii_host = ascii_host.lower()
-    labels = ascii_host.split(".")
-    if not ascii_host or len(ascii_host) > 253 or not all(_LABEL.match(lb) for lb in labels):
+    if len(ascii_host) > 253 or not _HOST.fullmatch(ascii_host):
         raise RegistryValidationError(f"bad host {host!r}")
     return ascii_host
 
@@ -151,7 +154,7 @@ def normalize_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise RegistryValidationError(f"bad URL {url!r}: need an absolute http(s) URL")
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         raise RegistryValidationError(f"bad URL {url!r}: credentials are not allowed")
     host = normalize_host(parts.hostname)
     netloc = f"[{host}]" if ":" in host else host
@@ -181,6 +184,9 @@ def normalize_subject(kind: SubjectKind, subject: str) -> str:
 
 
 def _is_ip(host: str) -> bool:
+    host = host.strip("[]")
+    if not host or not (host[-1].isdigit() or ":" in host):  # cheap: most hosts are names
+        return False
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -280,22 +286,29 @@ def make_entry(
     )
 
 
+@lru_cache(maxsize=16384)
+def _parse(url: str) -> tuple[str, str] | None:
+    """(host, normalised URL) of ``url``, or None when it is not an http(s) URL.
+
+    Cached: a crawler looks a URL up (``lookup_keys``) and then decides it (``evaluate``).
+    """
+    try:
+        norm = normalize_url(url)
+    except RegistryValidationError:
+        return None
+    return urlsplit(norm).hostname or "", norm
+
+
 def lookup_keys(url: str) -> tuple[str, ...]:
     """The URL's host and each of its parent domains, most specific first.
 
     These are the index keys under which a store finds every entry that may match the URL.
-    An unparsable URL has no keys.
+    A URL that is not an absolute http(s) URL has no keys (and matches no entry).
     """
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
+    parsed = _parse(url)
+    if parsed is None:
         return ()
-    if not host:
-        return ()
-    try:
-        host = normalize_host(host)
-    except RegistryValidationError:
-        return ()
+    host = parsed[0]
     if _is_ip(host):
         return (host,)
     labels = host.split(".")
@@ -330,11 +343,10 @@ def evaluate(
     raw: subject); opt-in → GRANT (detail: entry id); no match → NONE. A URL that cannot be
     normalised matches nothing.
     """
-    try:
-        norm = normalize_url(url)
-    except RegistryValidationError:
+    parsed = _parse(url)
+    if parsed is None:
         return SignalResult(Signal.REGISTRY, Verdict.NONE, raw=url, source="registry"), None
-    host = urlsplit(norm).hostname or ""
+    host, norm = parsed
     bare = _unscheme(norm)
     best: tuple[int, int, int] | None = None
     winner: Entry | None = None
