@@ -72,7 +72,7 @@ TDMREP = json.dumps(
 
 RSL = b"""<rsl xmlns="https://rslstandard.org/rsl">
   <content url="/archive/*"><license><prohibits type="usage">ai-train</prohibits></license></content>
-  <content url="/"><license><permits type="usage">search</permits></license></content>
+  <content url="/"><license><permits type="usage">search ai-train</permits></license></content>
 </rsl>"""
 
 
