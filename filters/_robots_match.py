@@ -220,8 +220,8 @@ def _match_path(url: str, lower: bool) -> str:
         url = url.lower()
     match = _URL.match(url)
     path = match.group(1) if match else url
-    if path.endswith("?"):
-        path = path[:-1]
+    if path.endswith("?") and path.index("?") == len(path) - 1:
+        path = path[:-1]  # an empty query is no query (as urlsplit reads it)
     if not path.startswith("/"):
         path = "/" + path
     if path.isascii() and "%" not in path:

@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 from protego import Protego
 
 from filters import robots
+from filters._robots_match import match_path
 from filters.model import Verdict
+from filters.patterns import url_path
 
 FAST = settings(max_examples=200, deadline=None)
 
@@ -110,3 +112,16 @@ def test_ai_agents_equals_evaluate_per_token(
     result = robots.evaluate_ai_agents(policy, url, tokens)
     assert result.detail == (denied[0] if denied else None)
     assert result.verdict is (Verdict.DENY if denied else Verdict.NONE)
+
+
+@FAST
+@given(
+    st.sampled_from(["https://example.com", "http://a.b:8080", "", "//host"]),
+    st.text(alphabet=st.sampled_from("/a?=&#%20é~*$:;"), max_size=20),
+)
+def test_match_path_equals_shared_url_path(base: str, rest: str) -> None:
+    # The fast path extraction must agree with filters.patterns.url_path, which the other
+    # path-matching signals use.
+    url = base + "/" + rest
+    assert match_path(url) == url_path(url)
+    assert match_path(url, True) == url_path(url.lower())
