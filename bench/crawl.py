@@ -1,0 +1,232 @@
+"""Crawl throughput: heed against plain Scrapy on the same local web (crawl issue targets:
+heed ≥ 1.0× plain Scrapy's pages/s while doing all its checks; peak RSS ≤ 300 MB for a
+10,000-page crawl).
+
+Generates ``--hosts`` × ``--pages`` static pages (``bench/_web.py``: one nginx, one loopback
+address per host, a robots.txt with a small disallowed area, no ai.txt), then crawls it from
+one seed per host, in separate processes and one after the other:
+
+- heed: ``heed crawl --config RUN.toml --json`` with every check on and Parquet output;
+- plain Scrapy: ``bench/_plain_scrapy.py``, a CrawlSpider with ``ROBOTSTXT_OBEY = True``.
+
+Both get the same ``--concurrency`` and ``--per-host`` concurrency and run with AutoThrottle
+off (heed's default is on; with it on the figure would measure AutoThrottle, not heed).
+Wall time runs from process start to exit (interpreter start-up and imports included);
+pages/s = pages fetched and handed to the spider / wall seconds. Peak RSS is the child's
+``ru_maxrss`` from ``wait4``. ``--profile`` runs heed a second time under cProfile and
+prints its top functions by own time.
+
+    .venv/bin/python bench/crawl.py [--hosts 50] [--pages 200] [--concurrency 32]
+                                    [--per-host 2] [--repeat 1] [--keep] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _web import Web, free_port, generate, start_nginx, stop_nginx
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAIN = Path(__file__).resolve().parent / "_plain_scrapy.py"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One crawler process: what it fetched, how long it took, how much memory it held."""
+
+    name: str
+    pages: int  # pages fetched and handed to the spider (robots.txt etc. not counted)
+    considered: int  # heed: URLs decided (fetched or refused); Scrapy: same as pages
+    wall_s: float
+    peak_rss_mb: float
+    returncode: int
+    extra: dict[str, Any]
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def _spawn(argv: list[str], log: Path) -> tuple[int, float, float, str]:
+    """Run ``argv`` from the repository root; returns (exit code, wall s, peak RSS MB, stdout)."""
+    out_path = log.with_suffix(".out")
+    with out_path.open("wb") as out, log.open("wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err)
+        # wait4 gives this child's own rusage; ru_maxrss is in KiB on Linux.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_maxrss / 1024, out_path.read_text(encoding="utf-8")
+
+
+def _heed_config(web: Web, tmp: Path, concurrency: int, per_host: int) -> Path:
+    seeds = ", ".join(json.dumps(s) for s in web.seeds)
+    text = f"""
+[crawl]
+seeds = [{seeds}]
+out = {json.dumps(str(tmp / "heed-out"))}
+max_pages = {web.total_pages}
+max_depth = {web.pages}
+
+[identity]
+contact_url = "http://127.0.0.1/contact"
+
+[network]
+allow_private_networks = true
+concurrency = {concurrency}
+per_host_concurrency = {per_host}
+autothrottle = false
+"""
+    path = tmp / "heed.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_heed(web: Web, tmp: Path, args: argparse.Namespace, *, profile: Path | None) -> Run:
+    _clear(tmp / "heed-out")  # each run starts from an empty output folder
+    config = _heed_config(web, tmp, args.concurrency, args.per_host)
+    pre = ["-m", "cProfile", "-o", str(profile), "-m"] if profile else ["-m"]
+    argv = [sys.executable, *pre, "crawler.cli", "crawl", "--config", str(config), "--json"]
+    code, wall, rss, out = _spawn(argv, tmp / "heed.log")
+    summary = json.loads(out) if code == 0 and out.strip() else {}
+    return Run(
+        name="heed",
+        pages=int(summary.get("kept", 0)),
+        considered=int(summary.get("considered", 0)),
+        wall_s=wall,
+        peak_rss_mb=rss,
+        returncode=code,
+        extra={
+            "by_reason": summary.get("by_reason", {}),
+            "crawl_elapsed_s": summary.get("elapsed_s"),
+        },
+    )
+
+
+def run_plain(web: Web, tmp: Path, args: argparse.Namespace) -> Run:
+    argv = [sys.executable, str(PLAIN), "--concurrency", str(args.concurrency)]
+    argv += ["--per-host", str(args.per_host), *web.seeds]
+    code, wall, rss, out = _spawn(argv, tmp / "plain.log")
+    stats = json.loads(out) if code == 0 and out.strip() else {}
+    pages = int(stats.get("bench/pages", 0))
+    return Run(
+        name="scrapy",
+        pages=pages,
+        considered=pages,
+        wall_s=wall,
+        peak_rss_mb=rss,
+        returncode=code,
+        extra={
+            "robots_forbidden": stats.get("robotstxt/forbidden", 0),
+            "finish_reason": stats.get("finish_reason"),
+        },
+    )
+
+
+def _median_run(runs: list[Run]) -> Run:
+    ordered = sorted(runs, key=lambda r: r.pages_per_s)
+    return ordered[len(ordered) // 2]
+
+
+def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
+    h, p = _median_run(heed), _median_run(plain)
+    print(
+        f"web: {len(web.hosts)} hosts × {web.pages} page URLs = {web.total_pages} "
+        f"({web.fetchable} allowed by robots.txt), nginx on 127.0.0.2-{len(web.hosts) + 1}"
+    )
+    print(f"{'crawler':<8} {'pages':>7} {'wall s':>8} {'pages/s':>9} {'peak RSS MB':>12}  runs")
+    for r, all_runs in ((h, heed), (p, plain)):
+        rates = " ".join(f"{x.pages_per_s:.0f}" for x in all_runs)
+        print(
+            f"{r.name:<8} {r.pages:>7} {r.wall_s:>8.2f} {r.pages_per_s:>9.1f} "
+            f"{r.peak_rss_mb:>12.1f}  [{rates}]"
+        )
+    ratio = h.pages_per_s / p.pages_per_s if p.pages_per_s else float("nan")
+    print(f"ratio heed/scrapy pages/s: {ratio:.2f}× (target ≥ 1.00×)")
+    print(f"heed peak RSS: {h.peak_rss_mb:.1f} MB (target ≤ 300 MB for 10,000 pages)")
+    print(f"heed considered {h.considered}, excluded by reason: {h.extra['by_reason']}")
+    print(f"heed crawl time inside the process: {h.extra['crawl_elapsed_s']} s")
+    print(f"scrapy robots.txt refusals: {p.extra['robots_forbidden']}")
+    for r in (h, p):
+        if r.returncode != 0:
+            print(f"WARNING: {r.name} exited with {r.returncode} (see its .log)", file=sys.stderr)
+        if r.pages != web.fetchable:
+            print(f"WARNING: {r.name} fetched {r.pages} of {web.fetchable} pages", file=sys.stderr)
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    stats = pstats.Stats(str(path))
+    total = stats.total_tt  # type: ignore[attr-defined]
+    rows = []
+    for (file, line, func), (_cc, _nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append((tt, ct, f"{_short(file)}:{line}:{func}"))
+    print(f"\nheed under cProfile: {total:.1f} s of CPU in Python; top {top} by own time")
+    print(f"{'own %':>6} {'cum %':>6}  function")
+    for tt, ct, name in sorted(rows, reverse=True)[:top]:
+        print(f"{100 * tt / total:>6.1f} {100 * ct / total:>6.1f}  {name}")
+
+
+def _short(file: str) -> str:
+    for marker in ("site-packages/", str(ROOT) + "/"):
+        if marker in file:
+            return file.split(marker, 1)[1]
+    return file
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hosts", type=int, default=50, help="number of hosts (default 50)")
+    ap.add_argument("--pages", type=int, default=200, help="page URLs per host (default 200)")
+    ap.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    ap.add_argument("--per-host", type=int, default=2, help="requests in flight per host")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each crawler (median shown)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--profile", action="store_true", help="also profile one heed run")
+    args = ap.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="heed-bench-"))
+    web = generate(tmp, args.hosts, args.pages, free_port())
+    nginx = start_nginx(web)
+    heed: list[Run] = []
+    plain: list[Run] = []
+    try:
+        for i in range(args.repeat):
+            # Alternate the order so neither crawler always runs on a warmer machine.
+            order = ("heed", "plain") if i % 2 == 0 else ("plain", "heed")
+            for name in order:
+                if name == "heed":
+                    heed.append(run_heed(web, tmp, args, profile=None))
+                else:
+                    plain.append(run_plain(web, tmp, args))
+        report(web, heed, plain)
+        if args.profile:
+            prof = tmp / "heed.prof"
+            run_heed(web, tmp, args, profile=prof)
+            print_profile(prof)
+    finally:
+        stop_nginx(nginx)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            _clear(tmp)
+    return 0
+
+
+def _clear(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
