@@ -24,6 +24,7 @@ Choices the SPEC leaves open (also in docs/check.md):
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -208,7 +209,9 @@ def _document_name(url: str) -> str | None:
 
 
 class SubstitutingLoader(SiteLoader):
-    """A ``SiteLoader`` that serves substituted documents from files instead of the network.
+    """A ``SiteLoader`` that serves substituted documents from files instead of the network,
+    and reads each document URL at most once per run (an RSL file named by several origins'
+    robots.txt and by ``Link`` headers is one request).
 
     Everything else (parsing, the per-origin cache in ``LocalSignalState``, RSL resolution) is
     the crawler's own code path.
@@ -217,8 +220,17 @@ class SubstitutingLoader(SiteLoader):
     def __init__(self, fetcher: Fetcher, cfg: RunConfig, subs: Substitutes) -> None:
         super().__init__(fetcher, cfg)
         self.subs = subs
+        self._once: dict[str, asyncio.Future[FetchOutcome]] = {}
 
     async def _get(self, url: str, max_bytes: int) -> FetchOutcome:
+        """Each document URL is read once per run, however many origins or pages name it."""
+        held = self._once.get(url)
+        if held is None:
+            held = asyncio.ensure_future(self._read(url, max_bytes))
+            self._once[url] = held
+        return await asyncio.shield(held)
+
+    async def _read(self, url: str, max_bytes: int) -> FetchOutcome:
         name = _document_name(url)
         file = getattr(self.subs, name) if name is not None else None
         if file is not None:

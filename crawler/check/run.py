@@ -16,8 +16,9 @@ crawler's parts and only replaces Scrapy's downloader with the shared httpx ``Fe
 
 Choices the SPEC leaves open (also in docs/check.md):
 
-- A check is one snapshot: ``signal_ttl`` never expires a document during a run (an
-  unreachable robots.txt is still retried after 10 minutes, as in the crawler).
+- A check is one snapshot: each signal document URL is requested at most once per run, even
+  an unreachable one (a crawl would retry that after 10 minutes) and even an RSL file that
+  several origins or pages name (a crawl may fetch that once per way it is named).
 - Like the crawler's Scrapy settings (``RETRY_TIMES = 2``), a page answered with 429, 500,
   502, 503 or 504, a timeout or a connection error is retried twice; the pause between tries is
   the ``Retry-After`` value, capped at :data:`MAX_RETRY_PAUSE` so a check stays interactive.
