@@ -23,7 +23,6 @@ Choices where SPEC.md §3.6 is silent (conservative, documented in docs/registry
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from collections.abc import Iterable
@@ -33,12 +32,11 @@ from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import idna
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
+from ._registry_url import _is_ip, normalize_host, normalize_url
 from .errors import RegistryValidationError
 from .model import Purpose, Signal, SignalResult, Verdict
-from .patterns import normalize_path
 from .reasons import ReasonCode
 
 __all__ = [
@@ -63,9 +61,6 @@ __all__ = [
 MAX_SUBJECT_LENGTH = 2048
 MAX_NOTE_LENGTH = 2000
 _MAX_WHO_LENGTH = 200
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
-_HOST = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 _LICENSE_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
 
 
@@ -114,57 +109,6 @@ class Entry:
         return self.expires_at is not None and now >= self.expires_at
 
 
-@lru_cache(maxsize=65536)
-def normalize_host(host: str) -> str:
-    """Lower-case, IDNA-encode and check a host name or IP address.
-
-    Raises:
-        RegistryValidationError: not a valid host.
-    """
-    host = host.strip().rstrip(".")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if host and (host[-1].isdigit() or ":" in host):  # only these can be IP addresses
-        try:
-            return str(ipaddress.ip_address(host))
-        except ValueError:
-            pass
-    try:
-        ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
-    except (UnicodeError, idna.IDNAError) as e:
-        raise RegistryValidationError(f"bad host {host!r}: not a valid IDNA name") from e
-    ascii_host = ascii_host.lower()
-    if len(ascii_host) > 253 or not _HOST.fullmatch(ascii_host):
-        raise RegistryValidationError(f"bad host {host!r}")
-    return ascii_host
-
-
-def normalize_url(url: str) -> str:
-    """Normalise an absolute http(s) URL: scheme and host lower-case, IDNA, default port dropped,
-    path percent-encoding normalised as RFC 9309 does, fragment dropped, empty path ``/``.
-
-    Raises:
-        RegistryValidationError: not an absolute http(s) URL.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError as e:
-        raise RegistryValidationError(f"bad URL {url!r}: {e}") from e
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise RegistryValidationError(f"bad URL {url!r}: need an absolute http(s) URL")
-    if "@" in parts.netloc:
-        raise RegistryValidationError(f"bad URL {url!r}: credentials are not allowed")
-    host = normalize_host(parts.hostname)
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{port}"
-    path = normalize_path(parts.path or "/")
-    query = f"?{normalize_path(parts.query)}" if parts.query else ""
-    return f"{scheme}://{netloc}{path}{query}"
-
-
 def normalize_subject(kind: SubjectKind, subject: str) -> str:
     """The canonical form of a subject of the given kind.
 
@@ -181,17 +125,6 @@ def normalize_subject(kind: SubjectKind, subject: str) -> str:
             raise RegistryValidationError(f"bad domain {host!r}: a single label is too broad")
         return host
     return normalize_url(subject)
-
-
-def _is_ip(host: str) -> bool:
-    host = host.strip("[]")
-    if not host or not (host[-1].isdigit() or ":" in host):  # cheap: most hosts are names
-        return False
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def parse_purposes(values: Iterable[str]) -> frozenset[Purpose]:

@@ -122,7 +122,7 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
-_AUTH = [{"bearer": []}]
+_AUTH: list[dict[str, list[str]]] = [{"bearer": []}]
 _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
 
 

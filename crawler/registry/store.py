@@ -14,6 +14,7 @@ parent domains (``filters.registry.lookup_keys``). That is an index probe per ke
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import secrets
@@ -89,9 +90,9 @@ def _row_entry(row: tuple[object, ...]) -> Entry:
     # Rows were validated by make_entry before they were written; rebuild without re-checking.
     return Entry(
         id=str(row[0]),
-        subject_kind=SubjectKind(row[2]),
+        subject_kind=SubjectKind(str(row[2])),
         subject=str(row[3]),
-        choice=Choice(row[4]),
+        choice=Choice(str(row[4])),
         purposes=_purposes(str(row[5])),
         license=None if row[6] is None else str(row[6]),
         registered_by=str(row[7]),
@@ -221,8 +222,11 @@ class RegistryStore:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM entries").fetchone()[0])
 
-    def list(self, *, host: str | None = None, after: str = "", limit: int = 100) -> list[Entry]:
+    def list(
+        self, *, host: str | None = None, after: str = "", limit: int = 100
+    ) -> builtins.list[Entry]:
         """Entries in id order after ``after`` (keyset pagination), optionally for one host."""
+        params: tuple[str, ...]
         if host:
             sql, params = f"{_SELECT} WHERE host = ? AND id > ? ORDER BY id LIMIT ?", (host,)
         else:
@@ -245,7 +249,7 @@ class RegistryStore:
         """
         keys_of = {url: lookup_keys(url) for url in urls}
         wanted = sorted({k for keys in keys_of.values() for k in keys})
-        by_host: dict[str, list[Entry]] = {}
+        by_host: dict[str, builtins.list[Entry]] = {}
         try:
             with self._lock:
                 for start in range(0, len(wanted), _CHUNK):
@@ -292,7 +296,7 @@ class RegistryStore:
     def remove_token(self, name: str) -> bool:
         return self._write([("DELETE FROM tokens WHERE name = ?", (name,))]) > 0
 
-    def token_names(self) -> list[str]:
+    def token_names(self) -> builtins.list[str]:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT name FROM tokens ORDER BY name")]
 
