@@ -36,10 +36,31 @@ NGINX = "/usr/sbin/nginx"
 #: One page in this many is under the disallowed ``/private/`` area.
 PRIVATE_EVERY = 20
 
-_WORDS = (
-    "consent corpus crawler robots signal licence page record origin policy archive "
-    "reserved allow deny agent token fetch decision evidence parquet web site text"
-).split()
+_WORDS = [
+    "consent",
+    "corpus",
+    "crawler",
+    "robots",
+    "signal",
+    "licence",
+    "page",
+    "record",
+    "origin",
+    "policy",
+    "archive",
+    "reserved",
+    "allow",
+    "deny",
+    "agent",
+    "token",
+    "fetch",
+    "decision",
+    "evidence",
+    "parquet",
+    "web",
+    "site",
+    "text",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +122,14 @@ def _page(host: str, n: int, pages: int, rng: random.Random) -> bytes:
 
 def _robots() -> bytes:
     return (
-        "# benchmark web: everything allowed except /private/\n"
-        "User-agent: *\n"
-        "Disallow: /private/\n"
-        "Allow: /p/\n"
-        "\n"
-        "User-agent: GPTBot\n"
-        "Disallow: /private/\n"
-    ).encode()
+        b"# benchmark web: everything allowed except /private/\n"
+        b"User-agent: *\n"
+        b"Disallow: /private/\n"
+        b"Allow: /p/\n"
+        b"\n"
+        b"User-agent: GPTBot\n"
+        b"Disallow: /private/\n"
+    )
 
 
 def generate(root: Path, n_hosts: int, pages: int, port: int, *, seed: int = 8) -> Web:

@@ -27,7 +27,6 @@ import json
 import os
 import pstats
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
