@@ -106,8 +106,13 @@ class ConsentMiddleware:
 
     async def _registry(self, url: str) -> Any:
         if self.ctx.registry is None:
-            return NOT_CONFIGURED
-        answers = await self.ctx.registry.lookup([url])
+            # A configured registry that has no client is a bug: fail closed (unavailable).
+            return None if self.ctx.cfg.registry_url else NOT_CONFIGURED
+        try:
+            answers = await self.ctx.registry.lookup([url])
+        except Exception:  # the client should not raise; if it does, fail closed
+            log.exception("registry lookup failed for %s", url)
+            return None
         return answers.get(url)
 
     def _pace(self, request: Request, crawl_delay: float) -> None:

@@ -47,9 +47,9 @@ def run_crawl(
     ctx = RunContext(cfg, Path(out))
     process = CrawlerProcess(scrapy_settings(ctx, progress=progress), install_root_handler=False)
     crawler = process.create_crawler(HeedSpider)
-
-    def opened() -> None:
-        ctx.open_clients()
+    # Clients are opened before the crawl starts so that a bad registry URL or a missing
+    # registry file stops the run with a configuration error instead of crawling without it.
+    ctx.open_clients()
 
     async def closed(reason: str) -> None:
         try:
@@ -59,7 +59,6 @@ def run_crawl(
                 ctx.fatal = ctx.fatal or f"crawl ended: {reason}"
             ctx.writer.close(ctx.run_info())
 
-    crawler.signals.connect(opened, signal=signals.spider_opened)
     crawler.signals.connect(closed, signal=signals.spider_closed)
     process.crawl(crawler, ctx=ctx, seeds=seeds)
     process.start()

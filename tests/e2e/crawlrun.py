@@ -85,6 +85,7 @@ def heed(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 
 def crawl(tmp: Path, sections: dict[str, dict[str, Any]], *extra: str) -> CrawlRun:
+    tmp.mkdir(parents=True, exist_ok=True)
     out = tmp / "out"
     sections = {**sections, "crawl": {"out": str(out), **sections.get("crawl", {})}}
     config = write_config(tmp / "run.toml", sections)
