@@ -235,7 +235,9 @@ def explain(result: CheckResult, cfg: RunConfig) -> Explanation:
         )
     advice: list[Advice] = []
     for code in decision.reasons:
-        behind = [r for r in decision.evidence if code in r.reasons] or [None]
+        behind: list[SignalResult | None] = [r for r in decision.evidence if code in r.reasons] or [
+            None
+        ]
         render = _KEEP.get(code.value) or _directive(code.value)
         for signal in behind:
             ctx = _Ctx(result.final_url, cfg, signal)

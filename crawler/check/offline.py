@@ -146,7 +146,9 @@ def parse_headers_file(data: bytes) -> tuple[int, Headers, tuple[str, ...]]:
     """An HTTP header block → (status, headers, what was skipped). Never raises on content."""
     text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    status, pairs, notes = 200, [], []
+    status = 200
+    pairs: list[tuple[str, str]] = []
+    notes: list[str] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             if pairs or number > 1:
@@ -189,7 +191,8 @@ def page_outcome(
     subs: Substitutes, url: str, max_bytes: int
 ) -> tuple[FetchOutcome, tuple[str, ...]]:
     """The page "response" built from ``--headers``/``--html``, and notes on the headers file."""
-    status, headers, notes = 200, Headers([("Content-Type", _DEFAULT_PAGE_TYPE)]), ()
+    status, headers = 200, Headers([("Content-Type", _DEFAULT_PAGE_TYPE)])
+    notes: tuple[str, ...] = ()
     if subs.headers is not None:
         status, headers, notes = parse_headers_file(subs.headers.data)
         if "content-type" not in headers:

@@ -189,7 +189,8 @@ class Checker:
 
     async def check(self, url: str) -> CheckResult:
         """The crawler's decision for ``url``, following redirects hop by hop."""
-        current, hops, notes = url, 0, []
+        current, hops = url, 0
+        notes: list[str] = []
         redirects: list[str] = []
         while True:
             if not self.subs.replaces_page and await self.fetcher.guard.blocked(current):
