@@ -129,16 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _setup_logging(level: int) -> None:
+    # The level goes on the handler: Scrapy sets its own loggers to DEBUG, so a root-level
+    # threshold alone would let its debug lines through.
+    handler = logging.StreamHandler()
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    _setup_logging(logging.WARNING - 10 * min(args.verbose, 2))
     try:
         return int(args.func(args))
     except ConfigError as e:

@@ -34,7 +34,7 @@ class Progress:
         self.interval = crawler.settings.getfloat("HEED_PROGRESS_INTERVAL", 0.0)
         self.ctx = crawler.settings.get("HEED_CONTEXT")
         if self.interval <= 0 or self.ctx is None:
-            raise NotConfigured("progress display off")
+            raise NotConfigured  # off: nothing to warn about
         self.loop = task.LoopingCall(self.tick)
         crawler.signals.connect(self.opened, signal=signals.spider_opened)
         crawler.signals.connect(self.closed, signal=signals.spider_closed)

@@ -45,7 +45,7 @@ def run_crawl(
 ) -> dict[str, Any]:
     """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json)."""
     ctx = RunContext(cfg, Path(out))
-    process = CrawlerProcess(scrapy_settings(ctx, progress=progress), install_root_handler=False)
+    process = CrawlerProcess(scrapy_settings(ctx, progress=progress))
     crawler = process.create_crawler(HeedSpider)
     # Clients are opened before the crawl starts so that a bad registry URL or a missing
     # registry file stops the run with a configuration error instead of crawling without it.

@@ -54,6 +54,7 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             "HTTPCACHE_ENABLED": False,
             "TELNETCONSOLE_ENABLED": False,
             "LOG_LEVEL": "WARNING",
+            "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI owns logging (see crawler.cli)
             "DEPTH_LIMIT": 0,
             "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
             "DOWNLOADER_MIDDLEWARES": {
@@ -66,6 +67,7 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             "ITEM_PIPELINES": {"crawler.pipelines.RecordPipeline": 300},
             "EXTENSIONS": {
                 "scrapy.extensions.telnet.TelnetConsole": None,
+                "scrapy.extensions.remote_control.RemoteControl": None,
                 "crawler.progress.Progress": 500,
             },
         }
