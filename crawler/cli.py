@@ -120,12 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_crawl(sub)
     _add_demo(sub)
-    for module in ("crawler.check.cli", "crawler.registry.cli"):
-        try:
-            register = __import__(module, fromlist=["register"]).register
-        except (ImportError, AttributeError):
-            continue
-        register(sub)
+    from .check import cli as check_cli
+    from .registry import cli as registry_cli
+
+    check_cli.register(sub)
+    registry_cli.register(sub)
     return parser
 
 

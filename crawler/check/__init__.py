@@ -1,4 +1,4 @@
-"""``heed check``: the crawler's own decision for a list of URLs, explained (issue 5).
+"""``heed check``: the crawler's own decision for a list of URLs, explained.
 
 ``run`` is the async checking core (plain result objects), ``render`` the table and JSON
 output, ``explain`` the ``--explain`` advice, ``offline`` the local-file substitution and

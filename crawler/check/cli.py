@@ -1,4 +1,4 @@
-"""``heed check``: would heed keep these pages, and why (issue 5).
+"""``heed check``: would heed keep these pages, and why.
 
 ``register(subparsers)`` adds the subcommand to the main ``heed`` CLI; ``main(argv)`` runs it
 alone (``python -m crawler.check.cli URL ...``). Exit codes: 0 every URL would be kept, 1 some

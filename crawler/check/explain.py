@@ -1,4 +1,4 @@
-"""``heed check --explain``: what a site owner would change to be kept, or to opt out (issue 5).
+"""``heed check --explain``: what a site owner would change to be kept, or to opt out.
 
 For an excluded URL there is one piece of advice per deciding reason code (SPEC.md §5), built
 from the evidence behind it (the matching line, the header, the tag, the document URL), so the

@@ -1,4 +1,4 @@
-"""Local files in place of fetched ones, for site owners testing before they publish (issue 5).
+"""Local files in place of fetched ones, for site owners testing before they publish.
 
 ``heed check --robots FILE --ai-txt FILE --tdmrep FILE --headers FILE --html FILE`` reads those
 files and hands them to the very same parsers and engine as fetched documents, as if the site

@@ -1,4 +1,4 @@
-"""``heed check`` output: one stable JSON object per URL, and a readable table (issue 5).
+"""``heed check`` output: one stable JSON object per URL, and a readable table.
 
 The JSON shape is a contract with site owners' scripts and is documented field by field in
 docs/check.md; :data:`FORMAT` names its version. Fields are only ever added, never renamed.

@@ -1,4 +1,4 @@
-"""The checking core of ``heed check``: one URL in, the crawler's own decision out (issue 5).
+"""The checking core of ``heed check``: one URL in, the crawler's own decision out.
 
 A site owner asks "would heed keep this page?", so the answer must come from exactly the rules
 ``heed crawl`` applies, not from a re-implementation. This module therefore reuses the

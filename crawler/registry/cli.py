@@ -1,4 +1,4 @@
-"""``heed registry``: manage the consent registry and run its service (issue 4).
+"""``heed registry``: manage the consent registry and run its service.
 
 Subcommands: ``add``, ``remove``, ``list``, ``show``, ``import``, ``export`` (JSON lines or
 CSV), ``serve`` and ``token add|list|remove`` (write tokens for the service; the token is

@@ -5,7 +5,7 @@ The API shape: ``POST`` a ``text/plain`` body of newline-separated URLs with the
 The key comes from the environment (``SPAWNING_OPTS_KEY``), the endpoint from
 ``HEED_SPAWNING_URL`` (default: Spawning's public endpoint).
 
-Fail closed (SPEC.md §3.6, issue 4): a missing key, a transport error, a non-200 answer or an
+Fail closed (SPEC.md §3.6): a missing key, a transport error, a non-200 answer or an
 answer that does not cover every URL asked makes those URLs ``None`` (``registry.unavailable``),
 never "allowed". An ``optOut: true`` becomes a synthetic opt-out ``url`` entry for ``train-ai``
 and ``ai-input`` (the purposes Spawning's list is about, as for ai.txt in SPEC.md §3.4), with id

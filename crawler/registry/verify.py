@@ -1,4 +1,4 @@
-"""Site-owner verification: proof of control of an origin via a well-known file (issue 4).
+"""Site-owner verification: proof of control of an origin via a well-known file.
 
 The service hands the owner a challenge line; the owner publishes it in
 ``<origin>/.well-known/heed-registry.txt``; the service fetches that file and, when one of its
