@@ -1,4 +1,4 @@
-"""Registry lookup throughput with a large store (issue 4 targets: ≥ 50,000 URL lookups/s
+"""Registry lookup throughput with a large store (targets: ≥ 50,000 URL lookups/s
 embedded, ≥ 20,000/s through the service with batches of 1,000 URLs).
 
 Builds a temporary SQLite registry of ``--entries`` entries (60 % domain, 30 % prefix, 10 % url

@@ -284,3 +284,74 @@ def test_no_seeds_exits_2(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", {"crawl": {"out": str(tmp_path / "out")}})
     proc = heed("crawl", "--config", str(config))
     assert proc.returncode == 2 and "no seeds" in proc.stderr
+
+
+CC_BY = '<link rel="license" href="https://creativecommons.org/licenses/by/4.0/">'
+CC_BY_NC = '<link rel="license" href="https://creativecommons.org/licenses/by-nc/4.0/">'
+
+
+def _mode_site() -> SiteSpec:
+    def doc(head: str, text: str, **kw: object) -> PageSpec:
+        body = f"<html><head>{head}</head><body>{text}</body></html>"
+        return PageSpec(body=body, **kw)  # type: ignore[arg-type]
+
+    return SiteSpec(
+        pages={
+            "/open": doc(CC_BY, "open"),
+            "/nc": doc(CC_BY_NC, "non-commercial"),
+            "/plain": doc("", "no licence"),
+            "/granted": doc("", "granted", headers=(("Content-Usage", "train-ai=y"),)),
+            "/tdm0": doc("", "tdm zero", headers=(("tdm-reservation", "0"),)),
+            "/noindex": doc("", "noindex", headers=(("X-Robots-Tag", "noindex"),)),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        (
+            {"mode": "open-license"},
+            {
+                "/open": [],
+                "/nc": ["license.not-open"],
+                "/plain": ["license.not-open"],
+                "/granted": ["license.not-open"],
+                "/tdm0": ["license.not-open"],
+                "/noindex": ["license.not-open"],
+            },
+        ),
+        (
+            {"mode": "opt-in"},
+            {
+                "/open": [],
+                "/nc": ["consent.missing"],
+                "/plain": ["consent.missing"],
+                "/granted": [],
+                "/tdm0": [],
+                "/noindex": ["consent.missing"],
+            },
+        ),
+        (
+            {"purpose": "search"},
+            {
+                "/open": [],
+                "/nc": [],
+                "/plain": [],
+                "/granted": [],
+                "/tdm0": [],
+                "/noindex": ["x-robots-tag.noindex"],
+            },
+        ),
+    ],
+    ids=["open-license", "opt-in", "search"],
+)
+def test_modes_and_purposes(tmp_path: Path, policy: dict, expected: dict) -> None:
+    with LoopbackWeb({"m": _mode_site()}) as web:
+        seeds = [web.url("m", p) for p in expected]
+        run = crawl(tmp_path, {"crawl": {"seeds": seeds}, "policy": policy})
+        urls = {p: web.url("m", p) for p in expected}
+    assert run.returncode == 0, run.stderr
+    for path, reasons in expected.items():
+        assert run.decision(urls[path])["reasons"] == reasons, path
+    assert run.kept_urls() == {urls[p] for p, r in expected.items() if not r}
