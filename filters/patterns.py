@@ -36,8 +36,12 @@ def normalize_path(path: str) -> str:
     return _PCT.sub(_pct, encoded) if "%" in encoded else encoded
 
 
+@lru_cache(maxsize=1024)
 def url_path(url: str) -> str:
-    """The path and query of ``url`` (``/`` when empty), normalised for matching."""
+    """The path and query of ``url`` (``/`` when empty), normalised for matching.
+
+    Cached: one decision asks for the same URL's path in several signal modules.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
