@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from . import aipref, aitxt, content_signal, html, license, registry, robots, rsl, tdmrep, xrobots
+from ._extrules import IdentityMemo
 from .fetch import fetch_result
 from .headers import Headers
 from .model import (
@@ -150,8 +151,45 @@ def _effective(result: SignalResult, purpose: Purpose) -> bool:
     return purpose in SIGNAL_PURPOSES.get(result.signal, _ALL)
 
 
+#: purpose -> the signals that do *not* speak to it (precomputed for ``_fold``).
+_IGNORED: Mapping[Purpose, frozenset[Signal]] = {
+    purpose: frozenset(s for s, covered in SIGNAL_PURPOSES.items() if purpose not in covered)
+    for purpose in Purpose
+}
+_NONE = Verdict.NONE
+_GRANT = Verdict.GRANT
+_DENY = Verdict.DENY
+_ERROR = Verdict.ERROR
+_SILENT = ReasonCode.AIPREF_PARSE_ERROR
+
+
 def _fold(evidence: Sequence[SignalResult], cfg: EngineConfig) -> tuple[list[ReasonCode], bool]:
     """Deny reasons in evidence order (deduplicated), and whether any grant was stated."""
+    reasons: list[ReasonCode] = []
+    granted = False
+    ignored = _IGNORED.get(cfg.purpose)
+    if ignored is None:  # not a Purpose member: the plain rule
+        return _fold_plain(evidence, cfg)
+    errors_deny = cfg.on_signal_error == "deny"
+    for result in evidence:
+        verdict = result.verdict
+        if verdict is _NONE or result.signal in ignored:
+            continue
+        if verdict is _GRANT:
+            granted = True
+            continue
+        if verdict is _DENY or (
+            verdict is _ERROR and (errors_deny or not _MANDATORY.isdisjoint(result.reasons))
+        ):
+            for code in result.reasons:
+                if code not in reasons and code is not _SILENT:
+                    reasons.append(code)
+    return reasons, granted
+
+
+def _fold_plain(
+    evidence: Sequence[SignalResult], cfg: EngineConfig
+) -> tuple[list[ReasonCode], bool]:
     reasons: list[ReasonCode] = []
     granted = False
     for result in evidence:
@@ -170,6 +208,9 @@ def _fold(evidence: Sequence[SignalResult], cfg: EngineConfig) -> tuple[list[Rea
     return reasons, granted
 
 
+_NO_LICENSE = LicenseInfo(None)
+
+
 def _decision(
     evidence: list[SignalResult],
     cfg: EngineConfig,
@@ -177,14 +218,16 @@ def _decision(
     *,
     lic: LicenseInfo | None = None,
     crawl_delay: float | None = None,
+    reasons: list[ReasonCode] | None = None,
 ) -> Decision:
-    reasons, _ = _fold(evidence, cfg)
+    if reasons is None:
+        reasons, _ = _fold(evidence, cfg)
     return Decision(
         allowed=not reasons,
         stage=stage,
         reasons=tuple(reasons),
         evidence=tuple(evidence),
-        license=lic or LicenseInfo(None),
+        license=lic or _NO_LICENSE,
         crawl_delay=crawl_delay,
     )
 
@@ -207,31 +250,67 @@ def denied(
 # --------------------------------------------------------------------------- pre-fetch
 
 
-def _robots_results(site: SiteSignals, url: str, cfg: EngineConfig) -> list[SignalResult]:
-    policy, token = site.robots, cfg.product_token
+@dataclass(frozen=True, slots=True)
+class _RobotsPlan:
+    """What a robots.txt policy says for one configuration, independent of the URL."""
+
+    source: str | None
+    usage: tuple[tuple[robots.ExtensionRule, ...], tuple[robots.ExtensionRule, ...]] | None
+    signal: tuple[tuple[robots.ExtensionRule, ...], tuple[robots.ExtensionRule, ...]] | None
+    delay: float | None
+    slow: SignalResult | None
+
+
+_PLANS: IdentityMemo[_RobotsPlan] = IdentityMemo(256)
+
+
+def _robots_plan(policy: robots.RobotsPolicy, cfg: EngineConfig) -> _RobotsPlan:
+    """The URL-independent part of the robots.txt signals, memoised per (policy, config)."""
+    plan = _PLANS.get((policy, cfg))
+    if plan is not None:
+        return plan
+    token = cfg.product_token
     source = policy.document.url if policy.document else None
-    out = [robots.evaluate(policy, url, token)]
-    if cfg.purpose in _AI and cfg.ai_agents:
-        out.append(robots.evaluate_ai_agents(policy, url, cfg.ai_agents))
+    usage = signal = None
     if policy.state is DocState.OK:
         mine, star = robots.extension_rules(policy, token, "content-usage")
-        if mine or star:
-            out.append(aipref.evaluate_rules(mine, star, url, cfg.purpose, source=source))
+        usage = (mine, star) if mine or star else None
         mine, star = robots.extension_rules(policy, token, "content-signal")
-        if mine or star:
-            out.append(content_signal.evaluate_rules(mine, star, url, cfg.purpose, source=source))
+        signal = (mine, star) if mine or star else None
+    delay, slow = _crawl_delay(policy, cfg)
+    plan = _RobotsPlan(source, usage, signal, delay, slow)
+    return _PLANS.put((policy, cfg), plan)
+
+
+def _robots_results(
+    site: SiteSignals, url: str, cfg: EngineConfig, plan: _RobotsPlan | None = None
+) -> list[SignalResult]:
+    policy = site.robots
+    if plan is None:
+        plan = _robots_plan(policy, cfg)
+    out = [robots.evaluate(policy, url, cfg.product_token)]
+    if cfg.purpose in _AI and cfg.ai_agents:
+        out.append(robots.evaluate_ai_agents(policy, url, cfg.ai_agents))
+    if plan.usage is not None:
+        mine, star = plan.usage
+        out.append(aipref.evaluate_rules(mine, star, url, cfg.purpose, source=plan.source))
+    if plan.signal is not None:
+        mine, star = plan.signal
+        out.append(content_signal.evaluate_rules(mine, star, url, cfg.purpose, source=plan.source))
     return out
 
 
-def _crawl_delay(site: SiteSignals, cfg: EngineConfig) -> tuple[float | None, SignalResult | None]:
-    delay = robots.crawl_delay(site.robots, cfg.product_token)
+def _crawl_delay(
+    policy: robots.RobotsPolicy, cfg: EngineConfig
+) -> tuple[float | None, SignalResult | None]:
+    delay = robots.crawl_delay(policy, cfg.product_token)
     if delay is not None and delay > cfg.max_crawl_delay:
         result = SignalResult(
             Signal.POLITENESS,
             Verdict.DENY,
             (ReasonCode.POLITENESS_CRAWL_DELAY_TOO_LONG,),
             raw=f"Crawl-delay: {delay:g}",
-            source=site.robots.document.url if site.robots.document else None,
+            source=policy.document.url if policy.document else None,
             detail=f"max_crawl_delay={cfg.max_crawl_delay:g}",
         )
         return delay, result
@@ -261,7 +340,8 @@ def decide_pre_fetch(
     Every pre-fetch signal is evaluated (not just up to the first deny), so the evidence and
     the reasons list everything that applies.
     """
-    evidence = _robots_results(site, url, cfg)
+    plan = _robots_plan(site.robots, cfg)
+    evidence = _robots_results(site, url, cfg, plan)
     if site.aitxt is not None:
         evidence.append(aitxt.evaluate(site.aitxt, url, cfg.product_token))
     if site.tdmrep is not None:
@@ -273,10 +353,9 @@ def decide_pre_fetch(
         policy = site.rsl.get(lic_url)
         if policy is not None:
             evidence.append(rsl.evaluate(policy, url, cfg.purpose))
-    delay, slow = _crawl_delay(site, cfg)
-    if slow is not None:
-        evidence.append(slow)
-    return _decision(evidence, cfg, Stage.PRE_FETCH, crawl_delay=delay)
+    if plan.slow is not None:
+        evidence.append(plan.slow)
+    return _decision(evidence, cfg, Stage.PRE_FETCH, crawl_delay=plan.delay)
 
 
 # --------------------------------------------------------------------------- post-fetch
@@ -309,9 +388,15 @@ def rsl_urls_needed(page: PageSignals) -> tuple[str, ...]:
     return tuple(dict.fromkeys(urls))
 
 
+#: The (lower-case) header names ``evaluate_headers`` reads.
+_SIGNAL_HEADERS = frozenset({"x-robots-tag", "content-usage", "content-signal"})
+
+
 def evaluate_headers(headers: Headers, cfg: EngineConfig) -> list[SignalResult]:
     """The header-only signals of a response (SPEC.md §3.7), the hot path of every page."""
     out: list[SignalResult] = []
+    if not headers.has_any(_SIGNAL_HEADERS):
+        return out
     values = headers.get_list("x-robots-tag")
     if values:
         out.append(
@@ -394,6 +479,8 @@ def _license(page: PageSignals, entry: registry.Entry | None) -> LicenseInfo:
 
 
 def _mode_result(cfg: EngineConfig, granted: bool, lic: LicenseInfo) -> SignalResult | None:
+    if cfg.mode is Mode.OPT_OUT:
+        return None
     is_open = license.is_open(lic.license, cfg.open_licenses)
     if cfg.mode is Mode.OPT_IN and not (granted or is_open):
         return SignalResult(Signal.MODE, Verdict.DENY, (ReasonCode.CONSENT_MISSING,), raw="opt-in")
@@ -453,15 +540,27 @@ def decide_post_fetch(
             )
         else:
             evidence.append(rsl.evaluate(policy, page.response.url, cfg.purpose))
-    _, entry = _registry_result(
-        registry_answer, page.response.url, cfg.purpose, now or datetime.now(UTC)
-    )
+    entry = None
+    if _may_license(registry_answer):
+        _, entry = _registry_result(
+            registry_answer, page.response.url, cfg.purpose, now or datetime.now(UTC)
+        )
     lic = _license(page, entry)
-    _, granted = _fold(evidence, cfg)
+    reasons, granted = _fold(evidence, cfg)
     mode = _mode_result(cfg, granted, lic)
     if mode is not None:
         evidence.append(mode)
-    return _decision(evidence, cfg, Stage.POST_FETCH, lic=lic, crawl_delay=pre.crawl_delay)
+        reasons, _ = _fold(evidence, cfg)
+    return _decision(
+        evidence, cfg, Stage.POST_FETCH, lic=lic, crawl_delay=pre.crawl_delay, reasons=reasons
+    )
+
+
+def _may_license(answer: RegistryAnswer) -> bool:
+    """Whether the registry's winning entry could carry a licence (only then is it needed)."""
+    if isinstance(answer, tuple):
+        return any(entry.license for entry in answer)
+    return answer is not None and not isinstance(answer, _NotConfigured)
 
 
 # --------------------------------------------------------------------------- evidence

@@ -50,6 +50,10 @@ class Headers:
         values = self._map.get(name.lower())
         return ", ".join(values) if values else default
 
+    def has_any(self, names: frozenset[str]) -> bool:
+        """Whether any of the lower-case ``names`` is present (one set operation)."""
+        return not self._map.keys().isdisjoint(names)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._map
 
