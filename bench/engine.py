@@ -26,9 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from filters import FetchOutcome, Headers, Purpose  # noqa: E402
-from filters import aitxt, robots, rsl, tdmrep  # noqa: E402
-from filters.engine import (  # noqa: E402
+from filters import FetchOutcome, Headers, Purpose, aitxt, robots, rsl, tdmrep
+from filters.engine import (
     EngineConfig,
     SiteSignals,
     decide_post_fetch,
@@ -36,7 +35,7 @@ from filters.engine import (  # noqa: E402
     evaluate_headers,
     inspect_response,
 )
-from filters.registry import make_entry  # noqa: E402
+from filters.registry import make_entry
 
 ROBOTS = b"""User-agent: *
 Disallow: /private/
@@ -71,7 +70,9 @@ TDMREP = json.dumps(
 ).encode()
 
 RSL = b"""<rsl xmlns="https://rslstandard.org/rsl">
-  <content url="/archive/*"><license><prohibits type="usage">ai-train</prohibits></license></content>
+  <content url="/archive/*"><license>
+    <prohibits type="usage">ai-train</prohibits>
+  </license></content>
   <content url="/"><license><permits type="usage">search ai-train</permits></license></content>
 </rsl>"""
 
