@@ -30,7 +30,9 @@ __all__ = ["DEFAULT_CONTACT", "EXIT_EXCLUDED", "EXIT_KEPT", "EXIT_USAGE", "main"
 EXIT_KEPT, EXIT_EXCLUDED, EXIT_USAGE = 0, 1, 2
 
 #: The contact URL sent in the user-agent when no config names one: this command's docs.
-DEFAULT_CONTACT = "https://github.com/heed-crawler/heed/blob/main/docs/check.md"
+# A reserved .invalid name (RFC 6761): heed has no public page, and a check is usually run by
+# the site owner on their own site. Crawls must set their own contact_url.
+DEFAULT_CONTACT = "https://heed.invalid/check"
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
