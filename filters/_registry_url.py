@@ -4,6 +4,13 @@
 Subjects and looked-up URLs are compared in one canonical form: scheme and host lower-case,
 IDNA (UTS #46) for non-ASCII hosts, default port dropped, path percent-escapes normalised as
 RFC 9309 §2.2.2 does (``patterns.normalize_path``), fragment dropped, empty path ``/``.
+
+Speed: a crawler normalises every URL it looks up, so ordinary absolute http(s) URLs (ASCII,
+no credentials, whitespace, brackets or unusual characters) are split by one regular expression
+(``_FAST``) instead of ``urllib.parse.urlsplit`` plus its ``hostname``/``port`` properties; the
+pieces then go through the very same host and path normalisers. Anything the expression does
+not accept takes the full ``urlsplit`` path, so the fast path can only agree with it (a
+hypothesis property in tests/registry/test_url.py checks that on generated URLs).
 """
 
 from __future__ import annotations
@@ -18,11 +25,19 @@ import idna
 from .errors import RegistryValidationError
 from .patterns import normalize_path
 
-__all__ = ["normalize_host", "normalize_url"]
+__all__ = ["normalize_host", "normalize_url", "split_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
 _HOST = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
+# RFC 3986 pchar (unreserved, sub-delims, ":", "@") plus "%" (escapes are normalised after).
+_PCHAR = r"A-Za-z0-9\-._~!$&'()*+,;=:@%"
+# scheme, host, port, path, query; the fragment (dropped) may also hold "?" and "#". A host is
+# ASCII letters, digits, ".", "_" and "-" only: no credentials, no IPv6 brackets, no IDNA work.
+_FAST = re.compile(
+    rf"([Hh][Tt][Tt][Pp][Ss]?)://([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
+    rf"(/[{_PCHAR}/]*)?(?:\?([{_PCHAR}/?]*))?(?:#[{_PCHAR}/?#]*)?"
+)
 
 
 @lru_cache(maxsize=65536)
@@ -57,6 +72,42 @@ def normalize_url(url: str) -> str:
     Raises:
         RegistryValidationError: not an absolute http(s) URL.
     """
+    return split_url(url)[1]
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """``(host, normalize_url(url))``: the normalised host (IPv6 without brackets) and URL.
+
+    Raises:
+        RegistryValidationError: not an absolute http(s) URL.
+    """
+    fast = _split_fast(url)
+    return fast if fast is not None else _split_full(url)
+
+
+def _split_fast(url: str) -> tuple[str, str] | None:
+    """The ordinary case without ``urlsplit``; None sends the URL to ``_split_full``."""
+    match = _FAST.fullmatch(url)
+    if match is None:
+        return None
+    scheme_text, host_text, port_text, path, query = match.groups()
+    scheme = scheme_text.lower()
+    try:
+        netloc = host = normalize_host(host_text)  # a name or IPv4 here; never contains ":"
+    except RegistryValidationError:
+        return None  # _split_full raises the error with its message
+    if port_text is not None:
+        port = int(port_text)
+        if port > 65535:
+            return None  # _split_full raises the error with its message
+        if port != _DEFAULT_PORTS[scheme]:
+            netloc = f"{host}:{port}"
+    path = normalize_path(path or "/")
+    query = f"?{normalize_path(query)}" if query else ""
+    return host, f"{scheme}://{netloc}{path}{query}"
+
+
+def _split_full(url: str) -> tuple[str, str]:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -73,7 +124,8 @@ def normalize_url(url: str) -> str:
         netloc = f"{netloc}:{port}"
     path = normalize_path(parts.path or "/")
     query = f"?{normalize_path(parts.query)}" if parts.query else ""
-    return f"{scheme}://{netloc}{path}{query}"
+    norm = f"{scheme}://{netloc}{path}{query}"
+    return urlsplit(norm).hostname or "", norm
 
 
 def _is_ip(host: str) -> bool:

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from ._registry_url import _is_ip, normalize_host, normalize_url
+from ._registry_url import _is_ip, normalize_host, normalize_url, split_url
 from .errors import RegistryValidationError
 from .model import Purpose, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
@@ -226,10 +226,9 @@ def _parse(url: str) -> tuple[str, str] | None:
     Cached: a crawler looks a URL up (``lookup_keys``) and then decides it (``evaluate``).
     """
     try:
-        norm = normalize_url(url)
+        return split_url(url)
     except RegistryValidationError:
         return None
-    return urlsplit(norm).hostname or "", norm
 
 
 def lookup_keys(url: str) -> tuple[str, ...]:
