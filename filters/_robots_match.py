@@ -1,23 +1,36 @@
-"""Merged robots.txt groups and their matchers (RFC 9309 §2.2.1-§2.2.3; SPEC.md §3.1, §3.2).
+"""Merged robots.txt groups, each answered by protego (RFC 9309 §2.2; SPEC.md §3.1, §3.2).
 
 ``Book`` is built once per parsed file. Every product token maps to its merged group (all the
 groups that name it, RFC 9309 §2.2.1); a token without a group of its own falls back to the
 ``*`` group. Groups with the same set of tokens share one merged group, and merged groups with
-the same rules share one ``Matcher``, so deciding a URL for many tokens costs one match per
-distinct rule set (the engine asks for ~15 tokens per URL, SPEC.md §3.2).
+the same rules share one ``Matcher``, so deciding a URL for many tokens costs one protego query
+per distinct rule set (the engine asks for ~15 tokens per URL, SPEC.md §3.2).
 
-Why not protego's ``can_fetch``: protego's grouping differs from RFC 9309 (fixed in
-``_robots_parse``), and a single ``can_fetch`` costs 2-15 µs (it re-quotes the URL with
-``urllib.parse.quote`` on every call), while the engine's budget for a whole pre-fetch decision
-is 20 µs and a decision needs 2-4 matches. So the rules are compiled once into
-``filters.patterns`` patterns (the RFC 9309 §2.2.2-§2.2.3 matcher every other path-matching
-signal uses: TDMRep ``location``, RSL ``<content url>``, ``Content-Usage`` paths), and the URL
-path is normalised once per decision. protego remains the reference: the conformance and
-property tests check this matcher against it. Its one extension that the reference tests
-require is kept: ``Allow: /dir/index.html`` also allows ``/dir/`` (Google does the same).
+How protego is wrapped: ``_robots_parse`` does the RFC 9309 grouping protego does not (an
+unknown line never splits a group, a ``User-agent`` is cut at its first space, BOM, CR/CRLF,
+the 2 MiB bound). Each distinct merged rule list is then written out as one clean
+``User-agent: *`` group and read once with ``Protego.parse``; ``Matcher.decide`` answers with
+``Protego.can_fetch`` on the URL's path, extracted and normalised once per URL. What heed fixes
+on top of protego:
 
-Precedence (RFC 9309 §2.2.2): the longest matching pattern wins (length after
-normalisation, in octets); on equal length an ``Allow`` wins; no match means allowed.
+* RFC 9309 §2.2.2 percent-encoding: rules and path are normalised with
+  ``filters.patterns.normalize_path`` before protego sees them (non-ASCII as upper-case UTF-8
+  escapes, escaped unreserved characters decoded), which also lets protego skip its own
+  re-quoting for most paths.
+* protego reads a path starting with ``//`` as an authority: such a path is handed over behind
+  a scheme and host. Characters ``str.splitlines`` breaks on (protego splits the file with it)
+  are escaped in rule values, so a value can never become a line of its own.
+* protego's own quoting equates a reserved character with its escape and can match a pattern
+  inside the escape it writes (``Allow: /*A`` matches ``/x*`` read as ``/x%2A``). When the
+  path or an ``Allow`` pattern is not verbatim, an "allowed" from protego is checked against
+  RFC 9309 precedence with ``filters.patterns`` and a ``Disallow`` that wins there denies. A
+  "disallowed" from protego is kept even where RFC 9309 would allow (it excludes more).
+* ``/robots.txt`` is always allowed (``robots.py``, also when the file is unreachable).
+
+protego cannot say which line decided, so after its verdict the deciding line (the ``raw`` of
+the verdict) is found among the lines of that kind with ``filters.patterns``, longest first
+(RFC 9309 precedence). protego's ``Allow: /dir/index.html`` ⇒ ``/dir/`` extension is mirrored
+there.
 """
 
 from __future__ import annotations
@@ -26,6 +39,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+
+from protego import Protego
 
 from ._robots_parse import ExtensionRule, ParsedFile, RawGroup, RuleLine
 from .model import DocumentInfo, Signal, SignalResult, Verdict
@@ -37,6 +52,7 @@ __all__ = [
     "Book",
     "Matcher",
     "MergedGroup",
+    "Plan",
     "ResultMemo",
     "match_path",
     "unreachable_raw",
@@ -51,46 +67,195 @@ _LAST: tuple[str, bool, str] = ("", False, "/")
 _MAX_PLANS = 64
 
 _INDEX_HTML = "/index.html"
+#: ASCII characters that ``str.splitlines`` (which protego uses) treats as line breaks but
+#: RFC 9309 does not: escaped so that a rule value can never turn into a line of its own.
+_LINE_BREAKERS = str.maketrans({c: f"%{c:02X}" for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E)})
+#: protego reads a path starting with ``//`` as ``//authority``; an explicit scheme and
+#: host in front keeps the whole path a path.
+_AUTHORITY_GUARD = "http://robots.invalid"
+
+
+#: Paths made only of characters percent-encoding leaves alone (RFC 3986 unreserved), ``/``
+#: and ``=``: protego compares these exactly as written, as RFC 9309 does.
+_VERBATIM = re.compile(r"[A-Za-z0-9_.~/=-]*").fullmatch
+#: The same for a pattern, which may also hold ``*`` and end in the ``$`` anchor.
+_VERBATIM_PATTERN = re.compile(r"[A-Za-z0-9_.~/=*-]*\$?").fullmatch
 
 
 def _is_plain(text: str) -> bool:
     return "*" not in text and not text.endswith("$")
 
 
-class Matcher:
-    """The compiled rules of one merged group; ``decide`` finds the rule that wins a path.
+def _clean_file(rules: Sequence[RuleLine]) -> str:
+    """One ``User-agent: *`` group holding ``rules``, normalised (RFC 9309 §2.2.2)."""
+    lines = ["User-agent: *"]
+    for rule in rules:
+        pattern = normalize_path(rule.pattern).translate(_LINE_BREAKERS)
+        lines.append(f"{'Allow' if rule.allow else 'Disallow'}: {pattern}")
+    return "\n".join(lines) + "\n"
 
-    Entries are sorted by precedence (longest first, ``Allow`` before ``Disallow`` on a tie,
-    then file order), so the first entry that matches is the deciding rule.
+
+def _protego_target(path: str) -> str:
+    return _AUTHORITY_GUARD + path if path.startswith("//") else path
+
+
+class _Evidence:
+    """The lines of one kind (``Allow`` or ``Disallow``), in RFC 9309 precedence order.
+
+    Used only after protego has decided, to name the line behind the verdict: the first
+    entry (longest first, then file order) that matches is that line.
     """
 
-    __slots__ = ("_all", "_prefixes", "_special", "can_deny", "rules")
+    __slots__ = ("_all", "_prefixes", "_special")
 
     def __init__(self, rules: Sequence[RuleLine]) -> None:
-        self.rules = tuple(rules)
-        self.can_deny = any(not r.allow for r in self.rules)
         entries: list[tuple[Pattern, RuleLine]] = []
-        for rule in self.rules:
+        for rule in rules:
             entries.append((compile_pattern(rule.pattern), rule))
             if rule.allow and rule.pattern.endswith(_INDEX_HTML):
                 directory = rule.pattern[: -len("index.html")] + "$"
                 entries.append((compile_pattern(directory), rule))
-        entries.sort(key=lambda e: (-e[0].length, not e[1].allow))  # stable: file order
+        entries.sort(key=lambda e: -e[0].length)  # stable: file order on a tie
         self._all = tuple(entries)
         self._special = tuple(e for e in entries if not _is_plain(e[0].text))
         self._prefixes = tuple(normalize_path(p.text) for p, _ in entries if _is_plain(p.text))
 
-    def decide(self, path: str) -> RuleLine | None:
-        """The rule that decides the normalised ``path`` (``patterns.url_path``), or None.
+    def __bool__(self) -> bool:
+        return bool(self._all)
 
-        The path is allowed when the result is None or an ``Allow`` rule.
-        """
-        # One C-level startswith rules out every plain prefix at once; then only the
-        # wildcard/anchored patterns can match.
+    def find(self, path: str) -> tuple[Pattern, RuleLine] | None:
+        """The first (pattern, line) entry that matches the normalised ``path``, or None."""
+        # One C-level startswith rules out every plain prefix at once.
         entries = self._all if path.startswith(self._prefixes) else self._special
-        for pattern, rule in entries:
-            if pattern.matches(path):
+        for entry in entries:
+            if entry[0].matches(path):
+                return entry
+        return None
+
+
+class Matcher:
+    """One merged group's rules as a protego object; ``decide`` asks it about a path.
+
+    protego gives the verdict; the deciding line (evidence) is then found among the lines of
+    that verdict's kind. The last (path, answer) pair is kept: the engine asks the same
+    group about the same URL for the product token and again for the AI tokens.
+    """
+
+    __slots__ = (
+        "_allows",
+        "_denies",
+        "_exact",
+        "_last",
+        "_protego",
+        "_single",
+        "can_deny",
+        "rules",
+    )
+
+    def __init__(self, rules: Sequence[RuleLine]) -> None:
+        self.rules = tuple(rules)
+        self.can_deny = any(not r.allow for r in self.rules)
+        self._protego = Protego.parse(_clean_file(self.rules))
+        self._allows = _Evidence([r for r in self.rules if r.allow])
+        self._denies = _Evidence([r for r in self.rules if not r.allow])
+        self._single: dict[RuleLine, Protego] = {}
+        # protego is exact for verbatim paths when every Allow pattern is verbatim too.
+        self._exact = all(
+            _VERBATIM_PATTERN(normalize_path(r.pattern)) for r in self.rules if r.allow
+        )
+        self._last: tuple[str, RuleLine | None] = ("", None)
+
+    def decide(self, path: str) -> RuleLine | None:
+        """The line behind protego's verdict on the normalised ``path``, or None.
+
+        The path is allowed when the result is None or an ``Allow`` line; a ``Disallow``
+        line means protego disallowed it.
+        """
+        last = self._last
+        if last[0] == path:
+            return last[1]
+        if self._protego.can_fetch(_protego_target(path), "*"):
+            rule = self._allowed_by(path)
+        else:
+            found = self._denies.find(path)
+            rule = found[1] if found is not None else self._disallow_by_protego(path)
+        self._last = (path, rule)
+        return rule
+
+    def _allowed_by(self, path: str) -> RuleLine | None:
+        """After protego allowed ``path``: the deciding ``Allow`` line, or the RFC 9309 fix."""
+        fixed = self.fixed_denial(path)
+        if fixed is not None:
+            return fixed
+        allow = self._allows.find(path) if self._allows else None
+        return allow[1] if allow is not None else None
+
+    def fixed_denial(self, path: str) -> RuleLine | None:
+        """The ``Disallow`` line that wins under RFC 9309 where protego allowed ``path``.
+
+        protego equates a reserved character with its escape and can match a pattern inside
+        the escape it writes for a character (``Allow: /*A`` matches ``/x*`` as ``/x%2A``),
+        so when the path or an ``Allow`` pattern is not verbatim, RFC 9309 §2.2.2 precedence
+        is checked with ``filters.patterns`` too; a ``Disallow`` that wins there denies.
+        """
+        if not self.can_deny or (self._exact and _VERBATIM(path)):
+            return None
+        deny = self._denies.find(path)
+        if deny is None:
+            return None
+        allow = self._allows.find(path) if self._allows else None
+        return deny[1] if allow is None or deny[0].length > allow[0].length else None
+
+    def _disallow_by_protego(self, path: str) -> RuleLine:
+        """The longest ``Disallow`` line that alone disallows ``path`` for protego.
+
+        Reached only when protego's wider notion of equal spellings (it also equates a
+        reserved character with its escape) matched a line ``filters.patterns`` does not.
+        """
+        target = _protego_target(path)
+        denies = sorted(
+            (r for r in self.rules if not r.allow),
+            key=lambda r: -len(normalize_path(r.pattern)),
+        )
+        for rule in denies:
+            single = self._single.get(rule)
+            if single is None:
+                single = self._single[rule] = Protego.parse(_clean_file((rule,)))
+            if not single.can_fetch(target, "*"):
                 return rule
+        return denies[0]  # unreachable: the group's verdict rests on one of its lines
+
+
+class Plan:
+    """The distinct deny-capable matchers of a token list, each with its first token.
+
+    With two or more matchers, one protego object holding all their ``Disallow`` lines
+    screens a path first: when no ``Disallow`` line matches for protego, no group can
+    disallow, and one protego query replaces one per group.
+    """
+
+    __slots__ = ("_screen", "entries")
+
+    def __init__(self, entries: tuple[tuple[str, Matcher], ...]) -> None:
+        self.entries = entries
+        self._screen: Protego | None = None
+        if len(entries) > 1:
+            denies = {r.pattern: r for _, m in entries for r in m.rules if not r.allow}
+            self._screen = Protego.parse(_clean_file(tuple(denies.values())))
+
+    def first_denial(self, path: str) -> tuple[str, RuleLine] | None:
+        """The first token (list order) whose group disallows ``path``, with the line."""
+        screen = self._screen
+        if screen is not None and screen.can_fetch(_protego_target(path), "*"):
+            for agent, matcher in self.entries:  # protego allows for every group
+                fixed = matcher.fixed_denial(path)
+                if fixed is not None:
+                    return agent, fixed
+            return None
+        for agent, matcher in self.entries:
+            rule = matcher.decide(path)
+            if rule is not None and not rule.allow:
+                return agent, rule
         return None
 
 
@@ -152,7 +317,7 @@ class Book:
     def __init__(self, parsed: ParsedFile | None = None) -> None:
         self._by_agent = _merged_groups(parsed.groups if parsed is not None else ())
         self._star = self._by_agent.get("*")
-        self._plans: dict[tuple[str, ...], tuple[tuple[str, Matcher], ...]] = {}
+        self._plans: dict[tuple[str, ...], Plan] = {}
 
     def own(self, agent: str) -> MergedGroup | None:
         """The merged group that names ``agent`` itself (case-insensitive), if any."""
@@ -166,7 +331,7 @@ class Book:
         """The group that applies to ``agent``: its own, else ``*`` (RFC 9309 §2.2.1)."""
         return self._by_agent.get(agent.lower(), self._star)
 
-    def plan(self, agents: tuple[str, ...]) -> tuple[tuple[str, Matcher], ...]:
+    def plan(self, agents: tuple[str, ...]) -> Plan:
         """The distinct matchers ``agents`` resolve to, each with its first token, in order.
 
         Tokens sharing a matcher share a verdict, so the first denied token of ``agents`` is
@@ -180,7 +345,7 @@ class Book:
                 group = self.resolve(agent)
                 if group is not None and group.matcher.can_deny:
                     seen.setdefault(id(group.matcher), (agent, group.matcher))
-            plan = tuple(seen.values())
+            plan = Plan(tuple(seen.values()))
             if len(self._plans) < _MAX_PLANS:
                 self._plans[agents] = plan
         return plan

@@ -172,11 +172,9 @@ def evaluate_ai_agents(policy: RobotsPolicy, url: str, agents: Sequence[str]) ->
     path = match_path(url, policy.case_insensitive)
     if _is_robots_txt(path):
         return memo.none
-    for agent, matcher in policy.book.plan(agents if isinstance(agents, tuple) else tuple(agents)):
-        rule = matcher.decide(path)
-        if rule is not None and not rule.allow:
-            return memo.denied(rule.raw, agent)
-    return memo.none
+    plan = policy.book.plan(agents if isinstance(agents, tuple) else tuple(agents))
+    denial = plan.first_denial(path)
+    return memo.denied(denial[1].raw, denial[0]) if denial is not None else memo.none
 
 
 def crawl_delay(policy: RobotsPolicy, agent: str) -> float | None:
