@@ -243,8 +243,12 @@ def lookup_keys(url: str) -> tuple[str, ...]:
     host = parsed[0]
     if _is_ip(host):
         return (host,)
-    labels = host.split(".")
-    return tuple(".".join(labels[i:]) for i in range(len(labels)))
+    keys = [host]
+    dot = host.find(".")
+    while dot >= 0:  # the text after each dot: the parent domains
+        keys.append(host[dot + 1 :])
+        dot = host.find(".", dot + 1)
+    return tuple(keys)
 
 
 def _unscheme(url: str) -> str:
@@ -265,6 +269,10 @@ def _match_rank(entry: Entry, host: str, bare_url: str) -> tuple[int, int] | Non
     return (_RANK[kind], len(bare_subject)) if bare_url.startswith(bare_subject) else None
 
 
+#: The result when no entry matches (immutable, so one object serves every URL).
+_NO_MATCH = SignalResult(Signal.REGISTRY, Verdict.NONE, source="registry")
+
+
 def evaluate(
     entries: Iterable[Entry], url: str, purpose: Purpose, now: datetime
 ) -> tuple[SignalResult, Entry | None]:
@@ -278,6 +286,8 @@ def evaluate(
     parsed = _parse(url)
     if parsed is None:
         return SignalResult(Signal.REGISTRY, Verdict.NONE, raw=url, source="registry"), None
+    if not entries:
+        return _NO_MATCH, None
     host, norm = parsed
     bare = _unscheme(norm)
     best: tuple[int, int, int] | None = None
@@ -292,7 +302,7 @@ def evaluate(
         if best is None or key > best:
             best, winner = key, entry
     if winner is None:
-        return SignalResult(Signal.REGISTRY, Verdict.NONE, source="registry"), None
+        return _NO_MATCH, None
     source = f"registry:{winner.subject_kind.value}"
     if winner.choice is Choice.OPT_OUT:
         result = SignalResult(

@@ -1,4 +1,4 @@
-"""SQLite storage for the consent registry (SPEC.md §3.6; issue 4).
+"""SQLite storage for the consent registry (SPEC.md §3.6).
 
 One file holds the entries, the operators' write tokens (SHA-256 hashes only) and the pending
 site-owner verification challenges. The database runs in WAL mode so that lookups never wait
@@ -10,6 +10,11 @@ processes opening a fresh file cannot both migrate it.
 Lookups go by host: each row carries the host it is indexed by (a domain subject itself, or the
 host of a prefix/url subject), and a URL's candidates are the rows under the URL's host and its
 parent domains (``filters.registry.lookup_keys``). That is an index probe per key, never a scan.
+
+Speed: a batch of URLs is one ``IN (...)`` query per 500 distinct keys; the file is read through
+a memory map (``PRAGMA mmap_size``, no copy into SQLite's page cache); and ``Entry`` objects are
+shared between lookups, keyed by their whole row (entries are immutable values, so equal rows
+give equal entries and a changed row can never be served from the cache).
 """
 
 from __future__ import annotations
@@ -70,7 +75,14 @@ _COLUMNS = (
 )
 _SELECT = f"SELECT {_COLUMNS} FROM entries"
 _CHUNK = 500  # bound on SQL variables per statement (SQLite's limit is 999 on old builds)
+#: Bytes of the file read through a memory map (address space only; the OS shares the pages).
+_MMAP_SIZE = 1 << 30
+#: Rows whose ``Entry`` is kept for reuse; past this the cache starts over (bounded memory).
+_ENTRY_CACHE_LIMIT = 65_536
 _PURPOSES: dict[str, frozenset[Purpose]] = {}
+_KINDS = {k.value: k for k in SubjectKind}
+_CHOICES = {c.value: c for c in Choice}
+_ENTRIES: dict[tuple[object, ...], Entry] = {}
 
 
 def hash_token(token: str) -> str:
@@ -87,12 +99,24 @@ def _purposes(text: str) -> frozenset[Purpose]:
 
 
 def _row_entry(row: tuple[object, ...]) -> Entry:
+    """The ``Entry`` of a row, shared between lookups (keyed by the whole row)."""
+    entry = _ENTRIES.get(row)
+    if entry is None:
+        entry = _build_entry(row)
+        if len(_ENTRIES) >= _ENTRY_CACHE_LIMIT:
+            _ENTRIES.clear()
+        _ENTRIES[row] = entry
+    return entry
+
+
+def _build_entry(row: tuple[object, ...]) -> Entry:
     # Rows were validated by make_entry before they were written; rebuild without re-checking.
+    kind, choice = _KINDS.get(str(row[2])), _CHOICES.get(str(row[4]))
     return Entry(
         id=str(row[0]),
-        subject_kind=SubjectKind(str(row[2])),
+        subject_kind=SubjectKind(str(row[2])) if kind is None else kind,
         subject=str(row[3]),
-        choice=Choice(str(row[4])),
+        choice=Choice(str(row[4])) if choice is None else choice,
         purposes=_purposes(str(row[5])),
         license=None if row[6] is None else str(row[6]),
         registered_by=str(row[7]),
@@ -120,6 +144,20 @@ def _entry_row(entry: Entry) -> tuple[object, ...]:
     )
 
 
+def _gather(keys: tuple[str, ...], by_host: dict[str, list[Entry]]) -> tuple[Entry, ...]:
+    """A URL's candidates: every entry under its own host (``keys[0]``); under a parent domain
+    only domain entries, since a prefix or url entry names one exact host."""
+    if not keys:
+        return ()
+    own = by_host.get(keys[0])
+    found = tuple(own) if own else ()
+    for key in keys[1:]:
+        parent = by_host.get(key)
+        if parent:
+            found += tuple(e for e in parent if e.subject_kind is SubjectKind.DOMAIN)
+    return found
+
+
 class RegistryStore:
     """The registry database at ``path``; safe to share between threads of one process.
 
@@ -136,6 +174,7 @@ class RegistryStore:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(f"PRAGMA mmap_size={_MMAP_SIZE}")
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self._migrate()
         except sqlite3.Error as e:
@@ -259,21 +298,7 @@ class RegistryStore:
                         by_host.setdefault(str(row[1]), []).append(_row_entry(row))
         except sqlite3.Error as e:
             raise RegistryError(f"registry read failed: {e}") from e
-        # Under the URL's own host every entry is a candidate; under a parent domain only
-        # domain entries can match (a prefix or url entry names one exact host).
-        domains = {
-            host: [e for e in found if e.subject_kind is SubjectKind.DOMAIN]
-            for host, found in by_host.items()
-        }
-        return {
-            url: (
-                tuple(by_host.get(keys[0], ()))
-                + tuple(e for k in keys[1:] for e in domains.get(k, ()))
-                if keys
-                else ()
-            )
-            for url, keys in keys_of.items()
-        }
+        return {url: _gather(keys, by_host) for url, keys in keys_of.items()}
 
     # Write tokens -------------------------------------------------------------------------
 

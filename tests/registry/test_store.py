@@ -133,3 +133,30 @@ def test_two_processes_writing_at_once(db_path):
     raw = sqlite3.connect(db_path)
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     raw.close()
+
+
+def test_reused_entries_follow_changed_rows(store):
+    # Entry objects are shared between lookups; a row replaced under the same id must be seen.
+    store.add(entry("domain", "example.com", "opt-out", id="same"))
+    first = store.candidates(["https://example.com/"])["https://example.com/"]
+    assert [(e.id, e.choice.value) for e in first] == [("same", "opt-out")]
+    assert store.candidates(["https://www.example.com/"])["https://www.example.com/"] == first
+    assert store.remove("same")
+    store.add(entry("domain", "example.com", "opt-in", id="same", note="changed"))
+    again = store.candidates(["https://example.com/"])["https://example.com/"]
+    assert [(e.id, e.choice.value, e.note) for e in again] == [("same", "opt-in", "changed")]
+    assert store.get("same") == again[0]
+
+
+def test_candidates_list_own_host_first_then_parent_domains(store):
+    store.add_many(
+        [
+            entry("domain", "example.com", id="parent"),
+            entry("prefix", "https://example.com/a/", id="parent-prefix"),
+            entry("domain", "a.example.com", id="own"),
+            entry("url", "https://a.example.com/x", id="own-url"),
+        ]
+    )
+    found = store.candidates(["https://a.example.com/x"])["https://a.example.com/x"]
+    assert [e.id for e in found[:2]] in (["own", "own-url"], ["own-url", "own"])
+    assert [e.id for e in found[2:]] == ["parent"]  # a parent's prefix names another host
