@@ -1,7 +1,11 @@
 """Visible-text extraction from an lxml tree, for ``html.extract`` (SPEC.md §6 ``text``).
 
-Kept apart from ``html.py`` so each stays small. The walk is iterative (``iterwalk``), so deep
-nesting cannot exhaust the Python stack, and stops adding text after ``MAX_TEXT_CHARS``.
+Kept apart from ``html.py`` so each stays small. ``visible_text`` works in C as far as lxml
+allows: the skipped elements (``script``, ``style``, ...) are removed with their subtrees
+(keeping their tails), a newline is put before and after each block element, and the text
+is serialised in one call. That yields exactly the string the element walk
+(``walk_text``, iterative so deep nesting cannot exhaust the Python stack) builds; the walk is
+still used for a tree whose text exceeds ``MAX_TEXT_CHARS``, where it stops adding text.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
-__all__ = ["MAX_TEXT_CHARS", "visible_text"]
+__all__ = ["MAX_TEXT_CHARS", "visible_text", "walk_text"]
 
 #: Upper bound on extracted characters (more than any 10 MiB page holds as text).
 MAX_TEXT_CHARS = 12 * 1024 * 1024
@@ -25,6 +29,8 @@ _BLOCK = frozenset(
         "tr", "ul",
     }
 )  # fmt: skip
+_SKIP_TAGS = tuple(sorted(_SKIP))
+_BLOCK_TAGS = tuple(sorted(_BLOCK))
 
 
 def _tag(element: Any) -> str:
@@ -32,8 +38,13 @@ def _tag(element: Any) -> str:
     return tag.lower() if isinstance(tag, str) else ""
 
 
-def visible_text(root: Any) -> str:
-    """The visible text under ``root``: whitespace collapsed, block elements on new lines."""
+def _collapse(raw: str) -> str:
+    lines = (" ".join(line.split()) for line in raw.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def walk_text(root: Any) -> str:
+    """The visible text under ``root`` by an element walk (the reference for ``visible_text``)."""
     parts: list[str] = []
     size = 0
     skipping = 0
@@ -65,5 +76,22 @@ def visible_text(root: Any) -> str:
         if element.tail and element is not root:
             parts.append(element.tail)
             size += len(element.tail)
-    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
-    return "\n".join(line for line in lines if line)
+    return _collapse("".join(parts))
+
+
+def visible_text(root: Any) -> str:
+    """The visible text under ``root``: whitespace collapsed, block elements on new lines.
+
+    Modifies ``root`` (skipped elements are removed, newlines added around blocks): call it
+    last on a tree. Tag names are matched in lower case, as lxml's HTML parser gives them.
+    """
+    if _tag(root) in _SKIP:
+        return ""
+    etree.strip_elements(root, *_SKIP_TAGS, with_tail=False)
+    for element in root.iter(*_BLOCK_TAGS):
+        element.text = "\n" + element.text if element.text else "\n"
+        element.tail = "\n" + element.tail if element.tail else "\n"
+    raw = etree.tostring(root, method="text", encoding=str, with_tail=False)
+    if len(raw) > MAX_TEXT_CHARS:
+        return walk_text(root)
+    return _collapse(raw)

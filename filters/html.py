@@ -32,10 +32,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree  # type: ignore[import-untyped]
-from lxml import html as lxml_html
 
 from ._html_text import visible_text
 
@@ -61,6 +60,8 @@ _SNIFF = re.compile(
 )
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
+_PARSER = etree.HTMLParser()  # the options of lxml.html's parser, plain element classes
+_STRING = etree.XPath("string()", smart_strings=False)  # lxml.html text_content()
 _META_LICENSE = frozenset({"dcterms.license", "dc.rights", "dcterms.rights", "dc.license"})
 
 
@@ -129,10 +130,61 @@ def _parse(body: bytes, notes: list[str]) -> Any:
         notes.append("empty document")
         return None
     try:
-        return lxml_html.document_fromstring(text)
+        # lxml.html.document_fromstring with a plain-element parser: the same libxml2 parse,
+        # without a Python class lookup for every element proxy.
+        root = etree.fromstring(text, _PARSER)
+        if root is None:
+            raise etree.ParserError("Document is empty")
+        return root
     except (etree.ParserError, ValueError, etree.XMLSyntaxError) as e:
         notes.append(f"unparseable HTML: {type(e).__name__}")
         return None
+
+
+# Fast paths for ``urljoin``/``urldefrag`` on the common simple shapes, where they are
+# provably identity-like: no ``;`` params, no ``.``/``..`` segments in a relative path, no
+# empty ``?``/``#`` (which urlunparse would drop), no whitespace or controls, lower-case scheme.
+_P = r"[A-Za-z0-9\-._~!$&'()*+,=:@%/]"  # path characters: sub-delims without ';'
+_Q = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]"  # query and fragment characters
+_TAIL = rf"(?:\?{_Q}+)?(?:#{_Q}+)?"
+_ROOTED = re.compile(rf"/(?!/){_P}*{_TAIL}\Z")
+_ABSOLUTE = re.compile(rf"https?://[A-Za-z0-9\-.]+(?::[0-9]+)?(?:/{_P}*)?{_TAIL}\Z")
+
+
+@lru_cache(maxsize=1024)
+def _origin_prefix(base: str) -> str | None:
+    """``scheme://netloc`` of an http(s) ``base`` as ``urljoin`` would rebuild it, or None."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _fast_join(base: str, href: str) -> str | None:
+    """``urljoin(base, href)`` for the simple shapes above; None when not applicable."""
+    if href[:1] == "/":
+        if not _ROOTED.match(href):
+            return None
+        path = href.split("?", 1)[0].split("#", 1)[0]
+        if "." in path and any(seg in (".", "..") for seg in path.split("/")):
+            return None
+        prefix = _origin_prefix(base)
+        return None if prefix is None else prefix + href
+    if href[:4] == "http" and _ABSOLUTE.match(href):
+        return href  # same scheme: rebuilt unchanged; other scheme: returned as is
+    return None
+
+
+def _defrag(url: str) -> str:
+    """``urldefrag(url)[0]``."""
+    if "#" not in url:
+        return url
+    if _ABSOLUTE.match(url):
+        return url.partition("#")[0]
+    return urldefrag(url)[0]
 
 
 @lru_cache(maxsize=65536)
@@ -141,6 +193,9 @@ def _resolve(base: str, href: str | None) -> str | None:
     if not href:
         return None
     href = href.strip()
+    fast = _fast_join(base, href)
+    if fast is not None:
+        return fast
     try:
         url = urljoin(base, href)
     except ValueError:
@@ -210,7 +265,7 @@ class _Collector:
             return
         url = _resolve(self.base, _attr(element, "href"))
         if url:
-            self.links.setdefault(urldefrag(url)[0], None)
+            self.links.setdefault(_defrag(url), None)
 
     def jsonld_script(self, element: Any) -> None:
         if media_type(_attr(element, "type")) != "application/ld+json":
@@ -267,7 +322,7 @@ def _visit(root: Any, collector: _Collector) -> None:
 
 def _title(root: Any) -> str | None:
     for title in root.iter("title"):
-        text = " ".join(title.text_content().split())
+        text = " ".join(_STRING(title).split())
         return text or None
     return None
 
@@ -286,8 +341,8 @@ def extract(
             return HtmlSignals(diagnostics=tuple(notes))
         collector = _Collector(_base_url(root, base_url), product_token, ai_agents)
         _visit(root, collector)
-        text = visible_text(root)
         title = _title(root)
+        text = visible_text(root)  # last: it prunes the tree
     except (ValueError, TypeError, RecursionError, MemoryError, etree.LxmlError) as e:
         notes.append(f"extraction failed: {type(e).__name__}")
         return HtmlSignals(diagnostics=tuple(notes))
