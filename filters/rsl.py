@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from ._extrules import IdentityMemo
 from ._rsl_xml import RslContent, RslLicense, read_document
 from .model import DocState, DocumentInfo, FetchOutcome, Purpose, Signal, SignalResult, Verdict
 from .patterns import url_path
@@ -123,21 +124,25 @@ def _origin(url: str) -> tuple[str, str, int | None] | None:
     return scheme, (parts.hostname or "").rstrip("."), port if port is not None else default
 
 
-def _best_contents(policy: RslPolicy, url: str) -> list[RslContent]:
+def _best_contents(policy: RslPolicy, url: str) -> tuple[int, ...]:
+    """Indices of the matching ``<content>`` entries with the longest pattern."""
     path = url_path(url)
-    page_origin = _origin(url)
-    best: list[RslContent] = []
+    page_origin: tuple[str, str, int | None] | bool | None = False  # False: not computed yet
+    best: list[int] = []
     best_len = -1
-    for content in policy.contents:
-        if content.origin is not None and _origin(content.origin) != page_origin:
-            continue
+    for index, content in enumerate(policy.contents):
+        if content.origin is not None:
+            if page_origin is False:
+                page_origin = _origin(url)
+            if _origin(content.origin) != page_origin:
+                continue
         if not content.pattern.matches(path):
             continue
         if content.pattern.length > best_len:
-            best, best_len = [content], content.pattern.length
+            best, best_len = [index], content.pattern.length
         elif content.pattern.length == best_len:
-            best.append(content)
-    return best
+            best.append(index)
+    return tuple(best)
 
 
 def _result(
@@ -209,8 +214,23 @@ def evaluate(policy: RslPolicy, url: str, purpose: Purpose) -> SignalResult:
         return _result(Verdict.ERROR, ReasonCode.RSL_INVALID, raw, None, policy)
     if policy.state is DocState.ABSENT:
         return _result(Verdict.NONE, None, None, None, policy)
-    matches = _best_contents(policy, url)
-    if not matches:
-        return _result(Verdict.NONE, None, None, None, policy)
-    results = [_judge_content(content, purpose, policy) for content in matches]
-    return max(results, key=lambda r: _SEVERITY[r.verdict])
+    picked = _best_contents(policy, url)
+    # The verdict depends only on the policy, the selected entries and the purpose.
+    memo = _MEMO.get((policy,))
+    if memo is None:
+        memo = _MEMO.put((policy,), {})
+    hit = memo.get((picked, purpose))
+    if hit is not None:
+        return hit
+    if not picked:
+        result = _result(Verdict.NONE, None, None, None, policy)
+    else:
+        results = [_judge_content(policy.contents[i], purpose, policy) for i in picked]
+        result = max(results, key=lambda r: _SEVERITY[r.verdict])
+    if len(memo) < _MAX_MEMO:
+        memo[(picked, purpose)] = result
+    return result
+
+
+_MEMO: IdentityMemo[dict[tuple[object, ...], SignalResult]] = IdentityMemo(256)
+_MAX_MEMO = 4096

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from filters import FetchOutcome, Purpose, Verdict, aipref, content_signal, robots
+from filters import FetchOutcome, Purpose, Verdict, aipref, content_signal, robots, rsl
 from filters._extrules import IdentityMemo, select_indices, select_rules
 from filters.engine import EngineConfig, SiteSignals, decide_pre_fetch
 from filters.reasons import ReasonCode
@@ -86,3 +86,24 @@ def test_engine_robots_plan_is_per_policy_and_config() -> None:
     assert decide_pre_fetch(quick, url, cfg).allowed
     assert decide_pre_fetch(slow, url, lenient).reasons == (ReasonCode.AIPREF_DISALLOW,)
     assert decide_pre_fetch(slow, url, cfg).reasons == first.reasons
+
+
+def test_rsl_memo_keeps_policies_urls_and_purposes_apart() -> None:
+    body = (
+        b'<rsl xmlns="https://rslstandard.org/rsl">'
+        b'<content url="/archive/*"><license><prohibits type="usage">ai-train</prohibits>'
+        b'</license></content><content url="https://other.org/"><license>'
+        b'<prohibits type="usage">all</prohibits></license></content>'
+        b'<content url="/"><license><permits type="usage">search</permits></license></content>'
+        b"</rsl>"
+    )
+    policy = rsl.parse(body)
+    other = rsl.parse(body.replace(b"ai-train</prohibits>", b"search</prohibits>"))
+    url = "https://example.org/archive/1"
+    assert rsl.evaluate(policy, url, Purpose.TRAIN_AI).detail == "ai-train"
+    assert rsl.evaluate(other, url, Purpose.TRAIN_AI).verdict is Verdict.NONE
+    assert rsl.evaluate(policy, url, Purpose.SEARCH).verdict is Verdict.NONE
+    home = rsl.evaluate(policy, "https://example.org/", Purpose.SEARCH)
+    assert home.verdict is Verdict.GRANT
+    elsewhere = rsl.evaluate(policy, "https://other.org/", Purpose.SEARCH)
+    assert elsewhere.reasons == (ReasonCode.RSL_PROHIBITED,) and elsewhere.detail == "all"
