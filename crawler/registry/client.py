@@ -1,4 +1,4 @@
-"""Registry clients for the crawler and ``heed check`` (SPEC.md §3.6; issue 4).
+"""Registry clients for the crawler and ``heed check`` (SPEC.md §3.6).
 
 ``open_registry(url)`` reads the ``[registry] url`` setting: ``sqlite://<path>`` opens the
 embedded store (``sqlite:///var/lib/heed/registry.db`` is the absolute path
@@ -131,10 +131,59 @@ def _parse_lookup(body: object, urls: list[str]) -> dict[str, tuple[Entry, ...]]
             raise ValueError("malformed lookup result")
         url = item.get("url")
         if isinstance(url, str):
-            parsed[url] = tuple(entry_from_dict(e) for e in item["entries"])
+            parsed[url] = tuple(_entry(e) for e in item["entries"])
     if any(url not in parsed for url in urls):
         raise ValueError("lookup answer is missing URLs")
     return parsed
+
+
+#: Fields ``entry_from_dict`` reads; two dicts equal on these give equal entries.
+_FIELDS = (
+    "id",
+    "subject_kind",
+    "subject",
+    "choice",
+    "license",
+    "registered_by",
+    "registered_at",
+    "expires_at",
+    "note",
+    "verified",
+)
+_ENTRY_CACHE_LIMIT = 65_536
+_ENTRIES: dict[tuple[object, ...], Entry] = {}
+
+
+def _entry(data: object) -> Entry:
+    """``entry_from_dict(data)``, validated once per distinct entry (a host's entries recur in
+    every answer for its URLs). Only dicts with an id and a registration time are cached:
+    without them validation makes up a fresh id or time, so it is not a pure function.
+
+    Raises:
+        RegistryValidationError: the entry is invalid (never cached).
+    """
+    if (
+        not isinstance(data, dict)
+        or not data.get("id")
+        or not data.get("registered_at")
+        or not isinstance(data.get("verified", False), bool | str)  # 1 == True as a key
+    ):
+        return entry_from_dict(data)
+    purposes = data.get("purposes")
+    key = (
+        *(data.get(f) for f in _FIELDS),
+        tuple(purposes) if isinstance(purposes, list) else purposes,
+    )
+    try:
+        cached = _ENTRIES.get(key)
+    except TypeError:  # an unhashable value: validation will refuse or convert it
+        return entry_from_dict(data)
+    if cached is None:
+        cached = entry_from_dict(data)
+        if len(_ENTRIES) >= _ENTRY_CACHE_LIMIT:
+            _ENTRIES.clear()
+        _ENTRIES[key] = cached
+    return cached
 
 
 class CombinedRegistryClient(RegistryClient):

@@ -1,4 +1,4 @@
-"""``heed registry serve``: the registry's HTTP JSON API (issue 4; SPEC.md §3.6).
+"""``heed registry serve``: the registry's HTTP JSON API (SPEC.md §3.6).
 
 Built on the standard library's ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive); the store
 serialises database access and SQLite WAL lets other processes read and write the same file.
@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from filters.errors import RegistryError, RegistryValidationError
 from filters.model import Purpose
-from filters.registry import entry_from_dict, entry_to_dict, evaluate
+from filters.registry import Entry, entry_from_dict, entry_to_dict, evaluate
 
 from . import verify
 from .openapi import openapi_document
@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body)
 
     def _send(self, status: int, body: object) -> None:
-        data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        data = body if isinstance(body, bytes) else _dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -229,18 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError as e:
                 raise ApiError(422, f"unknown purpose {body['purpose']!r}") from e
         found = self.server.store.candidates(urls)
-        now = datetime.now(UTC)
-        results = []
-        for url in dict.fromkeys(urls):
-            entries = found[url]
-            item: dict[str, object] = {"url": url, "entries": [entry_to_dict(e) for e in entries]}
-            if purpose is not None:
-                result, winner = evaluate(entries, url, purpose, now)
-                item["verdict"] = result.verdict.value
-                item["reasons"] = [r.value for r in result.reasons]
-                item["entry_id"] = winner.id if winner else None
-            results.append(item)
-        return 200, {"results": results}
+        return 200, _lookup_body(found, list(dict.fromkeys(urls)), purpose)
 
     def _list(self, query: dict[str, list[str]]) -> tuple[int, object]:
         try:
@@ -320,6 +309,38 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.store.complete_challenge(challenge_id, entry):
             raise ApiError(404, "challenge already used")
         return 201, {"entry": entry_to_dict(entry)}
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _lookup_body(
+    found: dict[str, tuple[Entry, ...]], urls: list[str], purpose: Purpose | None
+) -> bytes:
+    """The /v1/lookup answer, byte for byte what ``_dumps`` gives for
+    ``{"results": [{"url", "entries", ["verdict", "reasons", "entry_id"]}, ...]}``, but with
+    each distinct entry serialised once per answer (a host's entries recur for each URL)."""
+    encoded: dict[int, str] = {}  # id() of entries kept alive by ``found``
+    now = datetime.now(UTC)
+    items = []
+    for url in urls:
+        entries = found[url]
+        parts = []
+        for entry in entries:
+            text = encoded.get(id(entry))
+            if text is None:
+                text = encoded[id(entry)] = _dumps(entry_to_dict(entry))
+            parts.append(text)
+        item = f'{{"url":{_dumps(url)},"entries":[{",".join(parts)}]'
+        if purpose is not None:
+            result, winner = evaluate(entries, url, purpose, now)
+            reasons = _dumps([r.value for r in result.reasons])
+            entry_id = _dumps(winner.id if winner else None)
+            item += f',"verdict":{_dumps(result.verdict.value)},"reasons":{reasons}'
+            item += f',"entry_id":{entry_id}'
+        items.append(item + "}")
+    return f'{{"results":[{",".join(items)}]}}'.encode()
 
 
 def make_server(

@@ -201,3 +201,20 @@ def test_open_registry_with_spawning_combines_sources(db_path, store, spawning_a
     monkeypatch.delenv(spawning.KEY_ENV)
     client = open_registry(f"sqlite://{db_path}", spawning=True)
     assert run(_lookup_and_close(client, urls)) == dict.fromkeys(urls)
+
+
+def test_answer_entries_are_validated_once_and_invalid_ones_always_refused():
+    from crawler.registry.client import _parse_lookup
+    from filters.errors import RegistryValidationError
+    from filters.registry import entry_to_dict
+
+    good = entry_to_dict(entry("domain", "Example.COM", id="dom"))
+    urls = ["https://a.example.com/", "https://b.example.com/"]
+    body = {"results": [{"url": u, "entries": [dict(good)]} for u in urls]}
+    parsed = _parse_lookup(body, urls)
+    assert parsed[urls[0]][0] is parsed[urls[1]][0]
+    assert parsed[urls[0]][0] == entry("domain", "example.com", id="dom")
+    for bad in ({"verified": 1}, {"subject": "com"}, {"purposes": ["nope"]}, {"note": ["x"]}):
+        broken = {"results": [{"url": urls[0], "entries": [good | bad]}]}
+        with pytest.raises(RegistryValidationError):
+            _parse_lookup(broken, urls[:1])

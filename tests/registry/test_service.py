@@ -210,3 +210,28 @@ def test_list_entries_pages(service, http):
     rest = http.get("/v1/entries", params={"limit": 3, "after": page["next"]}).json()
     assert [e["id"] for e in rest["entries"]] == ["e03", "e04"] and rest["next"] is None
     assert json.loads(json.dumps(rest))  # plain JSON
+
+
+@pytest.mark.parametrize("purpose", [None, "train-ai"])
+def test_lookup_answer_is_compact_json_with_every_entry_in_full(service, http, purpose):
+    # The answer is assembled from pre-serialised entries; it must be exactly the compact JSON
+    # of the documented shape, each URL carrying its entries in full (also when shared).
+    from filters.registry import entry_to_dict
+
+    dom = entry("domain", "example.com", "opt-out", id="dom", note='quote " and é')
+    pre = entry("prefix", "https://a.example.com/x/", "opt-in", id="pre", license="CC0-1.0")
+    service.store.add_many([dom, pre])
+    urls = ["https://a.example.com/x/1", "https://b.example.com/", "https://example.org/"]
+    body = {"urls": [*urls, urls[0]]} | ({"purpose": purpose} if purpose else {})
+    response = http.post("/v1/lookup", json=body)
+    expected_entries = [[entry_to_dict(pre), entry_to_dict(dom)], [entry_to_dict(dom)], []]
+    expected = []
+    for url, entries, verdict, entry_id in zip(
+        urls, expected_entries, ["grant", "deny", "none"], ["pre", "dom", None], strict=True
+    ):
+        item: dict[str, object] = {"url": url, "entries": entries}
+        if purpose:
+            reasons = ["registry.opt-out"] if verdict == "deny" else []
+            item |= {"verdict": verdict, "reasons": reasons, "entry_id": entry_id}
+        expected.append(item)
+    assert response.content == json.dumps({"results": expected}, separators=(",", ":")).encode()
