@@ -175,6 +175,7 @@ error_log {root}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
+  log_not_found off;
   client_body_temp_path {root}/tmp/body;
   proxy_temp_path {root}/tmp/proxy;
   fastcgi_temp_path {root}/tmp/fastcgi;

@@ -49,6 +49,7 @@ class Run:
     pages: int  # pages fetched and handed to the spider (robots.txt etc. not counted)
     considered: int  # heed: URLs decided (fetched or refused); Scrapy: same as pages
     wall_s: float
+    cpu_s: float  # user + system CPU of the process (less sensitive to a busy machine)
     peak_rss_mb: float
     returncode: int
     extra: dict[str, Any]
@@ -57,38 +58,57 @@ class Run:
     def pages_per_s(self) -> float:
         return self.pages / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def pages_per_cpu_s(self) -> float:
+        return self.pages / self.cpu_s if self.cpu_s > 0 else 0.0
 
-def _spawn(argv: list[str], log: Path) -> tuple[int, float, float, str]:
-    """Run ``argv`` from the repository root; returns (exit code, wall s, peak RSS MB, stdout)."""
+
+def _spawn(argv: list[str], log: Path, cwd: Path = ROOT) -> tuple[int, float, float, float, str]:
+    """Run ``argv`` in ``cwd`` (default: the repository root).
+
+    Returns (exit code, wall s, CPU s, peak RSS MB, stdout).
+    """
     out_path = log.with_suffix(".out")
     with out_path.open("wb") as out, log.open("wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err)
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
         # wait4 gives this child's own rusage; ru_maxrss is in KiB on Linux.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_maxrss / 1024, out_path.read_text(encoding="utf-8")
+    cpu = usage.ru_utime + usage.ru_stime
+    stdout = out_path.read_text(encoding="utf-8")
+    return proc.returncode, wall, cpu, usage.ru_maxrss / 1024, stdout
 
 
-def _heed_config(web: Web, tmp: Path, concurrency: int, per_host: int) -> Path:
+def _heed_config(web: Web, tmp: Path, args: argparse.Namespace) -> Path:
     seeds = ", ".join(json.dumps(s) for s in web.seeds)
+    extra: dict[str, list[str]] = {"crawl": [], "network": [], "limits": [], "output": []}
+    for option in args.heed_option:
+        key, _, value = option.partition("=")
+        section, _, name = key.partition(".")
+        extra.setdefault(section, []).append(f"{name} = {value}")
     text = f"""
 [crawl]
 seeds = [{seeds}]
 out = {json.dumps(str(tmp / "heed-out"))}
 max_pages = {web.total_pages}
 max_depth = {web.pages}
+{chr(10).join(extra.pop("crawl"))}
 
 [identity]
 contact_url = "http://127.0.0.1/contact"
 
 [network]
 allow_private_networks = true
-concurrency = {concurrency}
-per_host_concurrency = {per_host}
+concurrency = {args.concurrency}
+per_host_concurrency = {args.per_host}
 autothrottle = false
+{chr(10).join(extra.pop("network"))}
 """
+    for section, lines in extra.items():
+        if lines:
+            text += f"\n[{section}]\n" + "\n".join(lines) + "\n"
     path = tmp / "heed.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -96,16 +116,17 @@ autothrottle = false
 
 def run_heed(web: Web, tmp: Path, args: argparse.Namespace, *, profile: Path | None) -> Run:
     _clear(tmp / "heed-out")  # each run starts from an empty output folder
-    config = _heed_config(web, tmp, args.concurrency, args.per_host)
+    config = _heed_config(web, tmp, args)
     pre = ["-m", "cProfile", "-o", str(profile), "-m"] if profile else ["-m"]
     argv = [sys.executable, *pre, "crawler.cli", "crawl", "--config", str(config), "--json"]
-    code, wall, rss, out = _spawn(argv, tmp / "heed.log")
+    code, wall, cpu, rss, out = _spawn(argv, tmp / "heed.log", cwd=args.heed_root)
     summary = json.loads(out) if code == 0 and out.strip() else {}
     return Run(
         name="heed",
         pages=int(summary.get("kept", 0)),
         considered=int(summary.get("considered", 0)),
         wall_s=wall,
+        cpu_s=cpu,
         peak_rss_mb=rss,
         returncode=code,
         extra={
@@ -118,7 +139,7 @@ def run_heed(web: Web, tmp: Path, args: argparse.Namespace, *, profile: Path | N
 def run_plain(web: Web, tmp: Path, args: argparse.Namespace) -> Run:
     argv = [sys.executable, str(PLAIN), "--concurrency", str(args.concurrency)]
     argv += ["--per-host", str(args.per_host), *web.seeds]
-    code, wall, rss, out = _spawn(argv, tmp / "plain.log")
+    code, wall, cpu, rss, out = _spawn(argv, tmp / "plain.log")
     stats = json.loads(out) if code == 0 and out.strip() else {}
     pages = int(stats.get("bench/pages", 0))
     return Run(
@@ -126,6 +147,7 @@ def run_plain(web: Web, tmp: Path, args: argparse.Namespace) -> Run:
         pages=pages,
         considered=pages,
         wall_s=wall,
+        cpu_s=cpu,
         peak_rss_mb=rss,
         returncode=code,
         extra={
@@ -141,25 +163,37 @@ def _median_run(runs: list[Run]) -> Run:
 
 
 def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
-    h, p = _median_run(heed), _median_run(plain)
     print(
         f"web: {len(web.hosts)} hosts × {web.pages} page URLs = {web.total_pages} "
         f"({web.fetchable} allowed by robots.txt), nginx on 127.0.0.2-{len(web.hosts) + 1}"
     )
-    print(f"{'crawler':<8} {'pages':>7} {'wall s':>8} {'pages/s':>9} {'peak RSS MB':>12}  runs")
-    for r, all_runs in ((h, heed), (p, plain)):
-        rates = " ".join(f"{x.pages_per_s:.0f}" for x in all_runs)
+    print(
+        f"{'crawler':<8} {'pages':>7} {'wall s':>8} {'pages/s':>9} {'CPU s':>8} "
+        f"{'pages/CPU s':>12} {'peak RSS MB':>12}  pages/s of each run"
+    )
+    medians = {}
+    for runs in (heed, plain):
+        if not runs:
+            continue
+        r = medians[runs[0].name] = _median_run(runs)
+        rates = " ".join(f"{x.pages_per_s:.0f}" for x in runs)
         print(
-            f"{r.name:<8} {r.pages:>7} {r.wall_s:>8.2f} {r.pages_per_s:>9.1f} "
-            f"{r.peak_rss_mb:>12.1f}  [{rates}]"
+            f"{r.name:<8} {r.pages:>7} {r.wall_s:>8.2f} {r.pages_per_s:>9.1f} {r.cpu_s:>8.1f} "
+            f"{r.pages_per_cpu_s:>12.1f} {r.peak_rss_mb:>12.1f}  [{rates}]"
         )
-    ratio = h.pages_per_s / p.pages_per_s if p.pages_per_s else float("nan")
-    print(f"ratio heed/scrapy pages/s: {ratio:.2f}× (target ≥ 1.00×)")
-    print(f"heed peak RSS: {h.peak_rss_mb:.1f} MB (target ≤ 300 MB for 10,000 pages)")
-    print(f"heed considered {h.considered}, excluded by reason: {h.extra['by_reason']}")
-    print(f"heed crawl time inside the process: {h.extra['crawl_elapsed_s']} s")
-    print(f"scrapy robots.txt refusals: {p.extra['robots_forbidden']}")
-    for r in (h, p):
+    h, p = medians.get("heed"), medians.get("scrapy")
+    if h and p and p.pages_per_s and p.pages_per_cpu_s:
+        print(f"ratio heed/scrapy pages/s: {h.pages_per_s / p.pages_per_s:.2f}× (target ≥ 1.00×)")
+        print(
+            f"ratio heed/scrapy pages per CPU second: {h.pages_per_cpu_s / p.pages_per_cpu_s:.2f}×"
+        )
+    if h:
+        print(f"heed peak RSS: {h.peak_rss_mb:.1f} MB (target ≤ 300 MB for 10,000 pages)")
+        print(f"heed considered {h.considered}, excluded by reason: {h.extra['by_reason']}")
+        print(f"heed crawl time inside the process: {h.extra['crawl_elapsed_s']} s")
+    if p:
+        print(f"scrapy robots.txt refusals: {p.extra['robots_forbidden']}")
+    for r in heed + plain:
         if r.returncode != 0:
             print(f"WARNING: {r.name} exited with {r.returncode} (see its .log)", file=sys.stderr)
         if r.pages != web.fetchable:
@@ -175,6 +209,11 @@ def print_profile(path: Path, top: int = 25) -> None:
     print(f"\nheed under cProfile: {total:.1f} s of CPU in Python; top {top} by own time")
     print(f"{'own %':>6} {'cum %':>6}  function")
     for tt, ct, name in sorted(rows, reverse=True)[:top]:
+        print(f"{100 * tt / total:>6.1f} {100 * ct / total:>6.1f}  {name}")
+    print(f"\nheed's own functions (crawler/, filters/): top {top} by cumulative time")
+    print(f"{'own %':>6} {'cum %':>6}  function")
+    own = [r for r in rows if r[2].startswith(("crawler/", "filters/"))]
+    for tt, ct, name in sorted(own, key=lambda r: r[1], reverse=True)[:top]:
         print(f"{100 * tt / total:>6.1f} {100 * ct / total:>6.1f}  {name}")
 
 
@@ -192,8 +231,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     ap.add_argument("--per-host", type=int, default=2, help="requests in flight per host")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each crawler (median shown)")
+    ap.add_argument(
+        "--only", choices=("heed", "scrapy"), help="run one crawler (no ratio is printed)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--profile", action="store_true", help="also profile one heed run")
+    ap.add_argument(
+        "--heed-root",
+        type=Path,
+        default=ROOT,
+        metavar="DIR",
+        help="run heed from this checkout (e.g. a `git worktree` of another commit)",
+    )
+    ap.add_argument(
+        "--heed-option",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=TOML",
+        help="extra heed config, e.g. output.row_group_rows=100 (repeatable)",
+    )
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="heed-bench-"))
     web = generate(tmp, args.hosts, args.pages, free_port())
@@ -203,8 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i in range(args.repeat):
             # Alternate the order so neither crawler always runs on a warmer machine.
-            order = ("heed", "plain") if i % 2 == 0 else ("plain", "heed")
+            order = ("heed", "scrapy") if i % 2 == 0 else ("scrapy", "heed")
             for name in order:
+                if args.only and name != args.only:
+                    continue
                 if name == "heed":
                     heed.append(run_heed(web, tmp, args, profile=None))
                 else:
@@ -212,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         report(web, heed, plain)
         if args.profile:
             prof = tmp / "heed.prof"
-            run_heed(web, tmp, args, profile=prof)
+            profiled = run_heed(web, tmp, args, profile=prof)
+            if profiled.returncode != 0 or profiled.pages != web.fetchable:
+                print(f"WARNING: the profiled heed run fetched {profiled.pages} pages")
             print_profile(prof)
     finally:
         stop_nginx(nginx)
