@@ -86,7 +86,22 @@ class HeedSpider(scrapy.Spider):
         page: PageSignals = meta["heed_page"]
         url = meta.get("heed_url", response.url)
         if decision.allowed:
-            yield self._item(url, response, decision, page)
+            try:
+                item = self._item(url, response, decision, page)
+            except Exception as e:  # a bug must not lose the decision: exclude and record it
+                log.exception("building the record of %s failed", url)
+                decision = denied(
+                    ReasonCode.FETCH_ERROR,
+                    Stage.POST_FETCH,
+                    raw=f"internal error: {e!r}"[:300],
+                    source=response.url,
+                    evidence=decision.evidence,
+                )
+                self.ctx.record_decision(
+                    url, decision, final_url=response.url, http_status=response.status
+                )
+            else:
+                yield item
         else:
             self.ctx.record_decision(
                 url, decision, final_url=response.url, http_status=response.status
@@ -124,7 +139,7 @@ class HeedSpider(scrapy.Spider):
             "license_source": lic.source,
             "license_conflict": lic.conflict,
             "purpose": self.ctx.cfg.purpose.value,
-            "evidence": evidence_json(decision, self.ctx.engine),
+            "evidence": evidence_json(decision, self.ctx.engine, response.meta.get("heed_site")),
             "crawl_id": self.ctx.crawl_id,
             "engine_version": filters.__version__,
             "depth": response.meta.get("heed_depth", 0),

@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from urllib.parse import unquote
 
 from protego import Protego
 
@@ -54,6 +55,7 @@ __all__ = [
     "MergedGroup",
     "Plan",
     "ResultMemo",
+    "Screen",
     "match_path",
     "unreachable_raw",
 ]
@@ -95,8 +97,31 @@ def _clean_file(rules: Sequence[RuleLine]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NOT_UTF8_ESCAPE = re.compile(r"%(?![89A-F][0-9A-F])").search
+_TARGET: tuple[str, str] = ("", "")
+
+
 def _protego_target(path: str) -> str:
-    return _AUTHORITY_GUARD + path if path.startswith("//") else path
+    """``path`` as handed to protego (kept for the last path: asked once per group).
+
+    protego decodes every escape and re-encodes on each query; when the only escapes of the
+    normalised path are UTF-8 sequences of non-ASCII characters, handing it the decoded
+    characters gives the same comparison string and spares it the decoding.
+    """
+    global _TARGET
+    last = _TARGET
+    if last[0] == path:
+        return last[1]
+    target = path
+    if "%" in path and _NOT_UTF8_ESCAPE(path) is None:
+        try:
+            target = unquote(path, errors="strict")
+        except UnicodeDecodeError:
+            target = path
+    if target.startswith("//"):
+        target = _AUTHORITY_GUARD + target
+    _TARGET = (path, target)
+    return target
 
 
 class _Evidence:
@@ -150,6 +175,7 @@ class Matcher:
         "_single",
         "can_deny",
         "rules",
+        "screen",
     )
 
     def __init__(self, rules: Sequence[RuleLine]) -> None:
@@ -164,6 +190,7 @@ class Matcher:
             _VERBATIM_PATTERN(normalize_path(r.pattern)) for r in self.rules if r.allow
         )
         self._last: tuple[str, RuleLine | None] = ("", None)
+        self.screen: Screen | None = None  # set by the Book when several groups can deny
 
     def decide(self, path: str) -> RuleLine | None:
         """The line behind protego's verdict on the normalised ``path``, or None.
@@ -174,7 +201,10 @@ class Matcher:
         last = self._last
         if last[0] == path:
             return last[1]
-        if self._protego.can_fetch(_protego_target(path), "*"):
+        screen = self.screen
+        if (screen is not None and not screen.may_deny(path)) or self._protego.can_fetch(
+            _protego_target(path), "*"
+        ):
             rule = self._allowed_by(path)
         else:
             found = self._denies.find(path)
@@ -227,36 +257,43 @@ class Matcher:
 
 
 class Plan:
-    """The distinct deny-capable matchers of a token list, each with its first token.
+    """The distinct deny-capable matchers of a token list, each with its first token."""
 
-    With two or more matchers, one protego object holding all their ``Disallow`` lines
-    screens a path first: when no ``Disallow`` line matches for protego, no group can
-    disallow, and one protego query replaces one per group.
-    """
-
-    __slots__ = ("_screen", "entries")
+    __slots__ = ("entries",)
 
     def __init__(self, entries: tuple[tuple[str, Matcher], ...]) -> None:
         self.entries = entries
-        self._screen: Protego | None = None
-        if len(entries) > 1:
-            denies = {r.pattern: r for _, m in entries for r in m.rules if not r.allow}
-            self._screen = Protego.parse(_clean_file(tuple(denies.values())))
 
     def first_denial(self, path: str) -> tuple[str, RuleLine] | None:
         """The first token (list order) whose group disallows ``path``, with the line."""
-        screen = self._screen
-        if screen is not None and screen.can_fetch(_protego_target(path), "*"):
-            for agent, matcher in self.entries:  # protego allows for every group
-                fixed = matcher.fixed_denial(path)
-                if fixed is not None:
-                    return agent, fixed
-            return None
         for agent, matcher in self.entries:
             rule = matcher.decide(path)
             if rule is not None and not rule.allow:
                 return agent, rule
         return None
+
+
+class Screen:
+    """One protego object holding every ``Disallow`` line of a file, asked first.
+
+    When no ``Disallow`` line of the file matches a path for protego, no group can disallow
+    it, so one protego query (kept for the path) answers every group the engine asks about.
+    """
+
+    __slots__ = ("_last", "_protego")
+
+    def __init__(self, rules: Sequence[RuleLine]) -> None:
+        self._protego = Protego.parse(_clean_file(rules))
+        self._last: tuple[str, bool] = ("", True)
+
+    def may_deny(self, path: str) -> bool:
+        """False when protego matches no ``Disallow`` line of the file against ``path``."""
+        last = self._last
+        if last[0] == path:
+            return last[1]
+        deny = not self._protego.can_fetch(_protego_target(path), "*")
+        self._last = (path, deny)
+        return deny
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +343,13 @@ def _merged_groups(groups: Sequence[RawGroup]) -> dict[str, MergedGroup]:
         if key not in by_indices:
             by_indices[key] = _merge([groups[i] for i in idx], matcher_for)
         by_agent[agent] = by_indices[key]
+    deniers = [m for m in by_rules.values() if m.can_deny]
+    if len(deniers) > 1:
+        screen = Screen(
+            tuple({r.pattern: r for m in deniers for r in m.rules if not r.allow}.values())
+        )
+        for matcher in deniers:
+            matcher.screen = screen
     return by_agent
 
 

@@ -221,6 +221,9 @@ def test_output_reads_back_with_pandas_and_duckdb(tmp_path: Path) -> None:
         assert "shared text" in cc["text"]
         evidence = json.loads(cc["evidence"])
         assert {s["signal"] for s in evidence["signals"]} >= {"robots", "robots-ai-agent"}
+        robots_doc = evidence["documents"]["robots.txt"]
+        assert robots_doc["status"] == 404 and len(robots_doc["sha256"]) == 64
+        assert robots_doc["fetched_at"] and robots_doc["url"].endswith("/robots.txt")
         con = duckdb.connect()
         glob = str(run.out / "decisions" / "*.parquet")
         rows = con.execute(

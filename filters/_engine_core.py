@@ -1,0 +1,222 @@
+"""The engine's shared types and the fold of verdicts (see ``filters.engine``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from . import aitxt, html, license, registry, robots, rsl, tdmrep
+from .model import (
+    Decision,
+    FetchOutcome,
+    LicenseInfo,
+    Mode,
+    Purpose,
+    Signal,
+    SignalResult,
+    Stage,
+    Verdict,
+)
+from .reasons import ReasonCode
+
+_AI = frozenset({Purpose.TRAIN_AI, Purpose.AI_INPUT})
+_ALL = frozenset(Purpose)
+
+#: Which purposes a signal restricts (SPEC.md §3). Signals whose modules already evaluate per
+#: purpose (aipref, content-signal, x-robots-tag, registry, RSL) are listed with every purpose.
+SIGNAL_PURPOSES: Mapping[Signal, frozenset[Purpose]] = {
+    Signal.ROBOTS: _ALL,
+    Signal.ROBOTS_AI_AGENT: _AI,
+    Signal.AIPREF: _ALL,
+    Signal.CONTENT_SIGNAL: _ALL,
+    Signal.AITXT: _AI,
+    Signal.TDMREP: _AI,
+    Signal.REGISTRY: _ALL,
+    Signal.RSL: _ALL,
+    Signal.X_ROBOTS_TAG: _ALL,
+    Signal.META_ROBOTS: _ALL,
+    Signal.LICENSE: _ALL,
+    Signal.FETCH: _ALL,
+    Signal.POLITENESS: _ALL,
+    Signal.MODE: _ALL,
+}
+
+#: Denials that ``on_signal_error = "ignore"`` can never lift: RFC 9309 §2.3.1.4 mandates a
+#: complete disallow when robots.txt is unreachable.
+_MANDATORY = frozenset({ReasonCode.ROBOTS_UNREACHABLE})
+
+#: Kept media types by default (SPEC.md §3.8).
+DEFAULT_KEPT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The policy half of a run configuration: who we are and what we need."""
+
+    product_token: str = "heedbot"
+    purpose: Purpose = Purpose.TRAIN_AI
+    mode: Mode = Mode.OPT_OUT
+    on_signal_error: Literal["deny", "ignore"] = "deny"
+    ai_agents: tuple[str, ...] = field(default_factory=robots.default_ai_agents)
+    honor_noarchive: bool = False
+    open_licenses: tuple[str, ...] = license.DEFAULT_OPEN_LICENSES
+    max_crawl_delay: float = 30.0
+    kept_types: tuple[str, ...] = DEFAULT_KEPT_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSignals:
+    """An origin's parsed signal documents, fetched once per origin and shared by its URLs.
+
+    ``aitxt`` and ``tdmrep`` are None only when the caller did not fetch them at all (for
+    example an offline check without those files); a fetched-but-absent document is a policy
+    in state ``ABSENT``. ``rsl`` maps licence URLs (robots.txt ``License:``) to their policies.
+    """
+
+    robots: robots.RobotsPolicy
+    aitxt: aitxt.AitxtPolicy | None = None
+    tdmrep: tdmrep.TdmrepPolicy | None = None
+    rsl: Mapping[str, rsl.RslPolicy] = field(default_factory=dict)
+
+
+class _NotConfigured:
+    """Marker: the run has no consent registry."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_CONFIGURED"
+
+
+#: Pass as ``registry_answer`` when the run has no registry.
+NOT_CONFIGURED = _NotConfigured()
+
+#: The registry's candidate entries for a URL; None means the registry could not answer.
+RegistryAnswer = tuple[registry.Entry, ...] | None | _NotConfigured
+
+
+@dataclass(frozen=True, slots=True)
+class PageSignals:
+    """What a fetched response says, read once: headers and, for HTML, the parsed page."""
+
+    response: FetchOutcome
+    media_type: str
+    is_html: bool
+    html: html.HtmlSignals | None
+    link_licenses: tuple[str, ...]
+    link_rsl: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- folding
+
+
+def _effective(result: SignalResult, purpose: Purpose) -> bool:
+    return purpose in SIGNAL_PURPOSES.get(result.signal, _ALL)
+
+
+#: purpose -> the signals that do *not* speak to it (precomputed for ``_fold``).
+_IGNORED: Mapping[Purpose, frozenset[Signal]] = {
+    purpose: frozenset(s for s, covered in SIGNAL_PURPOSES.items() if purpose not in covered)
+    for purpose in Purpose
+}
+_NONE = Verdict.NONE
+_GRANT = Verdict.GRANT
+_DENY = Verdict.DENY
+_ERROR = Verdict.ERROR
+_SILENT = ReasonCode.AIPREF_PARSE_ERROR
+
+
+def _fold(evidence: Sequence[SignalResult], cfg: EngineConfig) -> tuple[list[ReasonCode], bool]:
+    """Deny reasons in evidence order (deduplicated), and whether any grant was stated."""
+    reasons: list[ReasonCode] = []
+    granted = False
+    ignored = _IGNORED.get(cfg.purpose)
+    if ignored is None:  # not a Purpose member: the plain rule
+        return _fold_plain(evidence, cfg)
+    errors_deny = cfg.on_signal_error == "deny"
+    for result in evidence:
+        verdict = result.verdict
+        if verdict is _NONE or result.signal in ignored:
+            continue
+        if verdict is _GRANT:
+            granted = True
+            continue
+        if verdict is _DENY or (
+            verdict is _ERROR and (errors_deny or not _MANDATORY.isdisjoint(result.reasons))
+        ):
+            for code in result.reasons:
+                if code not in reasons and code is not _SILENT:
+                    reasons.append(code)
+    return reasons, granted
+
+
+def _fold_plain(
+    evidence: Sequence[SignalResult], cfg: EngineConfig
+) -> tuple[list[ReasonCode], bool]:
+    reasons: list[ReasonCode] = []
+    granted = False
+    for result in evidence:
+        if not _effective(result, cfg.purpose):
+            continue
+        if result.verdict is Verdict.GRANT:
+            granted = True
+            continue
+        if result.verdict is Verdict.DENY or (
+            result.verdict is Verdict.ERROR
+            and (cfg.on_signal_error == "deny" or set(result.reasons) & _MANDATORY)
+        ):
+            for code in result.reasons:
+                if code not in reasons and code is not ReasonCode.AIPREF_PARSE_ERROR:
+                    reasons.append(code)
+    return reasons, granted
+
+
+_NO_LICENSE = LicenseInfo(None)
+
+
+def _decision(
+    evidence: list[SignalResult],
+    cfg: EngineConfig,
+    stage: Stage,
+    *,
+    lic: LicenseInfo | None = None,
+    crawl_delay: float | None = None,
+    reasons: list[ReasonCode] | None = None,
+) -> Decision:
+    if reasons is None:
+        reasons, _ = _fold(evidence, cfg)
+    return Decision(
+        allowed=not reasons,
+        stage=stage,
+        reasons=tuple(reasons),
+        evidence=tuple(evidence),
+        license=lic or _NO_LICENSE,
+        crawl_delay=crawl_delay,
+    )
+
+
+def denied(
+    reason: ReasonCode,
+    stage: Stage,
+    *,
+    raw: str | None = None,
+    detail: str | None = None,
+    source: str | None = None,
+    evidence: Sequence[SignalResult] = (),
+) -> Decision:
+    """A decision denied by the fetch layer itself (blocked address, redirect limit, ...)."""
+    signal = Signal.POLITENESS if reason.value.startswith("politeness.") else Signal.FETCH
+    result = SignalResult(signal, Verdict.DENY, (reason,), raw=raw, source=source, detail=detail)
+    return Decision(False, stage, (reason,), (*evidence, result))
+
+
+def _registry_result(
+    answer: RegistryAnswer, url: str, purpose: Purpose, now: datetime
+) -> tuple[SignalResult | None, registry.Entry | None]:
+    if isinstance(answer, _NotConfigured):
+        return None, None
+    if answer is None:
+        return registry.unavailable("registry did not answer"), None
+    return registry.evaluate(answer, url, purpose, now)

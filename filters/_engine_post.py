@@ -1,0 +1,236 @@
+"""The post-fetch half of the engine: headers, HTML, licence and mode (SPEC.md §3.7-§4, §1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from . import aipref, content_signal, html, license, registry, rsl, tdmrep, xrobots
+from ._engine_core import (
+    NOT_CONFIGURED,
+    EngineConfig,
+    PageSignals,
+    RegistryAnswer,
+    SiteSignals,
+    _decision,
+    _fold,
+    _NotConfigured,
+    _registry_result,
+)
+from .fetch import fetch_result
+from .headers import Headers
+from .model import (
+    Decision,
+    FetchOutcome,
+    LicenseInfo,
+    Mode,
+    Signal,
+    SignalResult,
+    Stage,
+    Verdict,
+)
+from .reasons import ReasonCode
+
+# --------------------------------------------------------------------------- post-fetch
+
+
+def inspect_response(response: FetchOutcome, cfg: EngineConfig) -> PageSignals:
+    """Read a response once: media type, HTML sniffing and extraction, ``Link`` licences."""
+    content_type = response.headers.get("content-type")
+    media = html.media_type(content_type)
+    is_html = html.is_html(content_type, response.body)
+    page = None
+    if is_html and response.body:
+        page = html.extract(
+            response.body,
+            response.final_url or response.url,
+            product_token=cfg.product_token,
+            ai_agents=cfg.ai_agents,
+        )
+    links, rsl_links = html.link_header_licenses(
+        response.headers.get_list("link"), response.final_url or response.url
+    )
+    return PageSignals(response, media, is_html, page, links, rsl_links)
+
+
+def rsl_urls_needed(page: PageSignals) -> tuple[str, ...]:
+    """RSL documents a response names (``Link`` header, ``<link rel=license>``), in order."""
+    urls = list(page.link_rsl)
+    if page.html is not None:
+        urls.extend(page.html.rsl_links)
+    return tuple(dict.fromkeys(urls))
+
+
+#: The (lower-case) header names ``evaluate_headers`` reads.
+_SIGNAL_HEADERS = frozenset({"x-robots-tag", "content-usage", "content-signal"})
+
+
+def evaluate_headers(headers: Headers, cfg: EngineConfig) -> list[SignalResult]:
+    """The header-only signals of a response (SPEC.md §3.7), the hot path of every page."""
+    out: list[SignalResult] = []
+    if not headers.has_any(_SIGNAL_HEADERS):
+        return out
+    values = headers.get_list("x-robots-tag")
+    if values:
+        out.append(
+            xrobots.evaluate_header(
+                values,
+                product_token=cfg.product_token,
+                ai_agents=cfg.ai_agents,
+                purpose=cfg.purpose,
+                honor_noarchive=cfg.honor_noarchive,
+            )
+        )
+    values = headers.get_list("content-usage")
+    if values:
+        out.append(aipref.evaluate_header(values, cfg.purpose))
+    values = headers.get_list("content-signal")
+    if values:
+        out.append(content_signal.evaluate_header(values, cfg.purpose))
+    return out
+
+
+def _status_result(page: PageSignals, cfg: EngineConfig) -> SignalResult | None:
+    response = page.response
+    if response.error is not None or response.status is None:
+        return fetch_result(response)
+    if not 200 <= response.status < 300:
+        return SignalResult(
+            Signal.FETCH,
+            Verdict.DENY,
+            (ReasonCode.FETCH_STATUS,),
+            raw=str(response.status),
+            detail=str(response.status),
+            source=response.final_url or response.url,
+        )
+    if response.truncated:
+        return fetch_result(response)
+    if not page.is_html and page.media_type not in cfg.kept_types:
+        return SignalResult(
+            Signal.FETCH,
+            Verdict.DENY,
+            (ReasonCode.FETCH_UNSUPPORTED_TYPE,),
+            raw=response.headers.get("content-type"),
+            detail=page.media_type or None,
+        )
+    return None
+
+
+def _tdmrep_result(site: SiteSignals, page: PageSignals) -> SignalResult | None:
+    headers = page.response.headers
+    header_res, header_pol = headers.get_list("tdm-reservation"), headers.get_list("tdm-policy")
+    meta_res = page.html.tdm_reservation if page.html else ()
+    meta_pol = page.html.tdm_policy if page.html else ()
+    if site.tdmrep is None and not (header_res or meta_res):
+        return None
+    policy = (
+        site.tdmrep
+        if site.tdmrep is not None
+        else tdmrep.policy_from_fetch(FetchOutcome(url="", status=404))
+    )
+    return tdmrep.evaluate(
+        policy,
+        page.response.url,
+        header_reservation=header_res,
+        header_policy=header_pol,
+        meta_reservation=meta_res,
+        meta_policy=meta_pol,
+    )
+
+
+def _license(page: PageSignals, entry: registry.Entry | None) -> LicenseInfo:
+    candidates: list[tuple[str, str]] = []
+    if page.html is not None:
+        candidates.extend((u, "html-rel") for u in page.html.license_links)
+    candidates.extend((u, "http-link") for u in page.link_licenses)
+    if page.html is not None:
+        candidates.extend((u, "json-ld") for u in page.html.jsonld_licenses)
+        candidates.extend((u, "meta") for u in page.html.meta_licenses)
+    if entry is not None and entry.license:
+        candidates.append((entry.license, "registry"))
+    return license.choose(candidates)
+
+
+def _mode_result(cfg: EngineConfig, granted: bool, lic: LicenseInfo) -> SignalResult | None:
+    if cfg.mode is Mode.OPT_OUT:
+        return None
+    is_open = license.is_open(lic.license, cfg.open_licenses)
+    if cfg.mode is Mode.OPT_IN and not (granted or is_open):
+        return SignalResult(Signal.MODE, Verdict.DENY, (ReasonCode.CONSENT_MISSING,), raw="opt-in")
+    if cfg.mode is Mode.OPEN_LICENSE and not is_open:
+        return SignalResult(
+            Signal.MODE,
+            Verdict.DENY,
+            (ReasonCode.LICENSE_NOT_OPEN,),
+            raw=lic.license,
+            detail=",".join(cfg.open_licenses),
+        )
+    return None
+
+
+def decide_post_fetch(
+    pre: Decision,
+    site: SiteSignals,
+    page: PageSignals,
+    cfg: EngineConfig,
+    *,
+    rsl_documents: Mapping[str, rsl.RslPolicy] | None = None,
+    registry_answer: RegistryAnswer = NOT_CONFIGURED,
+    now: datetime | None = None,
+) -> Decision:
+    """The final decision for a fetched page (SPEC.md §3.7, §3.8, §4, §1 modes).
+
+    ``pre`` is the page's pre-fetch decision (its evidence is carried over). Every RSL URL that
+    :func:`rsl_urls_needed` returned must be in ``rsl_documents``; one that is missing counts as
+    ``rsl.unreachable`` (fail closed).
+    """
+    evidence = list(pre.evidence)
+    status = _status_result(page, cfg)
+    if status is not None:
+        evidence.append(status)
+    evidence.extend(evaluate_headers(page.response.headers, cfg))
+    tdm = _tdmrep_result(site, page)
+    if tdm is not None:
+        evidence = [r for r in evidence if r.signal is not Signal.TDMREP] + [tdm]
+    if page.html is not None and page.html.metas:
+        evidence.append(
+            xrobots.evaluate_meta(
+                page.html.metas,
+                product_token=cfg.product_token,
+                ai_agents=cfg.ai_agents,
+                purpose=cfg.purpose,
+                honor_noarchive=cfg.honor_noarchive,
+            )
+        )
+    docs = rsl_documents or {}
+    for url in rsl_urls_needed(page):
+        if url in site.robots.license_urls:
+            continue  # already evaluated pre-fetch
+        policy = docs.get(url)
+        if policy is None:
+            evidence.append(
+                SignalResult(Signal.RSL, Verdict.ERROR, (ReasonCode.RSL_UNREACHABLE,), raw=url)
+            )
+        else:
+            evidence.append(rsl.evaluate(policy, page.response.url, cfg.purpose))
+    entry = None
+    if _may_license(registry_answer):
+        _, entry = _registry_result(
+            registry_answer, page.response.url, cfg.purpose, now or datetime.now(UTC)
+        )
+    lic = _license(page, entry)
+    reasons, granted = _fold(evidence, cfg)
+    mode = _mode_result(cfg, granted, lic)
+    if mode is not None:
+        evidence.append(mode)
+        reasons, _ = _fold(evidence, cfg)
+    return _decision(
+        evidence, cfg, Stage.POST_FETCH, lic=lic, crawl_delay=pre.crawl_delay, reasons=reasons
+    )
+
+
+def _may_license(answer: RegistryAnswer) -> bool:
+    """Whether the registry's winning entry could carry a licence (only then is it needed)."""
+    if isinstance(answer, tuple):
+        return any(entry.license for entry in answer)
+    return answer is not None and not isinstance(answer, _NotConfigured)
