@@ -1,8 +1,9 @@
 """Spawning ai.txt: robots.txt grammar, matched case-insensitively (SPEC.md §3.4).
 
 ``/ai.txt`` on the page's own origin is read with the robots.txt grammar and matching of
-RFC 9309 (the same private parser and matcher as ``robots.py``), for the product token or
-``*``, but case-insensitively: rule patterns and the URL are both lower-cased. It speaks to the
+RFC 9309 (the same private parser and protego-backed matcher as ``robots.py``), for the
+product token or ``*``, but case-insensitively: rule patterns and the URL are both lower-cased
+before protego sees them. It speaks to the
 purposes ``train-ai`` and ``ai-input`` (the engine applies that).
 
 ``policy_from_fetch`` honours only a 2xx body that is not HTML: a ``text/html`` Content-Type,

@@ -9,11 +9,16 @@ which ``on_signal_error`` never lifts). Queries are pure: ``evaluate`` (the prod
 ``Content-Usage``/``Content-Signal`` lines of SPEC.md §3.3).
 
 The file is tokenised and grouped by ``_robots_parse`` (RFC 9309 grouping, which protego does
-not follow exactly) and matched by protego through ``_robots_match``. Choices where RFC 9309
-and the SPEC are silent are listed in ``_robots_parse`` and in docs/robots.md; in short:
-Crawl-delay takes the largest valid value of the merged group, a Disallow value without a
-leading ``/`` is repaired rather than dropped, and ``/robots.txt`` itself is always allowed,
-even when the file is unreachable.
+not follow exactly); each distinct merged group becomes one protego object at parse time and
+protego's ``can_fetch`` gives every Allow/Disallow verdict (``_robots_match`` and
+``_robots_protego``, which list the RFC 9309 fixes heed applies on top: percent-encoding
+normalised first, a fail-closed check where protego's own escaping would allow what RFC 9309
+disallows). The deciding line, the
+verdict's ``raw``, is found after protego's verdict. Choices where RFC 9309 and the SPEC are
+silent are listed in ``_robots_parse`` and in docs/robots.md; in short: Crawl-delay takes the
+largest valid value of the merged group, a Disallow value without a leading ``/`` is
+repaired rather than dropped, and ``/robots.txt`` itself is always allowed, even when the
+file is unreachable.
 """
 
 from __future__ import annotations
