@@ -111,6 +111,7 @@ def _status_result(page: PageSignals, cfg: EngineConfig) -> SignalResult | None:
             Verdict.DENY,
             (ReasonCode.FETCH_UNSUPPORTED_TYPE,),
             raw=response.headers.get("content-type"),
+            source=response.final_url or response.url,
             detail=page.media_type or None,
         )
     return None
