@@ -200,12 +200,12 @@ def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
             print(f"WARNING: {r.name} fetched {r.pages} of {web.fetchable} pages", file=sys.stderr)
 
 
-def print_profile(path: Path, top: int = 25) -> None:
+def print_profile(path: Path, heed_root: Path = ROOT, top: int = 25) -> None:
     stats = pstats.Stats(str(path))
     total = stats.total_tt  # type: ignore[attr-defined]
     rows = []
     for (file, line, func), (_cc, _nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
-        rows.append((tt, ct, f"{_short(file)}:{line}:{func}"))
+        rows.append((tt, ct, f"{_short(file, heed_root)}:{line}:{func}"))
     print(f"\nheed under cProfile: {total:.1f} s of CPU in Python; top {top} by own time")
     print(f"{'own %':>6} {'cum %':>6}  function")
     for tt, ct, name in sorted(rows, reverse=True)[:top]:
@@ -217,8 +217,8 @@ def print_profile(path: Path, top: int = 25) -> None:
         print(f"{100 * tt / total:>6.1f} {100 * ct / total:>6.1f}  {name}")
 
 
-def _short(file: str) -> str:
-    for marker in ("site-packages/", str(ROOT) + "/"):
+def _short(file: str, heed_root: Path) -> str:
+    for marker in ("site-packages/", f"{heed_root.resolve()}/", f"{heed_root}/"):
         if marker in file:
             return file.split(marker, 1)[1]
     return file
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             profiled = run_heed(web, tmp, args, profile=prof)
             if profiled.returncode != 0 or profiled.pages != web.fetchable:
                 print(f"WARNING: the profiled heed run fetched {profiled.pages} pages")
-            print_profile(prof)
+            print_profile(prof, args.heed_root)
     finally:
         stop_nginx(nginx)
         if args.keep:
