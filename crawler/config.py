@@ -55,7 +55,7 @@ class RunConfig:
     per_host_concurrency: int = 2
     autothrottle: bool = True
     part_max_rows: int = 10_000
-    row_group_rows: int = 1000
+    row_group_rows: int = 100
     flush_interval: float = 30.0
     source: str | None = None
 

@@ -62,8 +62,12 @@ def run_crawl(
     crawler.signals.connect(closed, signal=signals.spider_closed)
     process.crawl(crawler, ctx=ctx, seeds=seeds)
     process.start()
+    stats = crawler.stats.get_stats() or {}
+    errors = int(stats.get("spider_exceptions/count", 0))
+    if errors and not ctx.fatal:
+        # An exception in the spider is a bug that may have lost decisions: a scheduled job
+        # must not mistake such a run for a clean one (exit code 1).
+        ctx.fatal = f"{errors} internal error(s) while processing responses; see the log"
     summary = ctx.summary()
-    summary["stats"] = {
-        k: v for k, v in (crawler.stats.get_stats() or {}).items() if k.startswith("heed/")
-    }
+    summary["stats"] = {k: v for k, v in stats.items() if k.startswith("heed/")}
     return summary
