@@ -175,7 +175,10 @@ def main() -> None:
     deny = Verdict.DENY
 
     def headers_only(headers: Headers) -> bool:
-        return all(r.verdict is not deny for r in evaluate_headers(headers, cfg))
+        for result in evaluate_headers(headers, cfg):  # noqa: SIM110 (a plain loop, as the engine folds)
+            if result.verdict is deny:
+                return False
+        return True
 
     # (b) full decision for a page, site documents already parsed; every URL distinct, so
     # no per-URL cache can help

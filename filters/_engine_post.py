@@ -61,33 +61,58 @@ def rsl_urls_needed(page: PageSignals) -> tuple[str, ...]:
     return tuple(dict.fromkeys(urls))
 
 
-#: The (lower-case) header names ``evaluate_headers`` reads.
-_SIGNAL_HEADERS = frozenset({"x-robots-tag", "content-usage", "content-signal"})
+_NO_RESULTS: tuple[SignalResult, ...] = ()
+
+#: Per config (by identity; the config is held so its id is never reused): (X-Robots-Tag,
+#: Content-Usage, Content-Signal values) -> results. Header values repeat across a site's
+#: responses and results are immutable, so a response whose signal headers were seen before
+#: costs one dict lookup. Bounded by clearing.
+_HEADER_MEMOS: dict[int, tuple[EngineConfig, dict[tuple[object, ...], tuple[SignalResult, ...]]]]
+_HEADER_MEMOS = {}
+_HEADER_MEMO_MAX = 4096
 
 
-def evaluate_headers(headers: Headers, cfg: EngineConfig) -> list[SignalResult]:
+def _header_memo(cfg: EngineConfig) -> dict[tuple[object, ...], tuple[SignalResult, ...]]:
+    held = _HEADER_MEMOS.get(id(cfg))
+    if held is None or held[0] is not cfg:
+        if len(_HEADER_MEMOS) > 64:
+            _HEADER_MEMOS.clear()
+        held = _HEADER_MEMOS[id(cfg)] = (cfg, {})
+    return held[1]
+
+
+def evaluate_headers(headers: Headers, cfg: EngineConfig) -> tuple[SignalResult, ...]:
     """The header-only signals of a response (SPEC.md §3.7), the hot path of every page."""
+    found = headers._map  # read-only use of the multimap inside the package
+    xrt = found.get("x-robots-tag")
+    usage = found.get("content-usage")
+    signal = found.get("content-signal")
+    if xrt is None and usage is None and signal is None:
+        return _NO_RESULTS
+    memo = _header_memo(cfg)
+    key = (xrt, usage, signal)
+    cached = memo.get(key)
+    if cached is not None:
+        return cached
     out: list[SignalResult] = []
-    if not headers.has_any(_SIGNAL_HEADERS):
-        return out
-    values = headers.get_list("x-robots-tag")
-    if values:
+    if xrt:
         out.append(
             xrobots.evaluate_header(
-                values,
+                xrt,
                 product_token=cfg.product_token,
                 ai_agents=cfg.ai_agents,
                 purpose=cfg.purpose,
                 honor_noarchive=cfg.honor_noarchive,
             )
         )
-    values = headers.get_list("content-usage")
-    if values:
-        out.append(aipref.evaluate_header(values, cfg.purpose))
-    values = headers.get_list("content-signal")
-    if values:
-        out.append(content_signal.evaluate_header(values, cfg.purpose))
-    return out
+    if usage:
+        out.append(aipref.evaluate_header(usage, cfg.purpose))
+    if signal:
+        out.append(content_signal.evaluate_header(signal, cfg.purpose))
+    if len(memo) >= _HEADER_MEMO_MAX:
+        memo.clear()
+    result = memo[key] = tuple(out)
+    return result
 
 
 def _status_result(page: PageSignals, cfg: EngineConfig) -> SignalResult | None:

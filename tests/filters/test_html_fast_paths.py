@@ -65,9 +65,7 @@ def test_empty_document_is_noted() -> None:
     assert any("ParserError" in note or "empty" in note for note in signals.diagnostics)
 
 
-_URL_CHARS = st.sampled_from(
-    [*"aZ09-._~!$&'()*+,;=:@%/?#", "..", "/./", "//", " ", "\t", "é"]
-)
+_URL_CHARS = st.sampled_from([*"aZ09-._~!$&'()*+,;=:@%/?#", "..", "/./", "//", " ", "\t", "é"])
 _BASES = st.sampled_from(
     [
         "https://e.org/a/b.html",
