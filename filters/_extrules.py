@@ -23,7 +23,7 @@ from .patterns import Pattern, compile_pattern
 if TYPE_CHECKING:
     from .robots import ExtensionRule
 
-__all__ = ["IdentityMemo", "select_indices", "select_rules"]
+__all__ = ["IdentityMemo", "SelectionMemo", "select_indices", "select_rules"]
 
 V = TypeVar("V")
 
@@ -92,3 +92,44 @@ def select_indices(rules: Sequence[ExtensionRule], path: str) -> tuple[int, ...]
 def select_rules(rules: Sequence[ExtensionRule], path: str) -> tuple[ExtensionRule, ...]:
     """The rules whose path matches ``path`` (already normalised) with the greatest length."""
     return tuple(rules[i] for i in select_indices(rules, path))
+
+
+_Slot = tuple[dict[tuple[object, ...], V] | None, tuple[object, ...]]
+
+
+class SelectionMemo(Generic[V]):
+    """Verdicts of a robots.txt extension signal per rule selection (see the module docstring).
+
+    :meth:`select` picks the agent's and the ``*`` group's rules for ``path`` and returns a
+    memoised verdict when the same selection was judged before with the same ``extra`` key
+    parts; otherwise the caller computes the verdict and hands it to :meth:`store`.
+    """
+
+    __slots__ = ("_max", "_rules")
+
+    def __init__(self, max_per_rules: int = 4096) -> None:
+        self._rules: IdentityMemo[dict[tuple[object, ...], V]] = IdentityMemo()
+        self._max = max_per_rules
+
+    def select(
+        self,
+        agent_rules: Sequence[ExtensionRule],
+        star_rules: Sequence[ExtensionRule],
+        path: str,
+        *extra: object,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], V | None, _Slot[V]]:
+        picked_agent = select_indices(agent_rules, path)
+        picked_star = select_indices(star_rules, path)
+        key = (picked_agent, picked_star, *extra)
+        if type(agent_rules) is not tuple or type(star_rules) is not tuple:
+            return picked_agent, picked_star, None, (None, key)  # not safe to key by identity
+        memo = self._rules.get((agent_rules, star_rules))
+        if memo is None:
+            memo = self._rules.put((agent_rules, star_rules), {})
+        return picked_agent, picked_star, memo.get(key), (memo, key)
+
+    def store(self, slot: _Slot[V], value: V) -> V:
+        memo, key = slot
+        if memo is not None and len(memo) < self._max:
+            memo[key] = value
+        return value

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 import http_sf
 
-from ._extrules import IdentityMemo, select_indices
+from ._extrules import SelectionMemo
 from .errors import SignalParseError
 from .model import Purpose, Signal, SignalResult, Verdict
 from .patterns import url_path
@@ -210,31 +210,20 @@ def evaluate_rules(
         return _NO_RULES.get(source) or SignalResult(
             Signal.AIPREF, Verdict.NONE, source=source or _ROBOTS_SOURCE
         )
-    path = url_path(url)
-    picked_agent = select_indices(agent_rules, path)
-    picked_star = select_indices(star_rules, path)
-    memo: dict[tuple[object, ...], SignalResult] | None = None
-    if type(agent_rules) is tuple and type(star_rules) is tuple:
-        # The verdict depends only on which rules were selected (see filters._extrules).
-        memo = _RULE_MEMO.get((agent_rules, star_rules))
-        if memo is None:
-            memo = _RULE_MEMO.put((agent_rules, star_rules), {})
-        key = (picked_agent, picked_star, purpose, source)
-        hit = memo.get(key)
-        if hit is not None:
-            return hit
+    picked_agent, picked_star, hit, slot = _SELECTIONS.select(
+        agent_rules, star_rules, url_path(url), purpose, source
+    )
+    if hit is not None:
+        return hit
     agent, agent_errors = _prefs_of(agent_rules, picked_agent)
     star, star_errors = _prefs_of(star_rules, picked_star)
     merged = {**star, **agent}
     verdict, pref = _decide(merged, purpose)
     result = _result(verdict, pref, agent_errors + star_errors, None, source or _ROBOTS_SOURCE)
-    if memo is not None and len(memo) < _MAX_MEMO:
-        memo[key] = result
-    return result
+    return _SELECTIONS.store(slot, result)
 
 
-_RULE_MEMO: IdentityMemo[dict[tuple[object, ...], SignalResult]] = IdentityMemo()
-_MAX_MEMO = 4096
+_SELECTIONS: SelectionMemo[SignalResult] = SelectionMemo()
 
 
 _NO_RULES: dict[str | None, SignalResult] = {

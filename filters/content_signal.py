@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ._extrules import IdentityMemo, select_indices
+from ._extrules import SelectionMemo
 from .model import Purpose, Signal, SignalResult, Verdict
 from .patterns import url_path
 from .reasons import ReasonCode
@@ -130,30 +130,18 @@ def evaluate_rules(
     where = source or _ROBOTS_SOURCE
     if not agent_rules and not star_rules:
         return _result(None, where)
-    path = url_path(url)
-    picked_agent = select_indices(agent_rules, path)
-    picked_star = select_indices(star_rules, path)
-    memo: dict[tuple[object, ...], SignalResult] | None = None
-    if type(agent_rules) is tuple and type(star_rules) is tuple:
-        # The verdict depends only on which rules were selected (see filters._extrules).
-        memo = _RULE_MEMO.get((agent_rules, star_rules))
-        if memo is None:
-            memo = _RULE_MEMO.put((agent_rules, star_rules), {})
-        key = (picked_agent, picked_star, purpose, where)
-        hit = memo.get(key)
-        if hit is not None:
-            return hit
+    picked_agent, picked_star, hit, slot = _SELECTIONS.select(
+        agent_rules, star_rules, url_path(url), purpose, where
+    )
+    if hit is not None:
+        return hit
     stated = _stated(agent_rules, picked_agent).get(purpose) or _stated(
         star_rules, picked_star
     ).get(purpose)
-    result = _result(stated, where)
-    if memo is not None and len(memo) < _MAX_MEMO:
-        memo[key] = result
-    return result
+    return _SELECTIONS.store(slot, _result(stated, where))
 
 
-_RULE_MEMO: IdentityMemo[dict[tuple[object, ...], SignalResult]] = IdentityMemo()
-_MAX_MEMO = 4096
+_SELECTIONS: SelectionMemo[SignalResult] = SelectionMemo()
 
 
 _NO_HEADER = SignalResult(Signal.CONTENT_SIGNAL, Verdict.NONE, source=HEADER_SOURCE)
