@@ -163,6 +163,21 @@ class Book:
         """The group that applies to ``agent``: its own, else ``*`` (RFC 9309 §2.2.1)."""
         return self._by_agent.get(agent.lower(), self._star)
 
+    def rule_lines(self) -> tuple[RuleLine, ...]:
+        """Every ``Allow``/``Disallow`` line of every merged group (duplicates removed)."""
+        lines = {r: None for g in self._by_agent.values() for r in g.matcher.rules}
+        return tuple(lines)
+
+    def extension_paths(self) -> tuple[str, ...]:
+        """The path of every extension line (``Content-Usage``, ...) of every group."""
+        paths = {
+            rule.path or "/": None
+            for g in self._by_agent.values()
+            for rules in g.extensions.values()
+            for rule in rules
+        }
+        return tuple(paths)
+
     def plan(self, agents: tuple[str, ...]) -> Plan:
         """The distinct matchers ``agents`` resolve to, each with its first token, in order.
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from . import aipref, aitxt, content_signal, robots, rsl, tdmrep
 from ._extrules import IdentityMemo
+from ._pathclass import SiteClasses, build_site_classes
 from .model import (
     Decision,
     DocState,
@@ -51,13 +52,14 @@ __all__ = [
 
 from ._engine_core import (
     _AI,
+    _NO_LICENSE,
     NOT_CONFIGURED,
     SIGNAL_PURPOSES,
     EngineConfig,
     PageSignals,
     RegistryAnswer,
     SiteSignals,
-    _decision,
+    _fold,
     _registry_result,
     denied,
 )
@@ -134,6 +136,76 @@ def _crawl_delay(
     return delay, None
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """The site documents' results for a URL (or its path class), folded once."""
+
+    head: tuple[SignalResult, ...]  # robots.txt (+ extensions), ai.txt, tdmrep.json
+    tail: tuple[SignalResult, ...]  # RSL files, the crawl-delay bound
+    delay: float | None
+    reasons: tuple[ReasonCode, ...]  # the fold of head + tail
+
+
+#: Marker for a site whose documents cannot be classed (see ``_pathclass``).
+_UNCLASSED = object()
+_CLASSES: IdentityMemo[object] = IdentityMemo(256)
+_LAST_CLASSES: tuple[object, ...] = ()
+
+
+def _site_classes(
+    site: SiteSignals, cfg: EngineConfig, rsls: tuple[rsl.RslPolicy | None, ...]
+) -> SiteClasses | None:
+    """The path classes of ``site`` under ``cfg``, memoised per (documents, config)."""
+    global _LAST_CLASSES
+    key = (site.robots, site.aitxt, site.tdmrep, cfg, *rsls)
+    last = _LAST_CLASSES
+    if len(last) == len(key) + 1 and all(a is b for a, b in zip(last, key)):  # noqa: B905
+        found = last[-1]
+    else:
+        found = _CLASSES.get(key)
+        if found is None:
+            built = build_site_classes(site.robots, site.aitxt, site.tdmrep, rsls)
+            found = _CLASSES.put(key, built if built is not None else _UNCLASSED)
+        _LAST_CLASSES = (*key, found)
+    return found if type(found) is SiteClasses else None
+
+
+def _site_results(
+    site: SiteSignals, url: str, cfg: EngineConfig, rsls: tuple[rsl.RslPolicy | None, ...]
+) -> _Parts:
+    """The site documents' results for ``url``: those before the registry's, those after."""
+    plan = _robots_plan(site.robots, cfg)
+    head = _robots_results(site, url, cfg, plan)
+    if site.aitxt is not None:
+        head.append(aitxt.evaluate(site.aitxt, url, cfg.product_token))
+    if site.tdmrep is not None:
+        head.append(tdmrep.evaluate_file(site.tdmrep, url))
+    tail = [rsl.evaluate(policy, url, cfg.purpose) for policy in rsls if policy is not None]
+    if plan.slow is not None:
+        tail.append(plan.slow)
+    reasons, _ = _fold([*head, *tail], cfg)
+    return _Parts(tuple(head), tuple(tail), plan.delay, tuple(reasons))
+
+
+def _pre_fetch(
+    parts: _Parts,
+    url: str,
+    cfg: EngineConfig,
+    registry_answer: RegistryAnswer,
+    now: datetime | None,
+) -> Decision:
+    reg, _ = _registry_result(registry_answer, url, cfg.purpose, now or datetime.now(UTC))
+    if reg is None:
+        evidence = parts.head + parts.tail
+        reasons = parts.reasons
+    else:
+        evidence = (*parts.head, reg, *parts.tail)
+        # The fold keeps first occurrences in evidence order, so when the registry adds no
+        # reason the reasons are those of the documents alone.
+        reasons = parts.reasons if not _fold((reg,), cfg)[0] else tuple(_fold(evidence, cfg)[0])
+    return Decision(not reasons, Stage.PRE_FETCH, reasons, evidence, _NO_LICENSE, parts.delay)
+
+
 def decide_pre_fetch(
     site: SiteSignals,
     url: str,
@@ -145,21 +217,32 @@ def decide_pre_fetch(
     """Decide whether ``url`` may be requested at all (SPEC.md §3.1-§3.6, §3.9).
 
     Every pre-fetch signal is evaluated (not just up to the first deny), so the evidence and
-    the reasons list everything that applies.
+    the reasons list everything that applies. The site documents' results are reused for URLs
+    of the same path class (``_pathclass``); the registry is asked for every URL.
     """
-    plan = _robots_plan(site.robots, cfg)
-    evidence = _robots_results(site, url, cfg, plan)
-    if site.aitxt is not None:
-        evidence.append(aitxt.evaluate(site.aitxt, url, cfg.product_token))
-    if site.tdmrep is not None:
-        evidence.append(tdmrep.evaluate_file(site.tdmrep, url))
-    reg, _ = _registry_result(registry_answer, url, cfg.purpose, now or datetime.now(UTC))
-    if reg is not None:
-        evidence.append(reg)
-    for lic_url in site.robots.license_urls:
-        policy = site.rsl.get(lic_url)
-        if policy is not None:
-            evidence.append(rsl.evaluate(policy, url, cfg.purpose))
-    if plan.slow is not None:
-        evidence.append(plan.slow)
-    return _decision(evidence, cfg, Stage.PRE_FETCH, crawl_delay=plan.delay)
+    license_urls = site.robots.license_urls
+    rsls = tuple(site.rsl.get(u) for u in license_urls) if license_urls else ()
+    classes = _site_classes(site, cfg, rsls)
+    if classes is None:
+        return _pre_fetch(_site_results(site, url, cfg, rsls), url, cfg, registry_answer, now)
+    key = classes.key(url)
+    parts = classes.memo.get(key) if key is not None else None
+    if parts is None:
+        parts = _site_results(site, url, cfg, rsls)
+        if key is not None:
+            classes.remember(key, parts)
+    return _pre_fetch(parts, url, cfg, registry_answer, now)  # type: ignore[arg-type]
+
+
+def decide_pre_fetch_unclassed(
+    site: SiteSignals,
+    url: str,
+    cfg: EngineConfig,
+    registry_answer: RegistryAnswer = NOT_CONFIGURED,
+    *,
+    now: datetime | None = None,
+) -> Decision:
+    """:func:`decide_pre_fetch` evaluating every signal afresh (the reference it must equal)."""
+    license_urls = site.robots.license_urls
+    rsls = tuple(site.rsl.get(u) for u in license_urls) if license_urls else ()
+    return _pre_fetch(_site_results(site, url, cfg, rsls), url, cfg, registry_answer, now)

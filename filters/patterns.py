@@ -71,6 +71,16 @@ class Pattern:
             self._prefix = None
             self._regex = re.compile(rx + ("$" if anchored else ""), re.DOTALL)
 
+    @property
+    def prefix(self) -> str | None:
+        """The normalised text when this is a plain prefix pattern (no ``*``, no ``$``)."""
+        return self._prefix
+
+    @property
+    def regex(self) -> re.Pattern[str] | None:
+        """The compiled expression when this is not a plain prefix pattern."""
+        return self._regex
+
     def matches(self, path: str) -> bool:
         """Whether the (already normalised) ``path`` matches this pattern from its start."""
         if self._prefix is not None:

@@ -1,0 +1,213 @@
+"""Path classes (filters/_pathclass.py): a reused pre-fetch result must equal a full one.
+
+``decide_pre_fetch`` reuses the site documents' results for URLs of the same path class;
+``decide_pre_fetch_unclassed`` evaluates everything afresh. On generated sites (robots.txt with
+several groups, extension lines and licence links, ai.txt, tdmrep.json, RSL, registry entries)
+and generated URLs drawn from a small alphabet, so that many URLs share a class, the two must
+give equal decisions, whatever order the URLs come in.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filters import FetchOutcome, Headers, Purpose, aitxt, robots, rsl, tdmrep
+from filters._pathclass import MAX_CLASSES, build_site_classes
+from filters.engine import (
+    EngineConfig,
+    SiteSignals,
+    _site_classes,
+    decide_pre_fetch,
+    decide_pre_fetch_unclassed,
+)
+from filters.registry import make_entry
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+ORIGIN = "https://example.org"
+LICENSE_URL = "https://example.org/license.xml"
+
+# Patterns: mostly verbatim (the classed case), some not (the site then is not classed).
+VERBATIM = ["/", "/a", "/a/", "/ab", "/a/b", "/A", "/a*", "/*b", "/a$", "/*.x$", "/a/index.html",
+            "/b/", "/b*/c", "*x", "/a-b", "/a=b", "/a_b~", "/x.html$", "/*/"]  # fmt: skip
+OTHER = ["/a%2F", "/a?b", "/é", "/a%41", "/*?", "/a b", "/a%3Db", "/*%3D", "/a&b"]
+patterns = st.sampled_from(VERBATIM + VERBATIM + OTHER)
+agents = st.sampled_from(["*", "heedbot", "GPTBot", "CCBot", "Google-Extended"])
+usage = st.sampled_from(["train-ai=n", "train-ai=y", "search=y, train-ai=n", "bogus=?"])
+signal = st.sampled_from(["ai-train=no", "ai-train=yes, search=yes", "search=no"])
+
+
+@st.composite
+def robots_files(draw: st.DrawFn) -> bytes:
+    lines: list[str] = []
+    for _ in range(draw(st.integers(0, 4))):
+        for agent in draw(st.lists(agents, min_size=1, max_size=2)):
+            lines.append(f"User-agent: {agent}")
+        for _ in range(draw(st.integers(0, 5))):
+            kind = draw(st.sampled_from(["Allow", "Disallow", "Disallow", "CU", "CS"]))
+            pat = draw(patterns)
+            scoped = draw(st.sampled_from(["", pat + " "]))
+            if kind == "CU":
+                lines.append(f"Content-Usage: {scoped}{draw(usage)}")
+            elif kind == "CS":
+                lines.append(f"Content-Signal: {scoped}{draw(signal)}")
+            else:
+                lines.append(f"{kind}: {pat}")
+        if draw(st.booleans()):
+            lines.append(f"Crawl-delay: {draw(st.sampled_from(['1', '90']))}")
+    if draw(st.booleans()):
+        lines.append(f"License: {LICENSE_URL}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@st.composite
+def tdmrep_files(draw: st.DrawFn) -> bytes | None:
+    if draw(st.booleans()):
+        return None
+    rules = [
+        {"location": draw(patterns), "tdm-reservation": draw(st.sampled_from([0, 1, 2]))}
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    return json.dumps(rules).encode()
+
+
+@st.composite
+def rsl_files(draw: st.DrawFn) -> bytes:
+    contents = []
+    for _ in range(draw(st.integers(0, 3))):
+        url = draw(st.sampled_from([*VERBATIM, "https://example.org/a/", "http://other.org/"]))
+        term = draw(st.sampled_from(["prohibits", "permits"]))
+        contents.append(
+            f'<content url="{url}"><license><{term} type="usage">ai-train</{term}>'
+            f"</license></content>"
+        )
+    return f'<rsl xmlns="https://rslstandard.org/rsl">{"".join(contents)}</rsl>'.encode()
+
+
+def _fetch(url: str, body: bytes | None, ctype: str = "text/plain") -> FetchOutcome:
+    if body is None:
+        return FetchOutcome(url=url, status=404)
+    return FetchOutcome(url=url, status=200, headers=Headers({"content-type": ctype}), body=body)
+
+
+@st.composite
+def sites(draw: st.DrawFn) -> SiteSignals:
+    robots_body = draw(robots_files())
+    ci = draw(st.booleans())
+    robots_policy = (
+        robots.parse(robots_body, case_insensitive=True)
+        if ci
+        else robots.policy_from_fetch(_fetch(f"{ORIGIN}/robots.txt", robots_body))
+    )
+    ai_body = draw(st.one_of(st.none(), robots_files()))
+    return SiteSignals(
+        robots=robots_policy,
+        aitxt=aitxt.policy_from_fetch(_fetch(f"{ORIGIN}/ai.txt", ai_body)),
+        tdmrep=tdmrep.policy_from_fetch(
+            _fetch(f"{ORIGIN}/.well-known/tdmrep.json", draw(tdmrep_files()), "application/json")
+        ),
+        rsl={LICENSE_URL: rsl.policy_from_fetch(_fetch(LICENSE_URL, draw(rsl_files())))},
+    )
+
+
+segments = st.sampled_from(["a", "A", "b", "/", "x", ".x", "index.html", "-b", "=b", "_b~", "c",
+                            ".html", "?", "%2F", "é", "/robots.txt"])  # fmt: skip
+origins = st.sampled_from([ORIGIN, "http://example.org", "https://example.org:8443"])
+
+
+def _path_like(pattern: str, decode: bool, suffix: str) -> str:
+    """A path a pattern matches (or nearly), optionally with protego's decoding of ``%3D``."""
+    path = pattern.replace("*", "x").rstrip("$")
+    if decode:
+        path = path.replace("%3D", "=")
+    return (path if path.startswith("/") else "/" + path) + suffix
+
+
+urls = st.one_of(
+    st.builds(lambda o, parts: o + "/" + "".join(parts), origins, st.lists(segments, max_size=5)),
+    st.builds(
+        lambda o, p, d, s: o + _path_like(p, d, s),
+        origins,
+        patterns,
+        st.booleans(),
+        st.sampled_from(["", "c", "/", ".x"]),
+    ),
+)
+
+registry_answers = st.sampled_from(
+    [
+        None,
+        (),
+        (make_entry("prefix", f"{ORIGIN}/a/", "opt-out", ["train-ai"], registered_by="t"),),
+        (
+            make_entry("domain", "example.org", "opt-in", ["train-ai"], registered_by="t"),
+            make_entry("url", "https://example.org/ab", "opt-out", ["train-ai"], registered_by="t"),
+        ),
+    ]
+)
+configs = st.sampled_from(
+    [
+        EngineConfig(purpose=Purpose.TRAIN_AI),
+        EngineConfig(purpose=Purpose.SEARCH),
+        EngineConfig(purpose=Purpose.AI_INPUT, product_token="GPTBot"),
+        EngineConfig(purpose=Purpose.TRAIN_AI, on_signal_error="ignore"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(sites(), st.lists(urls, min_size=1, max_size=40), configs, registry_answers)
+def test_reused_results_equal_a_full_evaluation(site, url_list, cfg, answer) -> None:  # type: ignore[no-untyped-def]
+    for url in url_list + url_list[::-1]:
+        got = decide_pre_fetch(site, url, cfg, answer, now=NOW)
+        want = decide_pre_fetch_unclassed(site, url, cfg, answer, now=NOW)
+        assert got == want, url
+
+
+def _site(robots_body: bytes) -> SiteSignals:
+    return SiteSignals(robots=robots.policy_from_fetch(_fetch(f"{ORIGIN}/robots.txt", robots_body)))
+
+
+def test_urls_matching_the_same_patterns_share_a_class() -> None:
+    site = _site(b"User-agent: *\nDisallow: /private/\nDisallow: /*.bak$\n")
+    cfg = EngineConfig(purpose=Purpose.TRAIN_AI)
+    classes = _site_classes(site, cfg, ())
+    assert classes is not None
+    assert classes.key(f"{ORIGIN}/a1") == classes.key(f"{ORIGIN}/b/c2")
+    assert classes.key(f"{ORIGIN}/private/1") == classes.key(f"{ORIGIN}/private/x/y")
+    assert classes.key(f"{ORIGIN}/private/1") != classes.key(f"{ORIGIN}/a1")
+    assert classes.key(f"{ORIGIN}/x.bak") != classes.key(f"{ORIGIN}/x.bak2")
+    assert classes.key("http://example.org/a1") != classes.key(f"{ORIGIN}/a1")
+    first = decide_pre_fetch(site, f"{ORIGIN}/private/1", cfg)
+    second = decide_pre_fetch(site, f"{ORIGIN}/private/2", cfg)
+    assert not first.allowed and second == first
+
+
+def test_urls_that_are_not_simple_are_evaluated_in_full() -> None:
+    classes = build_site_classes(_site(b"User-agent: *\nDisallow: /a\n").robots, None, None, ())
+    assert classes is not None
+    odd = ("/a?b", "/a%2Fb", "/é", "//a", "/a#f", "/robots.txt", "/ROBOTS.TXT", "")
+    for url in [*(ORIGIN + p for p in odd), "ftp://example.org/a", "https://user@example.org/a"]:
+        assert classes.key(url) is None, url
+
+
+def test_a_site_with_escapes_or_spaces_in_its_patterns_is_not_classed() -> None:
+    for line in (b"Disallow: /a%3Db", b"Disallow: /a%2F", b"Allow: /\xc3\xa9", b"Disallow: /a b"):
+        site = _site(b"User-agent: *\n" + line + b"\n")
+        assert build_site_classes(site.robots, None, None, ()) is None, line
+        url = f"{ORIGIN}/a=b"
+        cfg = EngineConfig(purpose=Purpose.TRAIN_AI)
+        assert decide_pre_fetch(site, url, cfg) == decide_pre_fetch_unclassed(site, url, cfg)
+
+
+def test_the_class_memo_is_bounded() -> None:
+    site = _site(b"User-agent: *\nDisallow: /*x$\n")
+    cfg = EngineConfig(purpose=Purpose.SEARCH)
+    classes = _site_classes(site, cfg, ())
+    assert classes is not None
+    for i in range(MAX_CLASSES + 10):
+        classes.remember((i,), object())
+    assert 0 < len(classes.memo) <= MAX_CLASSES
