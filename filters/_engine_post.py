@@ -142,13 +142,19 @@ def _status_result(page: PageSignals, cfg: EngineConfig) -> SignalResult | None:
     return None
 
 
+_TDMREP = Signal.TDMREP
+
+
 def _tdmrep_result(site: SiteSignals, page: PageSignals) -> SignalResult | None:
     headers = page.response.headers
-    header_res, header_pol = headers.get_list("tdm-reservation"), headers.get_list("tdm-policy")
+    header_res = headers.get_list("tdm-reservation") if "tdm-reservation" in headers._map else ()
     meta_res = page.html.tdm_reservation if page.html else ()
+    if not (header_res or meta_res):
+        # Only the file speaks (tdmrep.evaluate would return exactly this).
+        tdm = site.tdmrep
+        return tdmrep.evaluate_file(tdm, page.response.url) if tdm is not None else None
+    header_pol = headers.get_list("tdm-policy")
     meta_pol = page.html.tdm_policy if page.html else ()
-    if site.tdmrep is None and not (header_res or meta_res):
-        return None
     policy = (
         site.tdmrep
         if site.tdmrep is not None
@@ -210,14 +216,17 @@ def decide_post_fetch(
     :func:`rsl_urls_needed` returned must be in ``rsl_documents``; one that is missing counts as
     ``rsl.unreachable`` (fail closed).
     """
-    evidence = list(pre.evidence)
+    tdm = _tdmrep_result(site, page)
+    if tdm is None:
+        evidence = list(pre.evidence)
+    else:  # the final TDMRep verdict replaces the pre-fetch one and comes last
+        evidence = [r for r in pre.evidence if r.signal is not _TDMREP]
     status = _status_result(page, cfg)
     if status is not None:
         evidence.append(status)
-    evidence.extend(evaluate_headers(page.response.headers, cfg))
-    tdm = _tdmrep_result(site, page)
+    evidence.extend(evaluate_headers(page.response.headers, cfg))  # never TDMRep results
     if tdm is not None:
-        evidence = [r for r in evidence if r.signal is not Signal.TDMREP] + [tdm]
+        evidence.append(tdm)
     if page.html is not None and page.html.metas:
         evidence.append(
             xrobots.evaluate_meta(

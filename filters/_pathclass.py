@@ -46,7 +46,8 @@ __all__ = ["SiteClasses", "build_site_classes"]
 
 #: ``(origin, path)`` of a simple URL (see the module docstring).
 _SIMPLE_URL = re.compile(
-    r"([Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)(/(?!/)[A-Za-z0-9_.~/=-]*)"
+    r"([Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)"
+    r"(/(?!/|[Rr][Oo][Bb][Oo][Tt][Ss]\.[Tt][Xx][Tt])[A-Za-z0-9_.~/=-]*)"
 ).fullmatch
 #: A robots.txt / ai.txt pattern (normalised) that protego and RFC 9309 match alike against a
 #: simple path: printable ASCII without ``%`` (protego decodes ``%3D`` to ``=``, RFC 9309 does
@@ -77,12 +78,12 @@ class _PatternSet:
         )
         self._special = tuple(rx.match for rx in special.values())
 
-    def key(self, path: str) -> tuple[object, ...]:
+    def key(self, path: str) -> tuple[object, ...] | str | None:
         longest = self._longest
         found = longest(path) if longest is not None else None
         head = found.group() if found is not None else None
         if not self._special:
-            return (head,)
+            return head
         return (head, *[match(path) is not None for match in self._special])
 
 
@@ -102,12 +103,10 @@ class SiteClasses:
         if found is None:
             return None
         origin, path = found.groups()
-        lowered = path.lower()
-        if lowered.startswith("/robots.txt"):
-            return None
+        exact = self._exact.key(path)
         if self._lower is None:
-            return (origin, self._exact.key(path))
-        return (origin, self._exact.key(path), self._lower.key(lowered))
+            return (origin, exact)
+        return (origin, exact, self._lower.key(path.lower()))
 
     def remember(self, key: tuple[object, ...], value: object) -> None:
         memo = self.memo

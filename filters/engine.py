@@ -17,6 +17,7 @@ Two stages, as in the crawler:
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -149,7 +150,7 @@ class _Parts:
 #: Marker for a site whose documents cannot be classed (see ``_pathclass``).
 _UNCLASSED = object()
 _CLASSES: IdentityMemo[object] = IdentityMemo(256)
-_LAST_CLASSES: tuple[object, ...] = ()
+_LAST_CLASSES: tuple[object, ...] = (None,) * 6
 
 
 def _site_classes(
@@ -157,16 +158,24 @@ def _site_classes(
 ) -> SiteClasses | None:
     """The path classes of ``site`` under ``cfg``, memoised per (documents, config)."""
     global _LAST_CLASSES
-    key = (site.robots, site.aitxt, site.tdmrep, cfg, *rsls)
-    last = _LAST_CLASSES
-    if len(last) == len(key) + 1 and all(a is b for a, b in zip(last, key)):  # noqa: B905
-        found = last[-1]
+    last = _LAST_CLASSES  # one tuple, replaced whole: threads never see a torn pair
+    robots_policy, ai, tdm = site.robots, site.aitxt, site.tdmrep
+    if (
+        last[0] is robots_policy
+        and last[1] is ai
+        and last[2] is tdm
+        and last[3] is cfg
+        and len(last[4]) == len(rsls)  # type: ignore[arg-type]
+        and all(map(operator.is_, last[4], rsls))  # type: ignore[call-overload]
+    ):
+        found = last[5]
     else:
+        key = (robots_policy, ai, tdm, cfg, *rsls)
         found = _CLASSES.get(key)
         if found is None:
-            built = build_site_classes(site.robots, site.aitxt, site.tdmrep, rsls)
+            built = build_site_classes(robots_policy, ai, tdm, rsls)
             found = _CLASSES.put(key, built if built is not None else _UNCLASSED)
-        _LAST_CLASSES = (*key, found)
+        _LAST_CLASSES = (robots_policy, ai, tdm, cfg, rsls, found)
     return found if type(found) is SiteClasses else None
 
 
@@ -202,7 +211,11 @@ def _pre_fetch(
         evidence = (*parts.head, reg, *parts.tail)
         # The fold keeps first occurrences in evidence order, so when the registry adds no
         # reason the reasons are those of the documents alone.
-        reasons = parts.reasons if not _fold((reg,), cfg)[0] else tuple(_fold(evidence, cfg)[0])
+        verdict = reg.verdict
+        if verdict is Verdict.NONE or verdict is Verdict.GRANT:
+            reasons = parts.reasons
+        else:
+            reasons = tuple(_fold(evidence, cfg)[0])
     return Decision(not reasons, Stage.PRE_FETCH, reasons, evidence, _NO_LICENSE, parts.delay)
 
 

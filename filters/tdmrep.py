@@ -102,6 +102,11 @@ class TdmrepPolicy:
     rules: tuple[TdmrepRule, ...] = ()
     diagnostics: tuple[str, ...] = ()
     matcher: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    #: The verdict when no rule applies (built once: results are immutable).
+    no_match: SignalResult = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "no_match", _state_result(self))
 
     def _source(self) -> str:
         return self.document.url if self.document else WELL_KNOWN_PATH
@@ -296,17 +301,17 @@ def evaluate_file(policy: TdmrepPolicy, url: str) -> SignalResult:
     ``tdmrep.invalid`` when the file could not be obtained or read.
     """
     if policy.state is not DocState.OK:
-        return _state_result(policy)
+        return policy.no_match
     path = _path_of(url)
     if policy.matcher is not None:
         found = policy.matcher.match(path)
         if found is None or found.lastindex is None:
-            return _state_result(policy)
+            return policy.no_match
         return policy.rules[found.lastindex - 1].result
     for rule in policy.rules:
         if rule.pattern.matches(path):
             return rule.result
-    return _state_result(policy)
+    return policy.no_match
 
 
 def _step_value(values: Sequence[str]) -> tuple[int | None, str | None]:
