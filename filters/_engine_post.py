@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 from . import aipref, content_signal, html, license, registry, rsl, tdmrep, xrobots
 from ._engine_core import (
+    _NO_LICENSE,
     NOT_CONFIGURED,
     EngineConfig,
     PageSignals,
     RegistryAnswer,
     SiteSignals,
-    _decision,
     _fold,
     _NotConfigured,
     _registry_result,
@@ -171,6 +171,8 @@ def _tdmrep_result(site: SiteSignals, page: PageSignals) -> SignalResult | None:
 
 
 def _license(page: PageSignals, entry: registry.Entry | None) -> LicenseInfo:
+    if page.html is None and not page.link_licenses and entry is None:
+        return _NO_LICENSE
     candidates: list[tuple[str, str]] = []
     if page.html is not None:
         candidates.extend((u, "html-rel") for u in page.html.license_links)
@@ -238,7 +240,7 @@ def decide_post_fetch(
             )
         )
     docs = rsl_documents or {}
-    for url in rsl_urls_needed(page):
+    for url in rsl_urls_needed(page) if page.link_rsl or page.html is not None else ():
         if url in site.robots.license_urls:
             continue  # already evaluated pre-fetch
         policy = docs.get(url)
@@ -259,8 +261,8 @@ def decide_post_fetch(
     if mode is not None:
         evidence.append(mode)
         reasons, _ = _fold(evidence, cfg)
-    return _decision(
-        evidence, cfg, Stage.POST_FETCH, lic=lic, crawl_delay=pre.crawl_delay, reasons=reasons
+    return Decision(
+        not reasons, Stage.POST_FETCH, tuple(reasons), tuple(evidence), lic, pre.crawl_delay
     )
 
 

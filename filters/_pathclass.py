@@ -70,6 +70,11 @@ class _PatternSet:
         for pattern in patterns:
             if pattern.prefix is not None:
                 plain.add(pattern.prefix)
+                continue
+            # ``/a/*`` matches exactly the paths ``/a/`` does: a prefix after all.
+            stem = normalize_path(pattern.text).rstrip("*")
+            if "*" not in stem and not stem.endswith("$"):
+                plain.add(stem)
             elif pattern.regex is not None:
                 special[pattern.text] = pattern.regex
         ordered = sorted(plain, key=lambda p: (-len(p), p))
