@@ -29,7 +29,7 @@ always equals a full evaluation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .model import DocState
@@ -44,11 +44,14 @@ if TYPE_CHECKING:
 
 __all__ = ["SiteClasses", "build_site_classes"]
 
-#: ``(origin, path)`` of a simple URL (see the module docstring).
-_SIMPLE_URL = re.compile(
+#: The origin of a simple URL (see the module docstring), then the start of its path.
+_ORIGIN = (
     r"([Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)"
-    r"(/(?!/|[Rr][Oo][Bb][Oo][Tt][Ss]\.[Tt][Xx][Tt])[A-Za-z0-9_.~/=-]*)"
-).fullmatch
+    r"(?=/(?!/|[Rr][Oo][Bb][Oo][Tt][Ss]\.[Tt][Xx][Tt]))"
+)
+#: The characters of a simple path.
+_PATH_CHARS = r"[A-Za-z0-9_.~/=-]"
+_SIMPLE_PATH = re.compile(_PATH_CHARS + "*").fullmatch
 #: A robots.txt / ai.txt pattern (normalised) that protego and RFC 9309 match alike against a
 #: simple path: printable ASCII without ``%`` (protego decodes ``%3D`` to ``=``, RFC 9309 does
 #: not) or ``#``/whitespace (which protego's line reader would treat specially). Characters
@@ -62,7 +65,7 @@ MAX_CLASSES = 4096
 class _PatternSet:
     """The key of a path against a set of patterns (see the module docstring)."""
 
-    __slots__ = ("_longest", "_special")
+    __slots__ = ("_alternatives", "_longest", "_special")
 
     def __init__(self, patterns: Iterable[Pattern]) -> None:
         plain: set[str] = set()
@@ -77,11 +80,20 @@ class _PatternSet:
                 plain.add(stem)
             elif pattern.regex is not None:
                 special[pattern.text] = pattern.regex
-        ordered = sorted(plain, key=lambda p: (-len(p), p))
-        self._longest = (
-            re.compile("|".join(re.escape(p) for p in ordered)).match if ordered else None
-        )
+        # A prefix with other characters never matches a simple path: it tells nothing.
+        ordered = sorted((p for p in plain if _SIMPLE_PATH(p)), key=lambda p: (-len(p), p))
+        self._alternatives = "|".join(re.escape(p) for p in ordered) if ordered else None
+        self._longest = re.compile(self._alternatives).match if ordered else None
         self._special = tuple(rx.match for rx in special.values())
+
+    def url_matcher(self) -> Callable[[str], re.Match[str] | None]:
+        """Fullmatch of a simple URL: group 1 its origin, group 2 the longest plain prefix.
+
+        The alternatives are tried longest first and the rest of a simple path always
+        matches, so the first alternative that is a prefix of the path is the one taken.
+        """
+        longest = f"({self._alternatives})?" if self._alternatives is not None else "()"
+        return re.compile(_ORIGIN + longest + _PATH_CHARS + "*").fullmatch
 
     def key(self, path: str) -> tuple[object, ...] | str | None:
         longest = self._longest
@@ -91,24 +103,32 @@ class _PatternSet:
             return head
         return (head, *[match(path) is not None for match in self._special])
 
+    def key_with(self, head: str | None, path: str) -> tuple[object, ...] | str | None:
+        """``key(path)`` when the longest plain prefix ``head`` is already known."""
+        if not self._special:
+            return head
+        return (head, *[match(path) is not None for match in self._special])
+
 
 class SiteClasses:
     """The path-class key function of one site, and the results remembered per class."""
 
-    __slots__ = ("_exact", "_lower", "memo")
+    __slots__ = ("_exact", "_lower", "_url", "memo")
 
     def __init__(self, exact: _PatternSet, lower: _PatternSet | None) -> None:
         self._exact = exact
         self._lower = lower
+        self._url = exact.url_matcher()
         self.memo: dict[tuple[object, ...], object] = {}
 
     def key(self, url: str) -> tuple[object, ...] | None:
         """The class of ``url``, or None when ``url`` is not simple (evaluate it in full)."""
-        found = _SIMPLE_URL(url)
+        found = self._url(url)
         if found is None:
             return None
-        origin, path = found.groups()
-        exact = self._exact.key(path)
+        origin, head = found.groups()
+        path = url[found.end(1) :]
+        exact = self._exact.key_with(head, path)
         if self._lower is None:
             return (origin, exact)
         return (origin, exact, self._lower.key(path.lower()))
