@@ -59,7 +59,7 @@ _SIMPLE_PATH = re.compile(_PATH_CHARS + "*").fullmatch
 _CLASSABLE_PATTERN = re.compile(r'[!"$&-~]*').fullmatch
 _INDEX_HTML = "/index.html"
 #: Bound on the classes remembered per site (cleared when full).
-MAX_CLASSES = 4096
+MAX_CLASSES = 1024
 
 
 class _PatternSet:
