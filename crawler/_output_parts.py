@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,9 +53,16 @@ class Stream:
     """The parts of one table: the row buffer, the open temporary part, the sequence."""
 
     def __init__(
-        self, folder: Path, schema: pa.Schema, crawl_id: str, limits: tuple[int, int, int]
+        self,
+        folder: Path,
+        schema: pa.Schema,
+        crawl_id: str,
+        limits: tuple[int, int, int],
+        before_publish: Callable[[], object] | None = None,
     ) -> None:
         self.folder = folder
+        #: Called after the part is written and fsynced, just before it is renamed into place.
+        self.before_publish = before_publish
         self.schema = schema
         self.crawl_id = crawl_id
         self.row_group_rows, self.part_max_rows, self.part_max_bytes = limits
@@ -117,6 +124,8 @@ class Stream:
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
+        if self.before_publish is not None:
+            self.before_publish()
         os.replace(self.folder / f".{self.final.name}.tmp", self.final)
         fsync_dir(self.folder)
         published = self.final

@@ -34,6 +34,12 @@ def _add_crawl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--max-pages", type=int, help="stop after this many URLs (overrides config)")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
     p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start a new job: refuse an output folder that already holds output (by default "
+        "a run resumes the job in its folder, skipping URLs already decided)",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -77,7 +83,9 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     seeds = collect_seeds(cfg, args.seeds)
-    summary = run_crawl(cfg, seeds, out=args.out or cfg.out, progress=_progress(args))
+    summary = run_crawl(
+        cfg, seeds, out=args.out or cfg.out, progress=_progress(args), fresh=args.fresh
+    )
     _print_summary(summary, as_json=args.json)
     return EXIT_FATAL if summary.get("fatal") else EXIT_OK
 
@@ -99,6 +107,13 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
         ("excluded", summary["excluded"]),
     ]
     rows += [(f"  {reason}", n) for reason, n in summary["by_reason"].items()]
+    if summary.get("resumed"):
+        rows += [
+            ("skipped (done earlier)", summary["skipped_done"]),
+            ("frontier restored", summary["frontier_restored"]),
+        ]
+        if summary.get("frontier_ignored_lines"):
+            rows.append(("frontier lines ignored", summary["frontier_ignored_lines"]))
     width = max(len(r[0]) for r in rows)
     for name, n in rows:
         print(f"{name:<{width}}  {n:>7}")

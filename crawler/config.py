@@ -57,6 +57,7 @@ class RunConfig:
     part_max_rows: int = 10_000
     row_group_rows: int = 100
     flush_interval: float = 30.0
+    resume: bool = True
     source: str | None = None
 
     def engine(self) -> EngineConfig:
@@ -189,6 +190,7 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "part_max_rows": ("part_max_rows", _int(1)),
         "row_group_rows": ("row_group_rows", _int(1)),
         "flush_interval": ("flush_interval", _num(0.1)),
+        "resume": ("resume", _bool),
     },
 }
 

@@ -26,6 +26,7 @@ from .config import RunConfig
 from .fetcher import Fetcher
 from .output import RunWriter
 from .registry.client import RegistryClient, open_registry
+from .resume import FRONTIER_NAME, FrontierLog, ResumeState, load_resume
 from .sitestate import LocalPoliteness, LocalSignalState, PolitenessState, SignalState, SiteLoader
 
 __all__ = ["RunContext", "new_crawl_id"]
@@ -45,8 +46,12 @@ class RunContext:
     cfg: RunConfig
     out_dir: Path
     crawl_id: str = field(default_factory=new_crawl_id)
+    fresh: bool = False
     engine: EngineConfig = field(init=False)
     writer: RunWriter = field(init=False)
+    resume: ResumeState = field(init=False)
+    frontier: FrontierLog = field(init=False)
+    frontier_restored: int = 0
     fetcher: Fetcher | None = None
     signals: SignalState | None = None
     politeness: PolitenessState = field(default_factory=LocalPoliteness)
@@ -69,7 +74,30 @@ class RunContext:
             row_group_rows=min(self.cfg.row_group_rows, self.cfg.part_max_rows),
             part_max_rows=self.cfg.part_max_rows,
             flush_interval=self.cfg.flush_interval,
+            before_publish=self._sync_frontier,
         )
+        try:  # with the writer's lock held: no other run can be changing the folder
+            self.resume = load_resume(
+                self.out_dir, self.cfg, fresh=self.fresh or not self.cfg.resume
+            )
+            self.frontier = FrontierLog(self.out_dir / FRONTIER_NAME)
+        except BaseException:
+            self.writer.__exit__(None, None, None)  # release the folder; nothing was written
+            raise
+        for row in self.resume.rebuilt:
+            self.writer.write_decision(row)
+        if self.resume.resumed:
+            log.info(
+                "resuming in %s: %d URL(s) already done, %d frontier URL(s) logged",
+                self.out_dir,
+                len(self.resume.done),
+                len(self.resume.frontier),
+            )
+
+    def _sync_frontier(self) -> None:
+        frontier = getattr(self, "frontier", None)  # absent while the context is being built
+        if frontier is not None:
+            frontier.sync()
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RunContext:
         return self  # Scrapy copies its settings; the run's context is shared, not copied
@@ -148,8 +176,19 @@ class RunContext:
             "by_reason": dict(sorted(self.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
             "elapsed_s": round(elapsed, 3),
             "pages_per_s": round(self.considered / elapsed, 2),
+            "resumed": self.resume.resumed,
+            "skipped_done": len(self.resume.done),
+            "frontier_restored": self.frontier_restored,
+            "frontier_ignored_lines": self.resume.frontier_ignored_lines,
+            "decisions_rebuilt": len(self.resume.rebuilt),
             "fatal": self.fatal,
         }
+
+    def resume_info(self) -> dict[str, Any]:
+        """The resume counts, for ``run.json``."""
+        s = self.summary()
+        keys = ("resumed", "skipped_done", "frontier_restored", "frontier_ignored_lines")
+        return {k: s[k] for k in (*keys, "decisions_rebuilt")}
 
     def run_info(self) -> dict[str, Any]:
         return {
@@ -167,5 +206,6 @@ class RunContext:
                 "excluded": self.excluded,
             },
             "counts_by_reason": dict(sorted(self.by_reason.items())),
+            "resume": self.resume_info(),
             "fatal": self.fatal,
         }

@@ -27,6 +27,12 @@ Choices where the SPEC is silent:
 - ``run.json`` already present (a resumed run): the earlier content is kept under
   ``previous_runs`` in the new file instead of being lost; an unreadable one is set aside as
   ``run.json.unreadable-<crawl_id>``.
+- Publication order: before a ``decisions/`` part is renamed into place, the open
+  ``records/`` part is published, and before any part is published the optional
+  ``before_publish`` callback runs (the crawler fsyncs its frontier log there). So after a
+  crash a published "allowed" decision always has its record, and every decided URL's links
+  are on disk. The reverse (a record whose decision part was lost) can happen; the crawler's
+  resume repairs it (``crawler/resume.py``).
 - Rows that were validated but not yet written are still published when the writer is left
   through an exception in a ``with`` block (they are complete, checked rows); ``run.json`` is
   written only by ``close()``.
@@ -116,6 +122,7 @@ class RunWriter:
         part_max_bytes: int = DEFAULT_PART_MAX_BYTES,
         flush_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        before_publish: Callable[[], object] | None = None,
     ) -> None:
         if not isinstance(crawl_id, str) or not _CRAWL_ID.fullmatch(crawl_id):
             raise ValueError(f"crawl_id {crawl_id!r}: use 1-128 of [A-Za-z0-9._-]")
@@ -129,12 +136,22 @@ class RunWriter:
         self._closed = False
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock = self._acquire_lock()
+        self._before_publish = before_publish
         self._streams: dict[str, Stream] = {}
         for table, schema in zip(_TABLES, (RECORD_SCHEMA, DECISION_SCHEMA), strict=True):
             folder = self.out_dir / table
             folder.mkdir(exist_ok=True)
             self._remove_stale(folder)
             self._streams[table] = Stream(folder, schema, crawl_id, limits)
+        self._streams["records"].before_publish = before_publish
+        self._streams["decisions"].before_publish = self._before_decisions
+
+    def _before_decisions(self) -> None:
+        # A kept page's record is buffered before its decision, so publishing the records
+        # first means a published "allowed" decision always has its record published too.
+        self._streams["records"].close_part()
+        if self._before_publish is not None:
+            self._before_publish()
 
     def _acquire_lock(self) -> IO[bytes] | None:
         if fcntl is None:  # pragma: no cover

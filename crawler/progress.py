@@ -22,8 +22,14 @@ def progress_line(ctx: RunContext) -> str:
     s = ctx.summary()
     top = ", ".join(f"{k} {v}" for k, v in list(s["by_reason"].items())[:3])
     excluded = f"{s['excluded']} excluded" + (f" ({top})" if top else "")
+    resumed = (
+        f" · {s['skipped_done']} done earlier · {s['frontier_restored']} restored"
+        if s["resumed"]
+        else ""
+    )
     return (
-        f"{s['considered']} considered · {s['kept']} kept · {excluded} · {s['pages_per_s']:.1f}/s"
+        f"{s['considered']} considered · {s['kept']} kept · {excluded}{resumed}"
+        f" · {s['pages_per_s']:.1f}/s"
     )
 
 

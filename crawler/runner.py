@@ -41,10 +41,19 @@ def collect_seeds(cfg: RunConfig, seeds_file: str | None = None) -> tuple[str, .
 
 
 def run_crawl(
-    cfg: RunConfig, seeds: tuple[str, ...], *, out: str | Path, progress: bool = False
+    cfg: RunConfig,
+    seeds: tuple[str, ...],
+    *,
+    out: str | Path,
+    progress: bool = False,
+    fresh: bool = False,
 ) -> dict[str, Any]:
-    """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json)."""
-    ctx = RunContext(cfg, Path(out))
+    """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json).
+
+    A folder holding earlier output is resumed (``crawler/resume.py``) unless ``fresh`` or
+    ``[output] resume = false``, which refuse such a folder with a ``ConfigError``.
+    """
+    ctx = RunContext(cfg, Path(out), fresh=fresh)
     process = CrawlerProcess(scrapy_settings(ctx, progress=progress))
     crawler = process.create_crawler(HeedSpider)
     # Clients are opened before the crawl starts so that a bad registry URL or a missing
@@ -57,7 +66,10 @@ def run_crawl(
         finally:
             if reason not in ("finished", "closespider_pagecount"):
                 ctx.fatal = ctx.fatal or f"crawl ended: {reason}"
-            ctx.writer.close(ctx.run_info())
+            try:
+                ctx.writer.close(ctx.run_info())
+            finally:
+                ctx.frontier.close()
 
     crawler.signals.connect(closed, signal=signals.spider_closed)
     process.crawl(crawler, ctx=ctx, seeds=seeds)

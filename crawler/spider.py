@@ -61,10 +61,20 @@ class HeedSpider(scrapy.Spider):
         hosts.update(h.lower().lstrip(".") for h in ctx.cfg.allowed_hosts)
         self.allowed = frozenset(hosts)
         self.scheduled: set[str] = set()
+        # Resume (crawler/resume.py): URLs decided by earlier runs are neither requested nor
+        # logged again; max_pages counts them, so it bounds the whole job.
+        self.done = ctx.resume.done
+        self.discovered: set[str] = set(ctx.resume.frontier)
+        self.budget = max(ctx.cfg.max_pages - len(self.done), 0)
 
     def _request(self, url: str, depth: int) -> Request | None:
         url = urldefrag(url)[0]
-        if url in self.scheduled or len(self.scheduled) >= self.ctx.cfg.max_pages:
+        if url in self.scheduled or url in self.done:
+            return None
+        if url not in self.discovered:
+            self.discovered.add(url)
+            self.ctx.frontier.add(url, depth)  # before the decision that found it is written
+        if len(self.scheduled) >= self.budget:
             return None
         self.scheduled.add(url)
         return Request(
@@ -79,12 +89,24 @@ class HeedSpider(scrapy.Spider):
             request = self._request(seed, 0)
             if request is not None:
                 yield request
+        for url, depth in self.ctx.resume.frontier.items():
+            if depth > self.ctx.cfg.max_depth or not _in_scope(
+                urlsplit(url).hostname or "", self.allowed
+            ):
+                continue
+            request = self._request(url, depth)
+            if request is not None:
+                self.ctx.frontier_restored += 1
+                yield request
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | dict[str, Any]]:
         meta = response.meta
         decision: Decision = meta["heed_decision"]
         page: PageSignals = meta["heed_page"]
         url = meta.get("heed_url", response.url)
+        # Links are logged to the frontier before the decision is handed to the writer, so a
+        # decision on disk always has its page's links on disk (crawler/resume.py).
+        requests = self._links(page, meta.get("heed_depth", 0))
         if decision.allowed:
             try:
                 item = self._item(url, response, decision, page)
@@ -106,14 +128,18 @@ class HeedSpider(scrapy.Spider):
             self.ctx.record_decision(
                 url, decision, final_url=response.url, http_status=response.status
             )
-        depth = meta.get("heed_depth", 0)
+        yield from requests
+
+    def _links(self, page: PageSignals, depth: int) -> list[Request]:
         if page.html is None or depth >= self.ctx.cfg.max_depth:
-            return
+            return []
+        requests = []
         for link in page.html.links:
             if _in_scope(urlsplit(link).hostname or "", self.allowed):
                 request = self._request(link, depth + 1)
                 if request is not None:
-                    yield request
+                    requests.append(request)
+        return requests
 
     def _item(
         self, url: str, response: Response, decision: Decision, page: PageSignals

@@ -1,0 +1,285 @@
+"""Resuming a crawl: what earlier runs in the output folder already decided, and the frontier.
+
+A scheduled job reruns ``heed crawl`` into the same folder, and a crashed run is simply started
+again. Both must neither lose nor duplicate anything, so a run in a folder that already holds
+output resumes by default (README "Resuming", docs/output.md):
+
+- **Done**: a URL with a ``decisions/`` row saying it was excluded, or with a ``records/`` row,
+  in any complete part, is done: it is not requested or written again. Excluded pages are done
+  whatever the reason (re-checking them is a separate, future command). A decision that says
+  "kept" but whose record is missing (a folder written by an older heed, or edited by hand) is
+  not done: the page is crawled again. A record whose decision part was lost in a crash is done;
+  its missing decision row is rebuilt from the record (``decisions_rebuilt``).
+- **Frontier**: every URL the spider discovers (seeds and in-scope links, with their depth) is
+  appended to ``frontier.jsonl`` once per job, one JSON object per line:
+  ``{"url": "...", "depth": 1}``. The log is fsynced at least every second while URLs are
+  added, at close, and before any part is published (``RunWriter(before_publish=...)``): so
+  every URL whose decision is on disk has its links on disk too, and a SIGKILL loses at most
+  the last second of discoveries, all from pages whose decisions were lost as well (those pages
+  are crawled again and rediscover them).
+- On resume, the seeds and then the logged frontier, minus the done set, are requested, within
+  ``max_depth`` and within what is left of ``max_pages`` (which counts the URLs decided over the
+  whole job, every run into the folder included).
+- A frontier line that is not a valid entry is ignored, named in a warning and counted
+  (``frontier_ignored_lines``); an incomplete last line left by a kill is expected and ignored
+  the same way. The run goes on with the valid lines.
+- Starting over is explicit: ``--fresh`` (or ``[output] resume = false``) requires a folder
+  without earlier output and stops with a configuration error otherwise; heed never deletes
+  output. A folder whose earlier run had another purpose or mode is refused as well, because
+  its "done" decisions answered a different question.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from filters import ConfigError, HeedError
+
+from ._output_parts import fsync_dir, part_files
+from .config import RunConfig
+
+__all__ = ["FRONTIER_NAME", "FrontierLog", "ResumeState", "has_output", "load_resume"]
+
+log = logging.getLogger(__name__)
+
+FRONTIER_NAME = "frontier.jsonl"
+#: Seconds between fsyncs of the frontier log while URLs are being added.
+SYNC_INTERVAL = 1.0
+_RECORD_COLUMNS = ["url", "host", "fetched_at", "license", "final_url", "http_status", "purpose"]
+
+
+@dataclass
+class ResumeState:
+    """What earlier runs left in the output folder."""
+
+    resumed: bool = False
+    done: set[str] = field(default_factory=set)
+    frontier: dict[str, int] = field(default_factory=dict)  # URL -> depth, in log order
+    frontier_ignored_lines: int = 0
+    rebuilt: list[dict[str, Any]] = field(default_factory=list)  # decision rows to write
+
+
+def has_output(out_dir: Path) -> bool:
+    """True when ``out_dir`` holds complete parts, a ``run.json`` or a non-empty frontier."""
+    frontier = out_dir / FRONTIER_NAME
+    return bool(
+        part_files(out_dir / "records")
+        or part_files(out_dir / "decisions")
+        or (out_dir / "run.json").exists()
+        or (frontier.is_file() and frontier.stat().st_size > 0)
+    )
+
+
+def load_resume(out_dir: Path, cfg: RunConfig, *, fresh: bool) -> ResumeState:
+    """Read the done set and the frontier of ``out_dir`` (call with the writer's lock held).
+
+    Raises:
+        ConfigError: ``fresh`` and the folder holds output, or the earlier output was written
+            for another purpose or mode.
+        HeedError: a complete part cannot be read.
+    """
+    if not has_output(out_dir):
+        return ResumeState()
+    if fresh:
+        raise ConfigError(
+            f"{out_dir} already holds output from an earlier run; --fresh (or [output] "
+            "resume = false) needs an empty or new folder. heed never deletes output: choose "
+            "another --out, or move the folder away yourself, or drop --fresh to resume"
+        )
+    state = ResumeState(resumed=True)
+    records = list(_read_parts(out_dir, "records", _RECORD_COLUMNS))  # no body, no text
+    _check_policy(out_dir, cfg, records)
+    decided: set[str] = set()
+    kept_without_record: set[str] = set()
+    for table in _read_parts(out_dir, "decisions", ["url", "allowed"]):
+        for url, allowed in zip(table["url"], table["allowed"], strict=True):
+            decided.add(url)
+            (kept_without_record if allowed else state.done).add(url)
+    for table in records:
+        for i, url in enumerate(table["url"]):
+            kept_without_record.discard(url)
+            if url not in decided and url not in state.done:
+                state.rebuilt.append(_rebuilt_decision({k: v[i] for k, v in table.items()}))
+            state.done.add(url)
+    if kept_without_record:
+        log.warning(
+            "%d URL(s) have a 'kept' decision but no record in %s; they are crawled again",
+            len(kept_without_record),
+            out_dir,
+        )
+    entries, state.frontier_ignored_lines = read_frontier(out_dir / FRONTIER_NAME)
+    for url, depth in entries:
+        if url not in state.done and depth < state.frontier.get(url, depth + 1):
+            state.frontier[url] = depth
+    return state
+
+
+def _read_parts(out_dir: Path, table: str, columns: list[str]) -> Iterator[Any]:
+    for _, path in part_files(out_dir / table):
+        try:
+            yield pq.read_table(path, columns=columns).to_pydict()
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            raise HeedError(
+                f"cannot resume: {path} is unreadable ({e}); move it out of the folder to go on"
+            ) from e
+
+
+def _check_policy(out_dir: Path, cfg: RunConfig, records: list[dict[str, Any]]) -> None:
+    earlier: dict[str, set[str]] = {"purpose": set(), "mode": set()}
+    try:
+        info = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None  # killed before writing one, or unreadable (the writer sets that aside)
+    for run in [info, *(info.get("previous_runs", []) if isinstance(info, dict) else [])]:
+        if isinstance(run, dict):
+            for key, values in earlier.items():
+                if isinstance(run.get(key), str):
+                    values.add(run[key])
+    for table in records:
+        earlier["purpose"].update(table["purpose"])
+    ours = {"purpose": cfg.purpose.value, "mode": cfg.mode.value}
+    for key, values in earlier.items():
+        other = sorted(values - {ours[key]})
+        if other:
+            raise ConfigError(
+                f"{out_dir} holds output crawled with {key} {', '.join(other)}; this config's "
+                f"{key} is {ours[key]}. Its decisions do not answer this run's question: use "
+                "another output folder"
+            )
+
+
+def _rebuilt_decision(record: dict[str, Any]) -> dict[str, Any]:
+    """The decision row of a kept page whose decision part was lost (it allowed the page)."""
+    return {
+        "url": record["url"],
+        "host": record["host"],
+        "decided_at": record["fetched_at"],
+        "stage": "post-fetch",
+        "allowed": True,
+        "reasons": [],
+        "license": record["license"],
+        "final_url": record["final_url"],
+        "http_status": record["http_status"],
+    }
+
+
+def read_frontier(path: Path) -> tuple[list[tuple[str, int]], int]:
+    """The valid ``(url, depth)`` entries of a frontier log, and how many lines were ignored."""
+    if not path.is_file():
+        return [], 0
+    entries: list[tuple[str, int]] = []
+    bad: list[int] = []
+    with open(path, "rb") as handle:
+        for n, raw in enumerate(handle, 1):
+            entry = _entry(raw)
+            if entry is None:
+                bad.append(n)
+            else:
+                entries.append(entry)
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (", …" if len(bad) > 10 else "")
+        log.warning(
+            "%s: ignored %d line(s) that are not frontier entries (line %s); an incomplete "
+            "last line is normal after a killed run",
+            path,
+            len(bad),
+            shown,
+        )
+    return entries, len(bad)
+
+
+def _entry(raw: bytes) -> tuple[str, int] | None:
+    if not raw.strip():
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        return None
+    if not isinstance(obj, dict):
+        return None
+    url, depth = obj.get("url"), obj.get("depth")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return None
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+        return None
+    return url, depth
+
+
+class FrontierLog:
+    """Appends discovered URLs to ``frontier.jsonl``; fsynced every second and on ``sync()``.
+
+    Single-threaded, like the writer: the spider adds from the reactor thread.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sync_interval: float = SYNC_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.sync_interval = sync_interval
+        self._clock = clock
+        created = not path.exists()
+        _end_cleanly(path)
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        if created:
+            fsync_dir(path.parent)
+        self._dirty = False
+        self._last_sync = clock()
+        self.added = 0
+
+    def add(self, url: str, depth: int) -> None:
+        self._file.write(json.dumps({"url": url, "depth": depth}) + "\n")
+        self._dirty = True
+        self.added += 1
+        if self._clock() - self._last_sync >= self.sync_interval:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every added URL durable (flush and fsync); cheap when nothing was added."""
+        if not self._dirty or self._file.closed:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._dirty = False
+        self._last_sync = self._clock()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+def _end_cleanly(path: Path) -> None:
+    """Make the log end with a newline: drop an invalid torn last line, finish a valid one."""
+    if not path.is_file():
+        return
+    with open(path, "r+b") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        tail, start = b"", size
+        while start > 0 and b"\n" not in tail:  # read back to the last newline
+            start = max(0, start - 65536)
+            handle.seek(start)
+            tail = handle.read(size - start)
+        if size == 0 or tail.endswith(b"\n"):
+            return
+        start += tail.rfind(b"\n") + 1
+        handle.seek(start)
+        if _entry(handle.read()) is None:
+            handle.truncate(start)
+        else:
+            handle.seek(0, os.SEEK_END)
+            handle.write(b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
