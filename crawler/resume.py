@@ -12,11 +12,11 @@ output resumes by default (README "Resuming", docs/output.md):
   its missing decision row is rebuilt from the record (``decisions_rebuilt``).
 - **Frontier**: every URL the spider discovers (seeds and in-scope links, with their depth) is
   appended to ``frontier.jsonl`` once per job, one JSON object per line:
-  ``{"url": "...", "depth": 1}``. The log is fsynced at least every second while URLs are
-  added, at close, and before any part is published (``RunWriter(before_publish=...)``): so
-  every URL whose decision is on disk has its links on disk too, and a SIGKILL loses at most
-  the last second of discoveries, all from pages whose decisions were lost as well (those pages
-  are crawled again and rediscover them).
+  ``{"url": "...", "depth": 1}``. The log is fsynced when a URL is added a second or more
+  after the previous fsync, at close, and before any part is published
+  (``RunWriter(before_publish=...)``): so every URL whose decision is on disk has its links on
+  disk too, and a SIGKILL loses only discoveries made from pages whose decisions were lost as
+  well (those pages are crawled again and rediscover them).
 - On resume, the seeds and then the logged frontier, minus the done set, are requested, within
   ``max_depth`` and within what is left of ``max_pages`` (which counts the URLs decided over the
   whole job, every run into the folder included).
