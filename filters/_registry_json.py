@@ -22,12 +22,13 @@ def _dt(value: datetime | None) -> str | None:
 
 def entry_to_dict(entry: Entry) -> dict[str, object]:
     """A JSON-ready dict of an entry (times in ISO 8601, purposes sorted)."""
+    # str() of a StrEnum member is its value as a plain str, without the slower ``.value``.
     return {
         "id": entry.id,
-        "subject_kind": entry.subject_kind.value,
+        "subject_kind": str(entry.subject_kind),
         "subject": entry.subject,
-        "choice": entry.choice.value,
-        "purposes": sorted(p.value for p in entry.purposes),
+        "choice": str(entry.choice),
+        "purposes": sorted(map(str, entry.purposes)),
         "license": entry.license,
         "registered_by": entry.registered_by,
         "registered_at": _dt(entry.registered_at),
@@ -79,8 +80,6 @@ def entry_from_dict(data: object, *, default_by: str | None = None) -> Entry:
         verified = verified.strip().lower() in ("true", "1", "yes")
     if not isinstance(verified, bool):
         raise RegistryValidationError("verified must be a boolean")
-    from .registry import make_entry  # the model module re-exports this one: import late
-
     return make_entry(
         str(texts["subject_kind"]),
         str(texts["subject"]),
@@ -94,3 +93,8 @@ def entry_from_dict(data: object, *, default_by: str | None = None) -> Entry:
         verified=verified,
         id=texts["id"],
     )
+
+
+# Last: ``registry`` imports this module at its own end, so whichever of the two is imported
+# first, ``make_entry`` is defined by the time this line runs.
+from .registry import make_entry  # noqa: E402

@@ -1,5 +1,6 @@
-"""URL and host normalisation for the consent registry (SPEC.md §3.6), kept apart from
-``registry.py`` to keep that module small. Public names are re-exported there.
+"""URL and host normalisation for the consent registry (SPEC.md §3.6), and a URL's index keys
+(``lookup_keys``), kept apart from ``registry.py`` to keep that module small. Public names are
+re-exported there.
 
 Subjects and looked-up URLs are compared in one canonical form: scheme and host lower-case,
 IDNA (UTS #46) for non-ASCII hosts, default port dropped, path percent-escapes normalised as
@@ -8,9 +9,11 @@ RFC 9309 §2.2.2 does (``patterns.normalize_path``), fragment dropped, empty pat
 Speed: a crawler normalises every URL it looks up, so ordinary absolute http(s) URLs (ASCII,
 no credentials, whitespace, brackets or unusual characters) are split by one regular expression
 (``_FAST``) instead of ``urllib.parse.urlsplit`` plus its ``hostname``/``port`` properties; the
-pieces then go through the very same host and path normalisers. Anything the expression does
-not accept takes the full ``urlsplit`` path, so the fast path can only agree with it (a
-hypothesis property in tests/registry/test_url.py checks that on generated URLs).
+pieces then go through the same normalisers, or string tests that give the same answers for
+the characters the expression admits (``_is_plain_name``; a path without "%" is already
+normal). Anything the expression does not accept takes the full ``urlsplit`` path, so the fast
+path can only agree with it (hypothesis properties in tests/registry/test_url.py check that on
+generated URLs and hosts).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import idna
 from .errors import RegistryValidationError
 from .patterns import normalize_path
 
-__all__ = ["normalize_host", "normalize_url", "split_url"]
+__all__ = ["lookup_keys", "normalize_host", "normalize_url", "parse_for_match", "split_url"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
@@ -38,6 +41,21 @@ _FAST = re.compile(
     rf"([Hh][Tt][Tt][Pp][Ss]?)://([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
     rf"(/[{_PCHAR}/]*)?(?:\?([{_PCHAR}/?]*))?(?:#[{_PCHAR}/?#]*)?"
 )
+
+
+def _is_plain_name(host: str) -> bool:
+    """``len(host) <= 253 and _HOST.fullmatch(host)`` for a lower-case ``host`` of letters,
+    digits, ".", "_" and "-" (as ``_FAST`` gives it) that does not end in ".": labels of 1-63
+    characters that neither start nor end with "-". String tests, cheaper than the pattern."""
+    return (
+        len(host) <= 253
+        and host[0] not in ".-"
+        and host[-1] != "-"
+        and ".." not in host
+        and ".-" not in host
+        and "-." not in host
+        and (len(host) <= 63 or max(map(len, host.split("."))) <= 63)
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -92,19 +110,71 @@ def _split_fast(url: str) -> tuple[str, str] | None:
         return None
     scheme_text, host_text, port_text, path, query = match.groups()
     scheme = scheme_text.lower()
-    try:
-        netloc = host = normalize_host(host_text)  # a name or IPv4 here; never contains ":"
-    except RegistryValidationError:
-        return None  # _split_full raises the error with its message
+    last = host_text[-1]
+    if last.isdigit() or last == ".":  # maybe an IPv4 address, or dots to strip: in full
+        try:
+            host = normalize_host(host_text)  # never contains ":" here
+        except RegistryValidationError:
+            return None  # _split_full raises the error with its message
+    else:  # what normalize_host(host_text) gives here (no IP, nothing to strip or encode)
+        host = host_text.lower()
+        if not _is_plain_name(host):
+            return None  # _split_full raises the error with its message
+    netloc = host
     if port_text is not None:
         port = int(port_text)
         if port > 65535:
             return None  # _split_full raises the error with its message
         if port != _DEFAULT_PORTS[scheme]:
             netloc = f"{host}:{port}"
-    path = normalize_path(path or "/")
-    query = f"?{normalize_path(query)}" if query else ""
+    # The pattern admits ASCII only, so a piece without "%" is its own normal form (as
+    # ``normalize_path`` would return it); the property tests check the agreement.
+    if path is None:
+        path = "/"
+    elif "%" in path:
+        path = normalize_path(path)
+    query = "?" + (normalize_path(query) if "%" in query else query) if query else ""
     return host, f"{scheme}://{netloc}{path}{query}"
+
+
+@lru_cache(maxsize=16384)
+def parse_for_match(url: str) -> tuple[str, str, bool] | None:
+    """(host, normalised URL without its scheme, whether the host is an IP address) of
+    ``url``, or None when it is not an http(s) URL: what ``registry.evaluate`` matches
+    subjects against (http and https name the same site there).
+
+    Cached: a crawler looks a URL up (``lookup_keys``) and then decides it (``evaluate``).
+    """
+    split = _split_fast(url)  # split_url, one call shorter
+    if split is None:
+        try:
+            split = _split_full(url)
+        except RegistryValidationError:
+            return None
+    host, norm = split
+    # Only a host ending in a digit or holding ":" can be an IP address (as in _is_ip).
+    is_ip = (host[-1:].isdigit() or ":" in host) and _is_ip(host)
+    return host, norm.partition("://")[2], is_ip  # norm always has its scheme
+
+
+def lookup_keys(url: str) -> tuple[str, ...]:
+    """The URL's host and each of its parent domains, most specific first.
+
+    These are the index keys under which a store finds every entry that may match the URL.
+    A URL that is not an absolute http(s) URL has no keys (and matches no entry).
+    """
+    parsed = parse_for_match(url)
+    if parsed is None:
+        return ()
+    host, _, is_ip = parsed
+    if is_ip:
+        return (host,)
+    keys = [host]
+    rest = host
+    while "." in rest:  # the text after each dot: the parent domains
+        rest = rest.split(".", 1)[1]
+        keys.append(rest)
+    return tuple(keys)
 
 
 def _split_full(url: str) -> tuple[str, str]:

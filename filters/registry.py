@@ -26,15 +26,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from ._registry_url import _is_ip, normalize_host, normalize_url, split_url
+from ._registry_url import _is_ip, lookup_keys, normalize_host, normalize_url, parse_for_match
 from .errors import RegistryValidationError
 from .model import Purpose, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
@@ -62,6 +61,7 @@ MAX_SUBJECT_LENGTH = 2048
 MAX_NOTE_LENGTH = 2000
 _MAX_WHO_LENGTH = 200
 _LICENSE_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 class SubjectKind(StrEnum):
@@ -80,6 +80,21 @@ class Choice(StrEnum):
 
 
 _RANK = {SubjectKind.URL: 3, SubjectKind.PREFIX: 2, SubjectKind.DOMAIN: 1}
+# Members by value, for plain strings (validation is then one dict lookup, not an enum call).
+_KIND_OF = {k.value: k for k in SubjectKind}
+_CHOICE_OF = {c.value: c for c in Choice}
+_PURPOSE_OF = {p.value: p for p in Purpose}
+# Members and values the hot paths use, bound once (``Enum.MEMBER`` and ``.value`` are
+# attribute lookups through the enum machinery, slow enough to matter per URL).
+_KIND_DOMAIN, _KIND_URL, _OPT_OUT = SubjectKind.DOMAIN, SubjectKind.URL, Choice.OPT_OUT
+_SOURCES = {k: f"registry:{k.value}" for k in SubjectKind}
+_MATCH_DOMAIN, _MATCH_EXACT, _MATCH_PREFIX = 1, 2, 3  # how a subject matches (``Entry._how``)
+
+
+def _sort_key(rank: int, specificity: int, opt_out: bool) -> int:
+    """(rank, specificity, opt-out) as one int that orders as the tuple does (specificity is a
+    label count or a subject length: far below 2**39)."""
+    return (rank << 40) | (specificity << 1) | (1 if opt_out else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,24 @@ class Entry:
     expires_at: datetime | None
     note: str | None
     verified: bool
+    # Derived once per entry for ``evaluate`` (not part of the value: no init, eq or repr):
+    # how the subject matches (a _MATCH_ constant), the text it is matched against
+    # (the domain, or the URL without its scheme), "." + the subject, and the sort key: rank,
+    # then specificity, then opt-out, packed into one int (``_sort_key``). Atomic values only,
+    # so the tuple costs the garbage collector nothing once it has seen it.
+    _how: tuple[int, str, str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        kind, subject = self.subject_kind, self.subject
+        if kind is _KIND_DOMAIN:
+            match, bare, specificity = _MATCH_DOMAIN, subject, subject.count(".") + 1
+        else:
+            bare = subject.split("://", 1)[1] if "://" in subject else subject  # no scheme
+            match = _MATCH_EXACT if kind is _KIND_URL else _MATCH_PREFIX
+            specificity = 0 if kind is _KIND_URL else len(bare)
+        # _sort_key(rank, specificity, opt-out), inline: this runs for every entry built.
+        key = (_RANK[kind] << 40) | (specificity << 1) | (self.choice is _OPT_OUT)
+        object.__setattr__(self, "_how", (match, bare, "." + subject, key))
 
     @property
     def host(self) -> str:
@@ -117,7 +150,7 @@ def normalize_subject(kind: SubjectKind, subject: str) -> str:
     """
     if not subject or len(subject) > MAX_SUBJECT_LENGTH:
         raise RegistryValidationError(f"bad subject: empty or longer than {MAX_SUBJECT_LENGTH}")
-    if kind is SubjectKind.DOMAIN:
+    if kind is _KIND_DOMAIN:
         if "/" in subject or (":" in subject and not _is_ip(subject)):
             raise RegistryValidationError(f"bad domain {subject!r}: give a host name, not a URL")
         host = normalize_host(subject)
@@ -139,6 +172,10 @@ def parse_purposes(values: Iterable[str]) -> frozenset[Purpose]:
             name = item.strip().lower()
             if not name:
                 continue
+            purpose = _PURPOSE_OF.get(name)
+            if purpose is not None:
+                out.add(purpose)
+                continue
             try:
                 out.add(Purpose(name))
             except ValueError as e:
@@ -147,6 +184,28 @@ def parse_purposes(values: Iterable[str]) -> frozenset[Purpose]:
     if not out:
         raise RegistryValidationError("an entry needs at least one purpose")
     return frozenset(out)
+
+
+#: ``parse_purposes`` results by the purposes given (a registry holds a handful of lists).
+_PURPOSE_SETS: dict[tuple[object, ...], frozenset[Purpose]] = {}
+
+
+def _purposes_of(values: Iterable[Purpose | str]) -> frozenset[Purpose]:
+    """``parse_purposes(str(p) for p in values)``, remembered per distinct sequence.
+
+    Raises:
+        RegistryValidationError: as ``parse_purposes`` (failures are not remembered).
+    """
+    given = tuple(values)
+    try:
+        found = _PURPOSE_SETS.get(given)
+    except TypeError:  # an unhashable value: no memo, parse_purposes refuses or converts it
+        return parse_purposes(str(p) for p in given)
+    if found is None:
+        found = parse_purposes(str(p) for p in given)
+        if len(_PURPOSE_SETS) < 256:
+            _PURPOSE_SETS[given] = found
+    return found
 
 
 def _check_license(license_id: str) -> str:
@@ -187,21 +246,25 @@ def make_entry(
     Raises:
         RegistryValidationError: any field is invalid; the message names it.
     """
-    try:
-        kind = SubjectKind(subject_kind)
-    except ValueError as e:
-        raise RegistryValidationError(f"bad subject kind {subject_kind!r}") from e
-    try:
-        chosen = Choice(choice)
-    except ValueError as e:
-        raise RegistryValidationError(f"bad choice {choice!r} (opt-out or opt-in)") from e
+    kind = _KIND_OF.get(subject_kind) if type(subject_kind) is str else None
+    if kind is None:
+        try:
+            kind = SubjectKind(subject_kind)
+        except ValueError as e:
+            raise RegistryValidationError(f"bad subject kind {subject_kind!r}") from e
+    chosen = _CHOICE_OF.get(choice) if type(choice) is str else None
+    if chosen is None:
+        try:
+            chosen = Choice(choice)
+        except ValueError as e:
+            raise RegistryValidationError(f"bad choice {choice!r} (opt-out or opt-in)") from e
     who = registered_by.strip()
     if not who or len(who) > _MAX_WHO_LENGTH:
         raise RegistryValidationError("registered_by must be 1-200 characters")
     if note is not None and len(note) > MAX_NOTE_LENGTH:
         raise RegistryValidationError(f"note longer than {MAX_NOTE_LENGTH} characters")
     entry_id = id if id is not None else str(uuid.uuid4())
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}", entry_id):
+    if not _ID.fullmatch(entry_id):
         raise RegistryValidationError(f"bad entry id {entry_id!r}")
     at = _utc(registered_at, "registered_at") if registered_at else datetime.now(UTC)
     return Entry(
@@ -209,7 +272,7 @@ def make_entry(
         subject_kind=kind,
         subject=normalize_subject(kind, subject),
         choice=chosen,
-        purposes=parse_purposes(str(p) for p in purposes),
+        purposes=_purposes_of(purposes),
         license=_check_license(license) if license else None,
         registered_by=who,
         registered_at=at,
@@ -219,58 +282,10 @@ def make_entry(
     )
 
 
-@lru_cache(maxsize=16384)
-def _parse(url: str) -> tuple[str, str] | None:
-    """(host, normalised URL) of ``url``, or None when it is not an http(s) URL.
-
-    Cached: a crawler looks a URL up (``lookup_keys``) and then decides it (``evaluate``).
-    """
-    try:
-        return split_url(url)
-    except RegistryValidationError:
-        return None
-
-
-def lookup_keys(url: str) -> tuple[str, ...]:
-    """The URL's host and each of its parent domains, most specific first.
-
-    These are the index keys under which a store finds every entry that may match the URL.
-    A URL that is not an absolute http(s) URL has no keys (and matches no entry).
-    """
-    parsed = _parse(url)
-    if parsed is None:
-        return ()
-    host = parsed[0]
-    if _is_ip(host):
-        return (host,)
-    keys = [host]
-    dot = host.find(".")
-    while dot >= 0:  # the text after each dot: the parent domains
-        keys.append(host[dot + 1 :])
-        dot = host.find(".", dot + 1)
-    return tuple(keys)
-
-
-def _unscheme(url: str) -> str:
-    # http and https name the same site for registry purposes (module docstring).
-    return url.split("://", 1)[1] if "://" in url else url
-
-
-def _match_rank(entry: Entry, host: str, bare_url: str) -> tuple[int, int] | None:
-    kind = entry.subject_kind
-    if kind is SubjectKind.DOMAIN:
-        subject = entry.subject
-        if host == subject or (host.endswith("." + subject) and not _is_ip(host)):
-            return (_RANK[kind], subject.count(".") + 1)
-        return None
-    bare_subject = _unscheme(entry.subject)
-    if kind is SubjectKind.URL:
-        return (_RANK[kind], 0) if bare_url == bare_subject else None
-    return (_RANK[kind], len(bare_subject)) if bare_url.startswith(bare_subject) else None
-
-
 #: The result when no entry matches (immutable, so one object serves every URL).
 _NO_MATCH = SignalResult(Signal.REGISTRY, Verdict.NONE, source="registry")
+_REGISTRY, _NONE, _DENY, _GRANT = Signal.REGISTRY, Verdict.NONE, Verdict.DENY, Verdict.GRANT
+_OPT_OUT_REASONS = (ReasonCode.REGISTRY_OPT_OUT,)
 
 
 def evaluate(
@@ -282,40 +297,51 @@ def evaluate(
     match wins, an opt-out winning ties. Opt-out → DENY ``registry.opt-out`` (detail: entry id,
     raw: subject); opt-in → GRANT (detail: entry id); no match → NONE. A URL that cannot be
     normalised matches nothing.
+
+    A domain matches its host and the host's parent domains (never an IP address's "parent"),
+    a url entry the URL itself and a prefix entry every URL that starts with it, http and
+    https alike; the winner has the greatest sort key (``Entry._how``), the first of equals.
     """
-    parsed = _parse(url)
+    parsed = parse_for_match(url)
     if parsed is None:
-        return SignalResult(Signal.REGISTRY, Verdict.NONE, raw=url, source="registry"), None
+        return SignalResult(_REGISTRY, _NONE, raw=url, source="registry"), None
     if not entries:
         return _NO_MATCH, None
-    host, norm = parsed
-    bare = _unscheme(norm)
-    best: tuple[int, int, int] | None = None
+    host, bare, is_ip = parsed
+    best = -1
     winner: Entry | None = None
     for entry in entries:
-        if purpose not in entry.purposes or entry.expired(now):
+        if purpose not in entry.purposes:
             continue
-        rank = _match_rank(entry, host, bare)
-        if rank is None:
+        expires = entry.expires_at
+        if expires is not None and now >= expires:
             continue
-        key = (*rank, 1 if entry.choice is Choice.OPT_OUT else 0)
-        if best is None or key > best:
+        match, subject, dotted, key = entry._how
+        if match == _MATCH_DOMAIN:
+            if host != subject and (is_ip or not host.endswith(dotted)):
+                continue
+        elif match == _MATCH_EXACT:
+            if bare != subject:
+                continue
+        elif not bare.startswith(subject):
+            continue
+        if key > best:
             best, winner = key, entry
     if winner is None:
         return _NO_MATCH, None
-    source = f"registry:{winner.subject_kind.value}"
-    if winner.choice is Choice.OPT_OUT:
+    source = _SOURCES[winner.subject_kind]
+    if winner.choice is _OPT_OUT:
         result = SignalResult(
-            Signal.REGISTRY,
-            Verdict.DENY,
-            (ReasonCode.REGISTRY_OPT_OUT,),
+            _REGISTRY,
+            _DENY,
+            _OPT_OUT_REASONS,
             raw=winner.subject,
             source=source,
             detail=winner.id,
         )
     else:
         result = SignalResult(
-            Signal.REGISTRY, Verdict.GRANT, raw=winner.subject, source=source, detail=winner.id
+            _REGISTRY, _GRANT, raw=winner.subject, source=source, detail=winner.id
         )
     return result, winner
 

@@ -129,9 +129,9 @@ def _parse_lookup(body: object, urls: list[str]) -> dict[str, tuple[Entry, ...]]
     for item in body["results"]:
         if not isinstance(item, dict) or not isinstance(item.get("entries"), list):
             raise ValueError("malformed lookup result")
-        url = item.get("url")
+        url, entries = item.get("url"), item["entries"]
         if isinstance(url, str):
-            parsed[url] = tuple(_entry(e) for e in item["entries"])
+            parsed[url] = tuple([_entry(e) for e in entries]) if entries else ()
     if any(url not in parsed for url in urls):
         raise ValueError("lookup answer is missing URLs")
     return parsed
@@ -166,14 +166,11 @@ def _entry(data: object) -> Entry:
         not isinstance(data, dict)
         or not data.get("id")
         or not data.get("registered_at")
-        or not isinstance(data.get("verified", False), bool | str)  # 1 == True as a key
+        or not isinstance(data.get("verified", False), (bool, str))  # 1 == True as a key
     ):
         return entry_from_dict(data)
     purposes = data.get("purposes")
-    key = (
-        *(data.get(f) for f in _FIELDS),
-        tuple(purposes) if isinstance(purposes, list) else purposes,
-    )
+    key = (*map(data.get, _FIELDS), tuple(purposes) if isinstance(purposes, list) else purposes)
     try:
         cached = _ENTRIES.get(key)
     except TypeError:  # an unhashable value: validation will refuse or convert it

@@ -33,9 +33,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from filters.errors import RegistryError, RegistryValidationError
 from filters.model import Purpose
-from filters.registry import Entry, entry_from_dict, entry_to_dict, evaluate
+from filters.registry import entry_from_dict, entry_to_dict
 
 from . import verify
+from ._answer import dumps as _dumps
+from ._answer import lookup_body as _lookup_body
 from .openapi import openapi_document
 from .store import RegistryStore
 
@@ -309,38 +311,6 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.store.complete_challenge(challenge_id, entry):
             raise ApiError(404, "challenge already used")
         return 201, {"entry": entry_to_dict(entry)}
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _lookup_body(
-    found: dict[str, tuple[Entry, ...]], urls: list[str], purpose: Purpose | None
-) -> bytes:
-    """The /v1/lookup answer, byte for byte what ``_dumps`` gives for
-    ``{"results": [{"url", "entries", ["verdict", "reasons", "entry_id"]}, ...]}``, but with
-    each distinct entry serialised once per answer (a host's entries recur for each URL)."""
-    encoded: dict[int, str] = {}  # id() of entries kept alive by ``found``
-    now = datetime.now(UTC)
-    items = []
-    for url in urls:
-        entries = found[url]
-        parts = []
-        for entry in entries:
-            text = encoded.get(id(entry))
-            if text is None:
-                text = encoded[id(entry)] = _dumps(entry_to_dict(entry))
-            parts.append(text)
-        item = f'{{"url":{_dumps(url)},"entries":[{",".join(parts)}]'
-        if purpose is not None:
-            result, winner = evaluate(entries, url, purpose, now)
-            reasons = _dumps([r.value for r in result.reasons])
-            entry_id = _dumps(winner.id if winner else None)
-            item += f',"verdict":{_dumps(result.verdict.value)},"reasons":{reasons}'
-            item += f',"entry_id":{entry_id}'
-        items.append(item + "}")
-    return f'{{"results":[{",".join(items)}]}}'.encode()
 
 
 def make_server(

@@ -11,10 +11,11 @@ Lookups go by host: each row carries the host it is indexed by (a domain subject
 host of a prefix/url subject), and a URL's candidates are the rows under the URL's host and its
 parent domains (``filters.registry.lookup_keys``). That is an index probe per key, never a scan.
 
-Speed: a batch of URLs is one ``IN (...)`` query per 500 distinct keys; the file is read through
-a memory map (``PRAGMA mmap_size``, no copy into SQLite's page cache); and ``Entry`` objects are
-shared between lookups, keyed by their whole row (entries are immutable values, so equal rows
-give equal entries and a changed row can never be served from the cache).
+Speed: a batch of URLs is one ``IN (...)`` query per 500 distinct keys (keys that are only
+parent domains in the batch ask for domain rows alone, all that a parent can add); the file is
+read through a memory map (``PRAGMA mmap_size``, no copy into SQLite's page cache); and
+``Entry`` objects are shared between lookups, keyed by their whole row (entries are immutable
+values, so equal rows give equal entries and a changed row can never be served from the cache).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from filters.errors import RegistryError, RegistryValidationError
 from filters.model import Purpose
@@ -75,12 +77,14 @@ _COLUMNS = (
 )
 _SELECT = f"SELECT {_COLUMNS} FROM entries"
 _CHUNK = 500  # bound on SQL variables per statement (SQLite's limit is 999 on old builds)
+_DOMAIN_ONLY = " AND subject_kind = 'domain'"  # all that a parent domain's rows can add
 #: Bytes of the file read through a memory map (address space only; the OS shares the pages).
 _MMAP_SIZE = 1 << 30
 #: Rows whose ``Entry`` is kept for reuse; past this the cache starts over (bounded memory).
 _ENTRY_CACHE_LIMIT = 65_536
 _PURPOSES: dict[str, frozenset[Purpose]] = {}
 _KINDS = {k.value: k for k in SubjectKind}
+_DOMAIN = SubjectKind.DOMAIN  # bound once: member lookups through the enum class are slow
 _CHOICES = {c.value: c for c in Choice}
 _ENTRIES: dict[tuple[object, ...], Entry] = {}
 
@@ -98,7 +102,7 @@ def _purposes(text: str) -> frozenset[Purpose]:
     return cached
 
 
-def _row_entry(row: tuple[object, ...]) -> Entry:
+def _row_entry(row: tuple[Any, ...]) -> Entry:
     """The ``Entry`` of a row, shared between lookups (keyed by the whole row)."""
     entry = _ENTRIES.get(row)
     if entry is None:
@@ -109,21 +113,22 @@ def _row_entry(row: tuple[object, ...]) -> Entry:
     return entry
 
 
-def _build_entry(row: tuple[object, ...]) -> Entry:
-    # Rows were validated by make_entry before they were written; rebuild without re-checking.
-    kind, choice = _KINDS.get(str(row[2])), _CHOICES.get(str(row[4]))
+def _build_entry(row: tuple[Any, ...]) -> Entry:
+    # Rows were validated by make_entry before they were written; rebuild without re-checking
+    # (TEXT NOT NULL columns hold str). Arguments by position, in Entry's field order.
+    kind, choice = _KINDS.get(row[2]), _CHOICES.get(row[4])
     return Entry(
-        id=str(row[0]),
-        subject_kind=SubjectKind(str(row[2])) if kind is None else kind,
-        subject=str(row[3]),
-        choice=Choice(str(row[4])) if choice is None else choice,
-        purposes=_purposes(str(row[5])),
-        license=None if row[6] is None else str(row[6]),
-        registered_by=str(row[7]),
-        registered_at=datetime.fromisoformat(str(row[8])),
-        expires_at=None if row[9] is None else datetime.fromisoformat(str(row[9])),
-        note=None if row[10] is None else str(row[10]),
-        verified=bool(row[11]),
+        row[0],
+        SubjectKind(row[2]) if kind is None else kind,
+        row[3],
+        Choice(row[4]) if choice is None else choice,
+        _purposes(row[5]),
+        row[6],
+        row[7],
+        datetime.fromisoformat(row[8]),
+        None if row[9] is None else datetime.fromisoformat(row[9]),
+        row[10],
+        bool(row[11]),
     )
 
 
@@ -142,20 +147,6 @@ def _entry_row(entry: Entry) -> tuple[object, ...]:
         entry.note,
         1 if entry.verified else 0,
     )
-
-
-def _gather(keys: tuple[str, ...], by_host: dict[str, list[Entry]]) -> tuple[Entry, ...]:
-    """A URL's candidates: every entry under its own host (``keys[0]``); under a parent domain
-    only domain entries, since a prefix or url entry names one exact host."""
-    if not keys:
-        return ()
-    own = by_host.get(keys[0])
-    found = tuple(own) if own else ()
-    for key in keys[1:]:
-        parent = by_host.get(key)
-        if parent:
-            found += tuple(e for e in parent if e.subject_kind is SubjectKind.DOMAIN)
-    return found
 
 
 class RegistryStore:
@@ -286,19 +277,47 @@ class RegistryStore:
         Raises:
             RegistryError: the database could not be read.
         """
-        keys_of = {url: lookup_keys(url) for url in urls}
-        wanted = sorted({k for keys in keys_of.values() for k in keys})
+        keys_of: dict[str, tuple[str, ...]] = {}
+        own_hosts: set[str] = set()  # the URLs' own hosts: every entry under them counts
+        parent_only: set[str] = set()  # keys that are only parent domains: domain entries
+        for url in urls:
+            if url not in keys_of:
+                keys_of[url] = keys = lookup_keys(url)
+                if keys:
+                    own_hosts.add(keys[0])
+                    parent_only.update(keys)
+        parent_only -= own_hosts  # (each URL's own host among them too)
         by_host: dict[str, builtins.list[Entry]] = {}
         try:
             with self._lock:
-                for start in range(0, len(wanted), _CHUNK):
-                    chunk = wanted[start : start + _CHUNK]
-                    sql = f"{_SELECT} WHERE host IN ({','.join('?' * len(chunk))})"
-                    for row in self._db.execute(sql, chunk):
-                        by_host.setdefault(str(row[1]), []).append(_row_entry(row))
+                for wanted, where in ((own_hosts, ""), (parent_only, _DOMAIN_ONLY)):
+                    keys_list = builtins.list(wanted)
+                    for start in range(0, len(keys_list), _CHUNK):
+                        chunk = keys_list[start : start + _CHUNK]
+                        sql = f"{_SELECT} WHERE host IN ({','.join('?' * len(chunk))}){where}"
+                        for row in self._db.execute(sql, chunk):
+                            by_host.setdefault(row[1], []).append(_row_entry(row))
         except sqlite3.Error as e:
             raise RegistryError(f"registry read failed: {e}") from e
-        return {url: _gather(keys, by_host) for url, keys in keys_of.items()}
+        # A URL's candidates: every entry under its own host (its first key); under a parent
+        # domain only domain entries (a prefix or url entry names one exact host).
+        own = {host: tuple(found) for host, found in by_host.items()}
+        parents = {
+            host: tuple([e for e in found if e.subject_kind is _DOMAIN])
+            for host, found in by_host.items()
+        }
+        out: dict[str, tuple[Entry, ...]] = {}
+        for url, keys in keys_of.items():
+            if not keys:
+                out[url] = ()
+                continue
+            found = own.get(keys[0], ())
+            for key in keys[1:]:
+                more = parents.get(key)
+                if more:
+                    found += more
+            out[url] = found
+        return out
 
     # Write tokens -------------------------------------------------------------------------
 

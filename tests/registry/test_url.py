@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filters._registry_url import _split_fast, _split_full, split_url
+from filters._registry_url import _HOST, _is_plain_name, _split_fast, _split_full, split_url
 from filters.errors import RegistryValidationError
 from filters.registry import lookup_keys, normalize_url
 
@@ -65,6 +65,39 @@ def test_ordinary_urls_take_the_fast_path_and_agree(scheme, host, port, path, qu
     assert fast == _split_full(url)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"[a-z0-9._-]{1,12}", fullmatch=True),
+        st.from_regex(r"[a-z0-9_-]{1,70}(\.[a-z0-9_-]{0,70}){0,4}", fullmatch=True),
+    )
+)
+def test_plain_name_checks_as_the_host_pattern(host):
+    if not host.endswith("."):
+        assert _is_plain_name(host) == bool(len(host) <= 253 and _HOST.fullmatch(host))
+
+
+@pytest.mark.parametrize("length", [252, 253, 254, 255])
+def test_plain_name_length_bound(length):
+    host = ".".join(["a" * 62] * 5)[: length - 1] + "b"  # labels of 62 or fewer
+    assert _HOST.fullmatch(host)  # labels fine: only the length decides
+    assert _is_plain_name(host) == (length <= 253)
+    url = f"https://{host}/"
+    assert _outcome(split_url, url) == _outcome(_split_full, url)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.from_regex(r"[A-Za-z0-9_-]{58,66}(\.[A-Za-z0-9_-]{1,3}){0,2}\.{0,2}", fullmatch=True),
+    st.integers(1, 5),
+)
+def test_long_labels_and_names_agree(label, repeat):
+    url = "http://" + ".".join([label.rstrip(".")] * (repeat - 1) + [label]) + "/p"
+    assert _outcome(split_url, url) == _outcome(_split_full, url)
+    fast = _split_fast(url)
+    assert fast is None or fast == _split_full(url)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=60))
 def test_fast_path_equals_full_normaliser_on_any_text(url):
@@ -80,9 +113,15 @@ def test_fast_path_equals_full_normaliser_on_any_text(url):
         ("https://example.com/%7e%41%2f", "example.com", "https://example.com/~A%2F"),
         ("http://127.0.0.1:0080/", "127.0.0.1", "http://127.0.0.1/"),
         ("https://example.com./x", "example.com", "https://example.com/x"),
+        ("https://A1.b2:8080/x", "a1.b2", "https://a1.b2:8080/x"),  # ends in a digit, a name
+        ("https://1.2.3.4.5/", "1.2.3.4.5", "https://1.2.3.4.5/"),
+        ("https://example.com../", "example.com", None),  # the host normaliser strips dots
+        ("https://_a.Example/?", "_a.example", "https://_a.example/"),
+        ("https://" + "a" * 63 + ".example/", "a" * 63 + ".example", None),
     ],
 )
 def test_fast_path_takes_ordinary_urls(url, host, norm):
+    norm = norm or f"https://{host}/"
     assert _split_fast(url) == (host, norm)
     assert split_url(url) == (host, norm) == _split_full(url)
 
@@ -98,6 +137,11 @@ def test_fast_path_takes_ordinary_urls(url, host, norm):
         "https://exa mple.com/",
         "https://example.com/a b",
         "https://-bad-.example/",
+        "https://bad-.example/",
+        "https://a..example/",
+        "https://\u212aey.example/",  # KELVIN SIGN: case-folds to "k", yet is not ASCII
+        "https://" + "a" * 64 + ".example/",
+        "https://" + ".".join(["a" * 60] * 5) + "/",  # labels fine, name longer than 253
     ],
 )
 def test_unusual_urls_take_the_full_path(url):
