@@ -28,7 +28,14 @@ import idna
 from .errors import RegistryValidationError
 from .patterns import normalize_path
 
-__all__ = ["lookup_keys", "normalize_host", "normalize_url", "parse_for_match", "split_url"]
+__all__ = [
+    "lookup_keys",
+    "normalize_host",
+    "normalize_url",
+    "parse_for_match",
+    "parse_simple_for_match",
+    "split_url",
+]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
@@ -155,6 +162,28 @@ def parse_for_match(url: str) -> tuple[str, str, bool] | None:
     # Only a host ending in a digit or holding ":" can be an IP address (as in _is_ip).
     is_ip = (host[-1:].isdigit() or ":" in host) and _is_ip(host)
     return host, norm.partition("://")[2], is_ip  # norm always has its scheme
+
+
+@lru_cache(maxsize=4096)
+def _origin_for_match(origin: str) -> tuple[str, str, bool] | None:
+    parsed = parse_for_match(origin + "/")
+    if parsed is None:
+        return None
+    host, bare, is_ip = parsed
+    return host, bare[:-1], is_ip  # bare is the netloc and "/"
+
+
+def parse_simple_for_match(origin: str, path: str) -> tuple[str, str, bool] | None:
+    """``parse_for_match(origin + path)`` for a path the caller knows to be *simple*: starting
+    with ``/`` and made only of ``A-Z a-z 0-9 _ . ~ / = -`` (normalisation leaves it as is),
+    with ``origin`` being ``scheme://host[:port]``. Only the origin is normalised (cached per
+    origin), so a caller deciding many URLs of one site skips the URL parsing.
+    """
+    parts = _origin_for_match(origin)
+    if parts is None:
+        return None
+    host, netloc, is_ip = parts
+    return host, netloc + path, is_ip
 
 
 def lookup_keys(url: str) -> tuple[str, ...]:

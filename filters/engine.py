@@ -21,7 +21,7 @@ import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import aipref, aitxt, content_signal, robots, rsl, tdmrep
+from . import aipref, aitxt, content_signal, registry, robots, rsl, tdmrep
 from ._extrules import IdentityMemo
 from ._pathclass import SiteClasses, build_site_classes
 from .model import (
@@ -202,8 +202,18 @@ def _pre_fetch(
     cfg: EngineConfig,
     registry_answer: RegistryAnswer,
     now: datetime | None,
+    simple: tuple[str, str] | None = None,
 ) -> Decision:
-    reg, _ = _registry_result(registry_answer, url, cfg.purpose, now or datetime.now(UTC))
+    """The decision from the site documents' ``parts`` and the registry's answer for ``url``;
+    ``simple`` is (origin, path) when ``url`` is a simple URL (see ``_pathclass``)."""
+    if simple is not None and type(registry_answer) is tuple and registry_answer:
+        # A simple URL: the registry only normalises its origin (cached per origin).
+        parsed = registry.parse_simple_for_match(*simple)
+        reg: SignalResult | None = registry.evaluate_parsed(
+            registry_answer, url, parsed, cfg.purpose, now or datetime.now(UTC)
+        )[0]
+    else:
+        reg = _registry_result(registry_answer, url, cfg.purpose, now or datetime.now(UTC))[0]
     if reg is None:
         evidence = parts.head + parts.tail
         reasons = parts.reasons
@@ -239,12 +249,15 @@ def decide_pre_fetch(
     if classes is None:
         return _pre_fetch(_site_results(site, url, cfg, rsls), url, cfg, registry_answer, now)
     key = classes.key(url)
-    parts = classes.memo.get(key) if key is not None else None
+    if key is None:
+        return _pre_fetch(_site_results(site, url, cfg, rsls), url, cfg, registry_answer, now)
+    parts = classes.memo.get(key)
     if parts is None:
         parts = _site_results(site, url, cfg, rsls)
-        if key is not None:
-            classes.remember(key, parts)
-    return _pre_fetch(parts, url, cfg, registry_answer, now)  # type: ignore[arg-type]
+        classes.remember(key, parts)
+    origin: str = key[0]  # type: ignore[assignment]
+    simple = (origin, url[len(origin) :])
+    return _pre_fetch(parts, url, cfg, registry_answer, now, simple)  # type: ignore[arg-type]
 
 
 def decide_pre_fetch_unclassed(

@@ -33,7 +33,14 @@ from urllib.parse import urlsplit
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from ._registry_url import _is_ip, lookup_keys, normalize_host, normalize_url, parse_for_match
+from ._registry_url import (
+    _is_ip,
+    lookup_keys,
+    normalize_host,
+    normalize_url,
+    parse_for_match,
+    parse_simple_for_match,
+)
 from .errors import RegistryValidationError
 from .model import Purpose, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
@@ -47,12 +54,14 @@ __all__ = [
     "entry_from_dict",
     "entry_to_dict",
     "evaluate",
+    "evaluate_parsed",
     "lookup_keys",
     "make_entry",
     "normalize_host",
     "normalize_subject",
     "normalize_url",
     "parse_purposes",
+    "parse_simple_for_match",
     "unavailable",
 ]
 
@@ -302,7 +311,18 @@ def evaluate(
     a url entry the URL itself and a prefix entry every URL that starts with it, http and
     https alike; the winner has the greatest sort key (``Entry._how``), the first of equals.
     """
-    parsed = parse_for_match(url)
+    return evaluate_parsed(entries, url, parse_for_match(url), purpose, now)
+
+
+def evaluate_parsed(
+    entries: Iterable[Entry],
+    url: str,
+    parsed: tuple[str, str, bool] | None,
+    purpose: Purpose,
+    now: datetime,
+) -> tuple[SignalResult, Entry | None]:
+    """:func:`evaluate` with ``parsed`` = ``parse_for_match(url)`` (or
+    ``parse_simple_for_match``'s equal answer) already computed by the caller."""
     if parsed is None:
         return SignalResult(_REGISTRY, _NONE, raw=url, source="registry"), None
     if not entries:
@@ -329,6 +349,18 @@ def evaluate(
             best, winner = key, entry
     if winner is None:
         return _NO_MATCH, None
+    return _winner_result(winner), winner
+
+
+#: The result of each winning entry, built once (entries and results are immutable; the
+#: entry is held so its id is not reused while stored). Bounded by clearing.
+_WINNER_RESULTS: dict[int, tuple[Entry, SignalResult]] = {}
+
+
+def _winner_result(winner: Entry) -> SignalResult:
+    held = _WINNER_RESULTS.get(id(winner))
+    if held is not None and held[0] is winner:
+        return held[1]
     source = _SOURCES[winner.subject_kind]
     if winner.choice is _OPT_OUT:
         result = SignalResult(
@@ -343,7 +375,10 @@ def evaluate(
         result = SignalResult(
             _REGISTRY, _GRANT, raw=winner.subject, source=source, detail=winner.id
         )
-    return result, winner
+    if len(_WINNER_RESULTS) >= 65536:
+        _WINNER_RESULTS.clear()
+    _WINNER_RESULTS[id(winner)] = (winner, result)
+    return result
 
 
 def unavailable(detail: str) -> SignalResult:
