@@ -186,18 +186,41 @@ def parse_simple_for_match(origin: str, path: str) -> tuple[str, str, bool] | No
     return host, netloc + path, is_ip
 
 
+#: ``http(s)://name[:port]`` then the end or a path, query or fragment of printable ASCII:
+#: the URLs whose host ``parse_for_match`` reads without looking at the rest.
+_HOST_ONLY = re.compile(
+    r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9._-]+)(?::([0-9]{1,5}))?(?:[/?#][!-~]*)?"
+).fullmatch
+
+
+def _fast_host(url: str) -> str | None:
+    """The host ``parse_for_match(url)`` gives, for an ordinary URL whose host is a plain
+    name (not an IP address); None means "ask ``parse_for_match``"."""
+    match = _HOST_ONLY(url)
+    if match is None:
+        return None
+    host_text, port = match.groups()
+    last = host_text[-1]
+    if last.isdigit() or last == "." or (port is not None and int(port) > 65535):
+        return None
+    host = host_text.lower()
+    return host if _is_plain_name(host) else None
+
+
 def lookup_keys(url: str) -> tuple[str, ...]:
     """The URL's host and each of its parent domains, most specific first.
 
     These are the index keys under which a store finds every entry that may match the URL.
     A URL that is not an absolute http(s) URL has no keys (and matches no entry).
     """
-    parsed = parse_for_match(url)
-    if parsed is None:
-        return ()
-    host, _, is_ip = parsed
-    if is_ip:
-        return (host,)
+    host = _fast_host(url)  # the host alone: no need to normalise the whole URL
+    if host is None:
+        parsed = parse_for_match(url)
+        if parsed is None:
+            return ()
+        host, _, is_ip = parsed
+        if is_ip:
+            return (host,)
     keys = [host]
     rest = host
     while "." in rest:  # the text after each dot: the parent domains

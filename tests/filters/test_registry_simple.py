@@ -42,3 +42,23 @@ def test_evaluate_parsed_equals_evaluate() -> None:
             assert got == evaluate(entries, origin + path, Purpose.TRAIN_AI, now)
     denied = evaluate(entries, "https://example.org/a/x", Purpose.TRAIN_AI, now)[0]
     assert denied.reasons and denied.detail == entries[1].id
+
+
+urlish = st.builds(
+    lambda scheme, host, port, rest: f"{scheme}://{host}{port}{rest}",
+    schemes,
+    hosts,
+    ports,
+    st.text(alphabet="/?#a=%20@:é \t[]", max_size=12),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(urlish, st.text(max_size=30)))
+def test_the_host_fast_path_agrees_with_the_full_parse(url) -> None:  # type: ignore[no-untyped-def]
+    from filters._registry_url import _fast_host
+
+    host = _fast_host(url)
+    if host is not None:
+        parsed = parse_for_match(url)
+        assert parsed is not None and parsed[0] == host and not parsed[2]
