@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
 from ._registry_url import (
+    _fast_host,
     _is_ip,
     lookup_keys,
     normalize_host,
@@ -125,8 +126,10 @@ class Entry:
     # how the subject matches (a _MATCH_ constant), the text it is matched against
     # (the domain, or the URL without its scheme), "." + the subject, and the sort key: rank,
     # then specificity, then opt-out, packed into one int (``_sort_key``). Atomic values only,
-    # so the tuple costs the garbage collector nothing once it has seen it.
+    # so the tuple costs the garbage collector nothing once it has seen it. ``_result`` is the
+    # (immutable) result when the entry wins, made on its first win.
     _how: tuple[int, str, str, int] = field(init=False, repr=False, compare=False)
+    _result: SignalResult | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         kind, subject = self.subject_kind, self.subject
@@ -139,6 +142,7 @@ class Entry:
         # _sort_key(rank, specificity, opt-out), inline: this runs for every entry built.
         key = (_RANK[kind] << 40) | (specificity << 1) | (self.choice is _OPT_OUT)
         object.__setattr__(self, "_how", (match, bare, "." + subject, key))
+        object.__setattr__(self, "_result", None)
 
     @property
     def host(self) -> str:
@@ -311,6 +315,8 @@ def evaluate(
     a url entry the URL itself and a prefix entry every URL that starts with it, http and
     https alike; the winner has the greatest sort key (``Entry._how``), the first of equals.
     """
+    if not entries and _fast_host(url) is not None:
+        return _NO_MATCH, None  # a URL the full parse accepts, and nothing to match
     return evaluate_parsed(entries, url, parse_for_match(url), purpose, now)
 
 
@@ -352,15 +358,10 @@ def evaluate_parsed(
     return _winner_result(winner), winner
 
 
-#: The result of each winning entry, built once (entries and results are immutable; the
-#: entry is held so its id is not reused while stored). Bounded by clearing.
-_WINNER_RESULTS: dict[int, tuple[Entry, SignalResult]] = {}
-
-
 def _winner_result(winner: Entry) -> SignalResult:
-    held = _WINNER_RESULTS.get(id(winner))
-    if held is not None and held[0] is winner:
-        return held[1]
+    result = winner._result
+    if result is not None:
+        return result
     source = _SOURCES[winner.subject_kind]
     if winner.choice is _OPT_OUT:
         result = SignalResult(
@@ -375,9 +376,7 @@ def _winner_result(winner: Entry) -> SignalResult:
         result = SignalResult(
             _REGISTRY, _GRANT, raw=winner.subject, source=source, detail=winner.id
         )
-    if len(_WINNER_RESULTS) >= 65536:
-        _WINNER_RESULTS.clear()
-    _WINNER_RESULTS[id(winner)] = (winner, result)
+    object.__setattr__(winner, "_result", result)  # two threads at once store equal results
     return result
 
 
