@@ -207,3 +207,12 @@ def test_two_entry_answer():
     assert winner is pre and result.verdict is Verdict.GRANT and result.detail == "pre"
     result, winner = evaluate((dom, pre), "https://www.example.com/b", Purpose.TRAIN_AI, NOW)
     assert winner is dom and result.reasons == (ReasonCode.REGISTRY_OPT_OUT,)
+
+
+def test_a_winners_result_is_made_once():
+    dom = entry("domain", "example.com", "opt-out", id="dom")
+    first, _ = evaluate([dom], "https://a.example.com/", Purpose.TRAIN_AI, NOW)
+    again, _ = evaluate([dom], "http://example.com/x", Purpose.TRAIN_AI, NOW)
+    assert again is first
+    assert first == _oracle([dom], "https://example.com/", Purpose.TRAIN_AI, NOW)[0]
+    assert dataclasses.replace(dom, choice=Choice.OPT_IN)._result is None  # a new value
