@@ -29,6 +29,7 @@ from .errors import RegistryValidationError
 from .patterns import normalize_path
 
 __all__ = [
+    "known_to_parse",
     "lookup_keys",
     "normalize_host",
     "normalize_url",
@@ -207,12 +208,28 @@ def _fast_host(url: str) -> str | None:
     return host if _is_plain_name(host) else None
 
 
+#: Recent ``lookup_keys`` answers, bounded (cleared when full). A crawler looks a URL up and
+#: then decides it: a non-empty answer tells ``known_to_parse`` that the URL parses.
+_KEYS_SEEN: dict[str, tuple[str, ...]] = {}
+_KEYS_SEEN_LIMIT = 16384
+
+
 def lookup_keys(url: str) -> tuple[str, ...]:
     """The URL's host and each of its parent domains, most specific first.
 
     These are the index keys under which a store finds every entry that may match the URL.
     A URL that is not an absolute http(s) URL has no keys (and matches no entry).
     """
+    keys = _KEYS_SEEN.get(url)
+    if keys is None:
+        keys = _lookup_keys(url)
+        if len(_KEYS_SEEN) >= _KEYS_SEEN_LIMIT:
+            _KEYS_SEEN.clear()
+        _KEYS_SEEN[url] = keys
+    return keys
+
+
+def _lookup_keys(url: str) -> tuple[str, ...]:
     host = _fast_host(url)  # the host alone: no need to normalise the whole URL
     if host is None:
         parsed = parse_for_match(url)
@@ -227,6 +244,13 @@ def lookup_keys(url: str) -> tuple[str, ...]:
         rest = rest.split(".", 1)[1]
         keys.append(rest)
     return tuple(keys)
+
+
+def known_to_parse(url: str) -> bool:
+    """True when ``parse_for_match(url)`` is surely not None, found without normalising the
+    URL: it was looked up lately (keys come only from a URL that parses), or it is an ordinary
+    URL. False means "not known": ask ``parse_for_match``."""
+    return bool(_KEYS_SEEN.get(url)) or _fast_host(url) is not None
 
 
 def _split_full(url: str) -> tuple[str, str]:

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
 from ._registry_url import (
-    _fast_host,
     _is_ip,
+    known_to_parse,
     lookup_keys,
     normalize_host,
     normalize_url,
@@ -315,7 +315,7 @@ def evaluate(
     a url entry the URL itself and a prefix entry every URL that starts with it, http and
     https alike; the winner has the greatest sort key (``Entry._how``), the first of equals.
     """
-    if not entries and _fast_host(url) is not None:
+    if not entries and known_to_parse(url):
         return _NO_MATCH, None  # a URL the full parse accepts, and nothing to match
     return evaluate_parsed(entries, url, parse_for_match(url), purpose, now)
 

@@ -13,7 +13,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filters._registry_url import _is_ip, split_url
+from filters import _registry_url as registry_url
+from filters._registry_url import _is_ip, known_to_parse, parse_for_match, split_url
 from filters.errors import RegistryValidationError
 from filters.model import Purpose, Signal, SignalResult, Verdict
 from filters.reasons import ReasonCode
@@ -216,3 +217,25 @@ def test_a_winners_result_is_made_once():
     assert again is first
     assert first == _oracle([dom], "https://example.com/", Purpose.TRAIN_AI, NOW)[0]
     assert dataclasses.replace(dom, choice=Choice.OPT_IN)._result is None  # a new value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_URLS, st.text(max_size=40)), st.booleans())
+def test_an_empty_answer_after_a_lookup_or_not(url, looked_up):
+    # evaluate answers an empty candidate list from what lookup_keys saw, or from the host
+    # alone; it must give what the full parse gives, for URLs that parse and those that don't.
+    if looked_up:
+        lookup_keys(url)
+    if known_to_parse(url):
+        assert parse_for_match(url) is not None
+    assert evaluate((), url, Purpose.TRAIN_AI, NOW) == _oracle((), url, Purpose.TRAIN_AI, NOW)
+
+
+def test_recent_lookups_are_bounded(monkeypatch):
+    monkeypatch.setattr(registry_url, "_KEYS_SEEN_LIMIT", 3)
+    registry_url._KEYS_SEEN.clear()
+    urls = [f"https://h{i}.example.com/" for i in range(7)]
+    for url in urls:
+        assert lookup_keys(url) == (url[8:-1], "example.com", "com")
+    assert len(registry_url._KEYS_SEEN) <= 3
+    assert lookup_keys("not a url") == () and not known_to_parse("not a url")
