@@ -208,10 +208,11 @@ def _fast_host(url: str) -> str | None:
     return host if _is_plain_name(host) else None
 
 
-#: Recent ``lookup_keys`` answers, bounded (cleared when full). A crawler looks a URL up and
-#: then decides it: a non-empty answer tells ``known_to_parse`` that the URL parses.
-_KEYS_SEEN: dict[str, tuple[str, ...]] = {}
-_KEYS_SEEN_LIMIT = 16384
+#: URLs that ``lookup_keys`` found keys for lately (so they parse), bounded: cleared when full.
+#: A crawler looks a URL up and then decides it; ``known_to_parse`` reads this. A set of str
+#: keeps no object the garbage collector has to visit.
+_PARSED_SEEN: set[str] = set()
+_PARSED_SEEN_LIMIT = 16384
 
 
 def lookup_keys(url: str) -> tuple[str, ...]:
@@ -220,16 +221,6 @@ def lookup_keys(url: str) -> tuple[str, ...]:
     These are the index keys under which a store finds every entry that may match the URL.
     A URL that is not an absolute http(s) URL has no keys (and matches no entry).
     """
-    keys = _KEYS_SEEN.get(url)
-    if keys is None:
-        keys = _lookup_keys(url)
-        if len(_KEYS_SEEN) >= _KEYS_SEEN_LIMIT:
-            _KEYS_SEEN.clear()
-        _KEYS_SEEN[url] = keys
-    return keys
-
-
-def _lookup_keys(url: str) -> tuple[str, ...]:
     host = _fast_host(url)  # the host alone: no need to normalise the whole URL
     if host is None:
         parsed = parse_for_match(url)
@@ -238,6 +229,9 @@ def _lookup_keys(url: str) -> tuple[str, ...]:
         host, _, is_ip = parsed
         if is_ip:
             return (host,)
+    if len(_PARSED_SEEN) >= _PARSED_SEEN_LIMIT:
+        _PARSED_SEEN.clear()
+    _PARSED_SEEN.add(url)
     keys = [host]
     rest = host
     while "." in rest:  # the text after each dot: the parent domains
@@ -250,7 +244,7 @@ def known_to_parse(url: str) -> bool:
     """True when ``parse_for_match(url)`` is surely not None, found without normalising the
     URL: it was looked up lately (keys come only from a URL that parses), or it is an ordinary
     URL. False means "not known": ask ``parse_for_match``."""
-    return bool(_KEYS_SEEN.get(url)) or _fast_host(url) is not None
+    return url in _PARSED_SEEN or _fast_host(url) is not None
 
 
 def _split_full(url: str) -> tuple[str, str]:

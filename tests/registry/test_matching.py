@@ -232,10 +232,11 @@ def test_an_empty_answer_after_a_lookup_or_not(url, looked_up):
 
 
 def test_recent_lookups_are_bounded(monkeypatch):
-    monkeypatch.setattr(registry_url, "_KEYS_SEEN_LIMIT", 3)
-    registry_url._KEYS_SEEN.clear()
+    monkeypatch.setattr(registry_url, "_PARSED_SEEN_LIMIT", 3)
+    registry_url._PARSED_SEEN.clear()
     urls = [f"https://h{i}.example.com/" for i in range(7)]
     for url in urls:
         assert lookup_keys(url) == (url[8:-1], "example.com", "com")
-    assert len(registry_url._KEYS_SEEN) <= 3
+        assert url in registry_url._PARSED_SEEN
+    assert len(registry_url._PARSED_SEEN) <= 3
     assert lookup_keys("not a url") == () and not known_to_parse("not a url")
