@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,3 +94,21 @@ def crawl(tmp: Path, sections: dict[str, dict[str, Any]], *extra: str) -> CrawlR
     config = write_config(tmp / "run.toml", sections)
     proc = heed("crawl", "--config", str(config), "--json", *extra)
     return CrawlRun(proc.returncode, proc.stdout, proc.stderr, out)
+
+
+def crawl_killed_after_parts(config: Path, out: Path, parts: int = 2) -> None:
+    """Start ``heed crawl --config config``, wait (at most 60 s) until ``parts`` record parts
+    are published in ``out``, then SIGKILL it."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(list((out / "records").glob("*.parquet"))) >= parts:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -17,7 +12,7 @@ from crawler.registry.service import make_server, serve_in_thread
 from crawler.registry.store import RegistryStore
 from filters.registry import make_entry
 
-from .crawlrun import ROOT, crawl, heed, write_config
+from .crawlrun import crawl, crawl_killed_after_parts, heed, write_config
 
 
 def page(text: str, **kw: object) -> PageSpec:
@@ -119,19 +114,7 @@ def test_sigkill_mid_crawl_leaves_only_complete_parts(tmp_path: Path) -> None:
                 "output": {"part_max_rows": 10, "row_group_rows": 5, "flush_interval": 0.2},
             },
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if len(list((out / "records").glob("*.parquet"))) >= 2:
-                break
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        crawl_killed_after_parts(config, out)
         parts = sorted((out / "records").glob("*.parquet"))
         assert len(parts) >= 2, "the crawl published no parts before the kill"
         assert not (out / "run.json").exists()  # it really was killed mid-run

@@ -7,17 +7,12 @@ log to prove what was (not) requested, and reads the Parquet parts back with pya
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 from crawler.demo.web import LoopbackWeb, PageSpec, SiteSpec
 
-from .crawlrun import ROOT, CrawlRun, crawl, heed, write_config
+from .crawlrun import CrawlRun, crawl, crawl_killed_after_parts, heed, write_config
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -122,19 +117,7 @@ def test_rerun_after_sigkill_keeps_every_page_exactly_once(tmp_path: Path) -> No
                 "output": {"part_max_rows": 10, "row_group_rows": 5, "flush_interval": 0.2},
             },
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if len(list((out_dir / "records").glob("*.parquet"))) >= 2:
-                break
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        crawl_killed_after_parts(config, out_dir)
         killed = CrawlRun(0, "", "", out_dir)
         decided_before = {d["url"] for d in killed.decisions()}
         assert not (out_dir / "run.json").exists(), "the crawl finished before it was killed"
