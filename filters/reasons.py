@@ -56,6 +56,9 @@ class ReasonCode(StrEnum):
     FETCH_REDIRECT_LIMIT = "fetch.redirect-limit"
     FETCH_BLOCKED_ADDRESS = "fetch.blocked-address"
     FETCH_UNSUPPORTED_TYPE = "fetch.unsupported-type"
+    FETCH_INVALID_URL = "fetch.invalid-url"
+    BLOCKLIST_LISTED = "blocklist.listed"
+    HTML_UNPARSEABLE = "html.unparseable"
 
 
 #: Directives of X-Robots-Tag / meta robots that heed records (SPEC.md §3.7).
