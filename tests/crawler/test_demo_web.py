@@ -330,6 +330,8 @@ def test_demo_covers_every_signal_and_error_case() -> None:
         "consent.missing",
         "license.not-open",
         "aipref.parse-error",
+        "html.unparseable",  # the HTML reading is tolerant: no servable page makes it fail
+        "blocklist.listed",  # the demo configures no domain blocklist
     }
     search_only = {c.value for c in ReasonCode if c.value.endswith((".noindex", ".none"))}
     archive = {c.value for c in ReasonCode if c.value.endswith((".noarchive", ".nocache"))}
