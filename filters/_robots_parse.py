@@ -13,6 +13,14 @@ What this module does, and the choices it makes where RFC 9309 is silent:
 * Lines: ``#`` starts a comment; a key is case-insensitive; ``key: value`` and, as Google's
   parser accepts, ``key value`` (exactly two words) are read. The misspellings of
   ``disallow`` that Google and protego accept are accepted (they only ever exclude more).
+* Whitespace is SP and HTAB only (RFC 9309 §2.2): keys and values are stripped of those and
+  nothing else, so ``Allow: /public`` followed by U+00A0 keeps the U+00A0 (a narrower Allow,
+  as Google reads it), and an ``Allow`` key that only other whitespace (U+00A0, U+2002, VT,
+  FF ...) makes one is no rule. Where the other reading would exclude more it is taken as
+  well: a ``Disallow`` value also counts stripped of all Unicode whitespace, and a
+  ``User-agent`` or ``Disallow`` key next to such whitespace still counts (Google reads keys
+  by prefix). Extension lines (``Content-Usage`` ...) keep Python's reading of whitespace, so
+  that a stated ``n`` is never lost to a stray U+00A0.
 * Groups: a group is one or more ``User-agent`` lines followed by rules. Only an ``Allow`` or
   ``Disallow`` line ends the run of ``User-agent`` lines; unknown lines (``Sitemap``,
   ``Crawl-delay``, ``Content-Usage`` ...) never split a group. Rules before the first
@@ -21,8 +29,11 @@ What this module does, and the choices it makes where RFC 9309 is silent:
   value is cut at the first character outside ``[A-Za-z_-]`` (so at the first space or ``/``)
   and lower-cased. A value that yields no token names no crawler (recorded).
 * Rule values: an empty value is no rule (RFC 9309 §2.2.2). A ``Disallow`` value that does not
-  start with ``/`` or ``*`` is read conservatively: an absolute URL contributes its path, any
-  other value gets a leading ``/``. Such an ``Allow`` value can never match and is dropped.
+  start with ``/`` or ``*`` is read conservatively: an absolute URL naming the file's own host
+  (``host``; ``www.`` and case aside, ``*`` in it matching any characters) contributes its
+  path and query, one naming another host is ignored (recorded); with no ``host`` given the
+  URL's path is used. Any other value gets a leading ``/``. Such an ``Allow`` value can never
+  match (Google drops it too) and is dropped.
 * ``License:`` lines are collected wherever they stand (SPEC.md §3.9); ``Sitemap`` is global.
 * Other keys are kept, per group, as ``ExtensionRule`` values (``Content-Usage``,
   ``Content-Signal`` ...) for the signal modules that read them (SPEC.md §3.3).
@@ -36,14 +47,19 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["ExtensionRule", "ParsedFile", "RawGroup", "RuleLine", "parse_file"]
+__all__ = ["ExtensionRule", "ParsedFile", "RawGroup", "RuleLine", "parse_file", "url_host"]
 
 _BOM = b"\xef\xbb\xbf"
+#: RFC 9309 §2.2 whitespace: SP and HTAB, nothing else.
+_WS = " \t"
+_WS_RUN = re.compile(r"[ \t]+")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TOKEN = re.compile(r"[A-Za-z_-]*")
 _USER_AGENT_KEYS = frozenset({"user-agent", "useragent", "user agent"})
 _DISALLOW_KEYS = frozenset({"disallow", "dissallow", "dissalow", "disalow", "diasllow", "disallaw"})
 _GLOBAL_KEYS = frozenset({"sitemap", "sitemaps", "site-map", "host"})
+#: Keys read with RFC 9309 whitespace; any other key is read as ``str.strip`` reads it.
+_KNOWN_KEYS = _USER_AGENT_KEYS | _DISALLOW_KEYS | _GLOBAL_KEYS | {"allow", "license", "crawl-delay"}
 #: Hostile files could produce a diagnostic per line; keep the first ones and a count.
 _MAX_DIAGNOSTICS = 50
 
@@ -151,18 +167,25 @@ def _decode(body: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _key_value(line: str) -> tuple[str, str] | None:
-    """Split a comment-free, stripped line into (lower-case key, value), or None."""
+def _split(line: str, loose: bool) -> tuple[str, str] | None:
+    """Split a comment-free line into (lower-case key, value), or None.
+
+    Strict (RFC 9309) strips and splits on SP and HTAB only; ``loose`` on any Unicode
+    whitespace, as ``str.strip`` does.
+    """
+    line = line.strip() if loose else line.strip(_WS)
     sep = line.find(":")
     if sep >= 0:
         key, value = line[:sep], line[sep + 1 :]
     else:
-        words = line.split()
+        words = line.split() if loose else _WS_RUN.split(line)
         if len(words) != 2:  # Google accepts a missing colon only between exactly two words
             return None
         key, value = words
-    key = key.strip().lower()
-    return (key, value.strip()) if key else None
+    key = key.strip().lower() if loose else key.strip(_WS).lower()
+    if not key:
+        return None
+    return key, (value.strip() if loose else value.strip(_WS))
 
 
 def _agent_token(value: str) -> str | None:
@@ -174,7 +197,44 @@ def _agent_token(value: str) -> str | None:
     return token.lower() or None
 
 
-def _rule_pattern(value: str, allow: bool, lineno: int, diag: _Diagnostics) -> str | None:
+def url_host(url: str) -> str | None:
+    """The host of a document's URL (lower-case), or None when it has none or is unparsable."""
+    try:
+        return urlsplit(url).hostname or None
+    except ValueError:
+        return None
+
+
+def _same_host(named: str, host: str) -> bool:
+    """Whether the host ``named`` in a rule is ``host`` (case, a final dot, ``www.`` aside)."""
+
+    def bare(name: str) -> str:
+        name = name.lower().rstrip(".")
+        return name[4:] if name.startswith("www.") else name
+
+    named, host = bare(named), bare(host)
+    if "*" not in named:
+        return named == host
+    rx = ".*".join(re.escape(piece) for piece in named.split("*"))
+    return re.fullmatch(rx, host) is not None or re.fullmatch(rx, "www." + host) is not None
+
+
+def _absolute_path(value: str, host: str | None, lineno: int, diag: _Diagnostics) -> str | None:
+    """The path of an absolute-URL ``Disallow`` value, or None when it names another host."""
+    try:
+        parts = urlsplit(value)
+        named = parts.hostname
+    except ValueError:
+        return "/" + value
+    if host is not None and named is not None and not _same_host(named, host):
+        diag.add(f"line {lineno}: disallow for another host {named[:60]!r} ignored")
+        return None
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _rule_pattern(
+    value: str, allow: bool, lineno: int, diag: _Diagnostics, host: str | None
+) -> str | None:
     """The pattern of a rule value, repaired conservatively when it lacks a leading ``/``."""
     if value[:1] in ("/", "*"):
         return value
@@ -182,11 +242,9 @@ def _rule_pattern(value: str, allow: bool, lineno: int, diag: _Diagnostics) -> s
         diag.add(f"line {lineno}: allow value without leading '/' ignored")
         return None
     if value.lower().startswith(("http://", "https://")):
-        try:
-            parts = urlsplit(value)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        except ValueError:
-            path = "/" + value
+        path = _absolute_path(value, host, lineno, diag)
+        if path is None:
+            return None
     else:
         path = "/" + value
     diag.add(f"line {lineno}: disallow value without leading '/' read as {path!r}")
@@ -212,10 +270,39 @@ def _crawl_delay(value: str, lineno: int, diag: _Diagnostics) -> float | None:
     return delay
 
 
+def _read_line(line: str, diag: _Diagnostics, lineno: int) -> tuple[str, str, str] | None:
+    """``(key, value, loose value)`` of a comment-free line, or None when it states nothing.
+
+    ``value`` is the RFC 9309 reading (SP and HTAB stripped), ``loose value`` the one with
+    every Unicode whitespace stripped (see the module docstring for which is used where).
+    """
+    strict = _split(line, loose=False)
+    loose = _split(line, loose=True)
+    if strict is not None and strict[0] in _KNOWN_KEYS:
+        key, value = strict
+        return key, value, (loose[1] if loose is not None and loose[0] == key else value)
+    if loose is None:
+        diag.add(f"line {lineno}: not a key-value line")
+        return None
+    key, loose_value = loose
+    if key == "allow":  # an Allow only if U+00A0 & co. were whitespace: it is no rule
+        diag.add(f"line {lineno}: allow line with whitespace other than SP/HTAB ignored")
+        return None
+    return key, (strict[1] if strict is not None else loose_value), loose_value
+
+
 def parse_file(
-    body: bytes, *, max_bytes: int, case_insensitive: bool = False, truncated: bool = False
+    body: bytes,
+    *,
+    max_bytes: int,
+    case_insensitive: bool = False,
+    truncated: bool = False,
+    host: str | None = None,
 ) -> ParsedFile:
-    """Read a robots.txt-grammar body into groups (see the module docstring)."""
+    """Read a robots.txt-grammar body into groups (see the module docstring).
+
+    ``host`` is the host the file was fetched from (for absolute-URL rules), when known.
+    """
     diag = _Diagnostics()
     text = _decode(_cut(body, max_bytes, truncated, diag))
     groups: list[_Builder] = []
@@ -223,41 +310,45 @@ def parse_file(
     current: _Builder | None = None
     in_agents = False
     for lineno, raw_line in enumerate(_LINE_BREAK.split(text), 1):
-        line = raw_line.split("#", 1)[0].strip()
-        if not line:
+        line = raw_line.split("#", 1)[0]
+        if not line.strip():
             continue
-        kv = _key_value(line)
+        kv = _read_line(line, diag, lineno)
         if kv is None:
-            diag.add(f"line {lineno}: not a key-value line")
             continue
-        key, value = kv
+        key, value, loose_value = kv
         raw = raw_line.strip()
         if key in _USER_AGENT_KEYS:
             if current is None or not in_agents:
                 current = _Builder()
                 groups.append(current)
             in_agents = True
-            token = _agent_token(value)
+            token = _agent_token(value) or _agent_token(loose_value)
             if token is None:
                 diag.add(f"line {lineno}: user-agent {value[:40]!r} names no product token")
             else:
                 current.agents.append(token)
         elif key == "license":
-            if value:
-                licenses.append(value)
+            if loose_value:
+                licenses.append(loose_value)
         elif key in _GLOBAL_KEYS:
             continue
         elif current is None:
             diag.add(f"line {lineno}: {key[:40]!r} line before any user-agent ignored")
-        elif key == "allow" or key in _DISALLOW_KEYS:
+        elif key == "allow":
             in_agents = False
-            _add_rule(current, key == "allow", value, lineno, raw, case_insensitive, diag)
+            _add_rule(current, True, value, lineno, raw, case_insensitive, diag, host)
+        elif key in _DISALLOW_KEYS:
+            in_agents = False
+            _add_rule(current, False, value, lineno, raw, case_insensitive, diag, host)
+            if loose_value != value:  # the evident meaning too: it only excludes more
+                _add_rule(current, False, loose_value, lineno, raw, case_insensitive, diag, host)
         elif key == "crawl-delay":
-            delay = _crawl_delay(value, lineno, diag)
+            delay = _crawl_delay(loose_value, lineno, diag)
             if delay is not None:
                 current.delays.append(delay)
         else:
-            current.extensions.append(_extension(key, value, lineno, raw))
+            current.extensions.append(_extension(key, loose_value, lineno, raw))
     return ParsedFile(tuple(g.freeze() for g in groups), tuple(licenses), diag.freeze())
 
 
@@ -269,10 +360,11 @@ def _add_rule(
     raw: str,
     case_insensitive: bool,
     diag: _Diagnostics,
+    host: str | None,
 ) -> None:
     if not value:  # "Disallow:" with no value states no rule (RFC 9309 §2.2.2)
         return
-    pattern = _rule_pattern(value, allow, lineno, diag)
+    pattern = _rule_pattern(value, allow, lineno, diag, host)
     if pattern is None:
         return
     if case_insensitive:

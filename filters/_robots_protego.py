@@ -147,7 +147,8 @@ class Matcher:
         """The line behind protego's verdict on the normalised ``path``, or None.
 
         The path is allowed when the result is None or an ``Allow`` line; a ``Disallow``
-        line means protego disallowed it.
+        line means protego disallowed it (and RFC 9309 precedence on the rules as written
+        agrees, see ``_denied_by``).
         """
         last = self._last
         if last[0] == path:
@@ -159,9 +160,40 @@ class Matcher:
             rule = self._allowed_by(path)
         else:
             found = self._denies.find(path)
-            rule = found[1] if found is not None else self._disallow_by_protego(path)
+            rule = self._denied_by(path, found) if found is not None else None
+            if rule is None:
+                rule = self._disallow_by_protego(path)
         self._last = (path, rule)
         return rule
+
+    def _denied_by(self, path: str, found: tuple[Pattern, RuleLine]) -> RuleLine:
+        """After protego disallowed ``path``: the deciding line, lengths measured as written.
+
+        protego measures a rule on its own escaped form (``?`` as ``%3F``), so ``Disallow:
+        /*?*`` outweighs ``Allow: /css/`` there. RFC 9309 compares the rules as written: an
+        ``Allow`` that matches and is at least as long as the longest matching ``Disallow``
+        wins, unless a longer ``Disallow`` still disallows ``path`` for protego on its own
+        (its wider notion of equal spellings is kept: that only excludes more).
+        """
+        allow = self._allows.find(path) if self._allows else None
+        if allow is None or allow[0].length < found[0].length:
+            return found[1]
+        target = _protego_target(path)
+        for rule in self.rules:
+            if (
+                not rule.allow
+                and compile_pattern(rule.pattern).length > allow[0].length
+                and not self._alone(rule).can_fetch(target, "*")
+            ):
+                return rule
+        return allow[1]
+
+    def _alone(self, rule: RuleLine) -> Protego:
+        """A protego object holding ``rule`` alone (made once)."""
+        single = self._single.get(rule)
+        if single is None:
+            single = self._single[rule] = Protego.parse(_clean_file((rule,)))
+        return single
 
     def _allowed_by(self, path: str) -> RuleLine | None:
         """After protego allowed ``path``: the deciding ``Allow`` line, or the RFC 9309 fix."""
@@ -199,10 +231,7 @@ class Matcher:
             key=lambda r: -len(normalize_path(r.pattern)),
         )
         for rule in denies:
-            single = self._single.get(rule)
-            if single is None:
-                single = self._single[rule] = Protego.parse(_clean_file((rule,)))
-            if not single.can_fetch(target, "*"):
+            if not self._alone(rule).can_fetch(target, "*"):
                 return rule
         return denies[0]  # unreachable: the group's verdict rests on one of its lines
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ._robots_match import EMPTY_BOOK, Book, ResultMemo, match_path, unreachable_raw
-from ._robots_parse import parse_file
+from ._robots_parse import parse_file, url_host
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
 
@@ -52,15 +52,27 @@ class AitxtPolicy:
         object.__setattr__(self, "memo", memo)
 
 
-def parse(body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AitxtPolicy:
-    """Parse an ai.txt body case-insensitively (state ``OK``); never raises on content."""
-    return _parse(body, max_bytes=max_bytes, truncated=False, document=None)
+def parse(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, host: str | None = None
+) -> AitxtPolicy:
+    """Parse an ai.txt body case-insensitively (state ``OK``); never raises on content.
+
+    ``host``: the file's host, for absolute-URL rules (as ``robots.parse``).
+    """
+    return _parse(body, max_bytes=max_bytes, truncated=False, document=None, host=host)
 
 
 def _parse(
-    body: bytes, *, max_bytes: int, truncated: bool, document: DocumentInfo | None
+    body: bytes,
+    *,
+    max_bytes: int,
+    truncated: bool,
+    document: DocumentInfo | None,
+    host: str | None,
 ) -> AitxtPolicy:
-    parsed = parse_file(body, max_bytes=max_bytes, case_insensitive=True, truncated=truncated)
+    parsed = parse_file(
+        body, max_bytes=max_bytes, case_insensitive=True, truncated=truncated, host=host
+    )
     return AitxtPolicy(DocState.OK, document, parsed.diagnostics, Book(parsed))
 
 
@@ -82,7 +94,11 @@ def policy_from_fetch(outcome: FetchOutcome, *, max_bytes: int = DEFAULT_MAX_BYT
             if is_html(outcome.headers.get_list("content-type"), outcome.body):
                 return AitxtPolicy(DocState.ABSENT, document, ("2xx body is HTML: no ai.txt",))
             return _parse(
-                outcome.body, max_bytes=max_bytes, truncated=outcome.truncated, document=document
+                outcome.body,
+                max_bytes=max_bytes,
+                truncated=outcome.truncated,
+                document=document,
+                host=url_host(outcome.url),
             )
         if 400 <= status < 500 and status != 429:
             return AitxtPolicy(DocState.ABSENT, document)

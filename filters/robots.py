@@ -36,7 +36,7 @@ from ._robots_match import (
     match_path,
     unreachable_raw,
 )
-from ._robots_parse import ExtensionRule, parse_file
+from ._robots_parse import ExtensionRule, parse_file, url_host
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult
 from .reasons import ReasonCode
 
@@ -88,14 +88,19 @@ class RobotsPolicy:
 
 
 def parse(
-    body: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, case_insensitive: bool = False
+    body: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    case_insensitive: bool = False,
+    host: str | None = None,
 ) -> RobotsPolicy:
     """Parse a robots.txt body (state ``OK``); never raises on content.
 
     With ``case_insensitive`` (ai.txt, SPEC.md §3.4) rule patterns are lower-cased and
-    ``evaluate`` lower-cases the URL.
+    ``evaluate`` lower-cases the URL. ``host`` is the host the file belongs to: an
+    absolute-URL ``Disallow`` naming another host is then ignored (without it, its path counts).
     """
-    return _parse(body, max_bytes, case_insensitive, truncated=False, document=None)
+    return _parse(body, max_bytes, case_insensitive, truncated=False, document=None, host=host)
 
 
 def _parse(
@@ -105,9 +110,14 @@ def _parse(
     *,
     truncated: bool,
     document: DocumentInfo | None,
+    host: str | None,
 ) -> RobotsPolicy:
     parsed = parse_file(
-        body, max_bytes=max_bytes, case_insensitive=case_insensitive, truncated=truncated
+        body,
+        max_bytes=max_bytes,
+        case_insensitive=case_insensitive,
+        truncated=truncated,
+        host=host,
     )
     return RobotsPolicy(
         state=DocState.OK,
@@ -122,7 +132,8 @@ def _parse(
 def policy_from_fetch(outcome: FetchOutcome, *, max_bytes: int = DEFAULT_MAX_BYTES) -> RobotsPolicy:
     """Map a robots.txt fetch to a policy (SPEC.md §3.1); ``document`` records the fetch.
 
-    2xx is parsed (a body the fetcher marked ``truncated`` loses its incomplete last line);
+    2xx is parsed (a body the fetcher marked ``truncated`` loses its incomplete last line;
+    ``outcome.url``'s host places absolute-URL rules);
     4xx except 429 is ``ABSENT``; everything else (429, 5xx, 1xx/3xx, no status, any
     ``outcome.error``) is ``UNREACHABLE``.
     """
@@ -131,7 +142,12 @@ def policy_from_fetch(outcome: FetchOutcome, *, max_bytes: int = DEFAULT_MAX_BYT
     if outcome.error is None and status is not None:
         if 200 <= status < 300:
             return _parse(
-                outcome.body, max_bytes, False, truncated=outcome.truncated, document=document
+                outcome.body,
+                max_bytes,
+                False,
+                truncated=outcome.truncated,
+                document=document,
+                host=url_host(outcome.url),
             )
         if 400 <= status < 500 and status != 429:
             return RobotsPolicy(state=DocState.ABSENT, document=document)
