@@ -44,8 +44,9 @@ SIGNAL_PURPOSES: Mapping[Signal, frozenset[Purpose]] = {
 }
 
 #: Denials that ``on_signal_error = "ignore"`` can never lift: RFC 9309 §2.3.1.4 mandates a
-#: complete disallow when robots.txt is unreachable.
-_MANDATORY = frozenset({ReasonCode.ROBOTS_UNREACHABLE})
+#: complete disallow when robots.txt is unreachable, and a page whose HTML cannot be read at
+#: all may carry any opt-out (SPEC.md §3.8).
+_MANDATORY = frozenset({ReasonCode.ROBOTS_UNREACHABLE, ReasonCode.HTML_UNPARSEABLE})
 
 #: Kept media types by default (SPEC.md §3.8).
 DEFAULT_KEPT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")

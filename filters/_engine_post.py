@@ -16,6 +16,7 @@ from ._engine_core import (
     _fold,
     _NotConfigured,
     _registry_result,
+    denied,
 )
 from .fetch import fetch_result
 from .headers import Headers
@@ -35,18 +36,27 @@ from .reasons import ReasonCode
 
 
 def inspect_response(response: FetchOutcome, cfg: EngineConfig) -> PageSignals:
-    """Read a response once: media type, HTML sniffing and extraction, ``Link`` licences."""
+    """Read a response once: media type, HTML sniffing and extraction, ``Link`` licences.
+
+    Never raises on the body: HTML that cannot be read (``html.extract`` sets ``error``, or
+    anything in it fails) gives page signals whose ``html.error`` makes
+    :func:`decide_post_fetch` exclude the page with ``html.unparseable``.
+    """
     content_type = response.headers.get("content-type")
     media = html.media_type(content_type)
     is_html = html.is_html(content_type, response.body)
     page = None
     if is_html and response.body:
-        page = html.extract(
-            response.body,
-            response.final_url or response.url,
-            product_token=cfg.product_token,
-            ai_agents=cfg.ai_agents,
-        )
+        try:
+            page = html.extract(
+                response.body,
+                response.final_url or response.url,
+                product_token=cfg.product_token,
+                ai_agents=cfg.ai_agents,
+                content_type=content_type,
+            )
+        except Exception as e:  # extract never raises; if it ever does, fail closed
+            page = html.HtmlSignals(error=f"extraction failed: {e!r}"[:300])
     links, rsl_links = html.link_header_licenses(
         response.headers.get_list("link"), response.final_url or response.url
     )
@@ -202,6 +212,19 @@ def _mode_result(cfg: EngineConfig, granted: bool, lic: LicenseInfo) -> SignalRe
     return None
 
 
+def _unparseable(page: PageSignals) -> SignalResult:
+    response = page.response
+    error = page.html.error if page.html is not None else None
+    return SignalResult(
+        Signal.FETCH,
+        Verdict.ERROR,
+        (ReasonCode.HTML_UNPARSEABLE,),
+        raw=error,
+        source=response.final_url or response.url,
+        detail=response.headers.get("content-type") or None,
+    )
+
+
 def decide_post_fetch(
     pre: Decision,
     site: SiteSignals,
@@ -216,8 +239,35 @@ def decide_post_fetch(
 
     ``pre`` is the page's pre-fetch decision (its evidence is carried over). Every RSL URL that
     :func:`rsl_urls_needed` returned must be in ``rsl_documents``; one that is missing counts as
-    ``rsl.unreachable`` (fail closed).
+    ``rsl.unreachable`` (fail closed). HTML that could not be read adds ``html.unparseable``,
+    which always excludes. Never raises: an internal error excludes the page with
+    ``fetch.error`` (its detail says so) instead of leaving the caller to decide.
     """
+    try:
+        return _decide_post_fetch(
+            pre, site, page, cfg, rsl_documents, registry_answer=registry_answer, now=now
+        )
+    except Exception as e:
+        return denied(
+            ReasonCode.FETCH_ERROR,
+            Stage.POST_FETCH,
+            raw=f"internal error: {e!r}"[:300],
+            source=page.response.final_url or page.response.url,
+            detail="post-fetch decision failed",
+            evidence=pre.evidence,
+        )
+
+
+def _decide_post_fetch(
+    pre: Decision,
+    site: SiteSignals,
+    page: PageSignals,
+    cfg: EngineConfig,
+    rsl_documents: Mapping[str, rsl.RslPolicy] | None,
+    *,
+    registry_answer: RegistryAnswer,
+    now: datetime | None,
+) -> Decision:
     tdm = _tdmrep_result(site, page)
     if tdm is None:
         evidence = list(pre.evidence)
@@ -229,6 +279,8 @@ def decide_post_fetch(
     evidence.extend(evaluate_headers(page.response.headers, cfg))  # never TDMRep results
     if tdm is not None:
         evidence.append(tdm)
+    if page.html is not None and page.html.error is not None:
+        evidence.append(_unparseable(page))
     if page.html is not None and page.html.metas:
         evidence.append(
             xrobots.evaluate_meta(

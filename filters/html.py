@@ -7,13 +7,23 @@ candidates as absolute URLs (§4; normalisation to SPDX happens elsewhere), RSL 
 links to follow, the visible text and the title. ``link_header_licenses`` reads licence
 candidates from ``Link`` headers (§3.7).
 
-Never raises on content: anything unreadable is skipped and noted in ``diagnostics``.
-Choices where SPEC.md is silent (conservative; also in docs/signals-headers.md):
+Never raises on content. A page that cannot be read at all comes back with ``error`` set (the
+engine turns it into ``html.unparseable``, which always excludes); smaller problems are noted in
+``diagnostics``. Choices where SPEC.md is silent (conservative; also in docs/signals-headers.md):
 
 * sniffing skips a UTF-8 byte-order mark as well as whitespace, and accepts any whitespace
-  between ``<!doctype`` and ``html``; an empty ``Content-Type`` counts as none;
-* encoding: BOM, then a ``charset`` in the first 2 KiB, else UTF-8; undecodable bytes are
-  replaced, never fatal. Only the first ``MAX_PARSE_BYTES`` are parsed;
+  between ``<!doctype`` and ``html``; a UTF-16 body (BOM or HTTP ``charset``) is sniffed on its
+  decoded text; an empty ``Content-Type`` counts as none;
+* decoding: the HTML Standard's sniffing (``_html_encoding``: BOM, HTTP ``charset``, ``<meta>``
+  prescan, UTF-8). When only the HTTP header says UTF-16, the metas of a UTF-8 reading count
+  too. Only the first ``MAX_PARSE_BYTES`` are parsed;
+* characters the XML layer under lxml rejects (C0 controls but tab, LF, CR; U+FFFE, U+FFFF,
+  lone surrogates) are read as spaces, so ``<meta\x0bname=robots content=noai>`` still counts;
+* lxml's parser first; if it fails, html5lib (HTML5 tree building, into an lxml tree); if both
+  fail, or the decoded text is mostly not text (a third or more of its first 8,192 characters
+  are U+FFFD or C0 controls: binary, compressed or mis-declared bytes), the page is unreadable;
+* metas count wherever the parser puts them; lxml drops what follows ``</html>``, so that tail
+  is parsed again on its own;
 * ``<base href>`` is honoured when resolving URLs;
 * ``rel=license`` with ``type="application/rsl+xml"`` on ``a``/``area`` is treated as an RSL
   link too (never as a plain licence);
@@ -36,6 +46,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from ._html_encoding import decode, encoding_name, http_charset
 from ._html_text import visible_text
 
 __all__ = [
@@ -58,8 +69,15 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _SNIFF = re.compile(
     rb"[\t\n\x0c\r ]*(?:\xef\xbb\xbf[\t\n\x0c\r ]*)?<(?:!doctype[\t\n\x0c\r ]+html|html)", re.I
 )
-_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.I)
+_SNIFF_TEXT = re.compile(r"[\t\n\x0c\r ]*<(?:!doctype[\t\n\x0c\r ]+html|html)", re.I)
+_UTF16_CODECS = {"utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
+#: What libxml2/lxml refuse in a string: read as spaces (see the module docstring).
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: What "mostly not text" counts: replacement characters and C0 controls but whitespace.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd\ufffe\uffff]")
+_NOT_TEXT_SAMPLE = 8192
+_AFTER_HTML = re.compile(r"</html\s*>", re.I)
 _PARSER = etree.HTMLParser()  # the options of lxml.html's parser, plain element classes
 _STRING = etree.XPath("string()", smart_strings=False)  # lxml.html text_content()
 _META_LICENSE = frozenset({"dcterms.license", "dc.rights", "dcterms.rights", "dc.license"})
@@ -80,6 +98,8 @@ class HtmlSignals:
     text: str = ""
     title: str | None = None
     diagnostics: tuple[str, ...] = ()
+    #: Why the page could not be read at all (``html.unparseable``); None when it was read.
+    error: str | None = None
 
 
 @lru_cache(maxsize=256)
@@ -101,44 +121,71 @@ def is_html(content_type: str | None, body: bytes) -> bool:
         return True
     if kind not in ("", "text/plain"):
         return False
-    return _SNIFF.match(body, 0, 4096) is not None
+    if _SNIFF.match(body, 0, 4096) is not None:
+        return True
+    utf16 = _utf16(content_type, body)
+    if utf16 is None:
+        return False
+    return _SNIFF_TEXT.match(body[:8192].decode(utf16, "replace").lstrip("\ufeff")) is not None
 
 
-def _encoding(head: bytes) -> str:
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+def _utf16(content_type: str | None, body: bytes) -> str | None:
+    """The UTF-16 codec a body's BOM or HTTP ``charset`` names, else None."""
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    match = _CHARSET.search(head)
-    if match:
-        try:
-            name = codecs.lookup(match.group(1).decode("ascii")).name
-        except LookupError:
-            return "utf-8"
-        # A page cannot declare itself UTF-16 from inside the bytes (WHATWG); ASCII-ish it is.
-        return "utf-8" if name.startswith("utf-16") else name
-    return "utf-8"
+    return _UTF16_CODECS.get(encoding_name(http_charset(content_type)) or "")
 
 
-def _parse(body: bytes, notes: list[str]) -> Any:
-    if len(body) > MAX_PARSE_BYTES:
-        notes.append(f"parsed only the first {MAX_PARSE_BYTES} bytes")
-        body = body[:MAX_PARSE_BYTES]
-    text = body.decode(_encoding(body[:2048]), errors="replace")
-    text = _XML_DECL.sub("", text, count=1).replace("\x00", "\ufffd")
+def _lxml(text: str) -> Any:
+    # lxml.html.document_fromstring with a plain-element parser: the same libxml2 parse,
+    # without a Python class lookup for every element proxy.
+    root = etree.fromstring(text, _PARSER)
+    if root is None:
+        raise etree.ParserError("Document is empty")
+    return root
+
+
+def _html5lib(text: str) -> Any:
+    import html5lib  # type: ignore[import-untyped]  # only for what lxml cannot parse
+
+    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("lxml"), namespaceHTMLElements=False)
+    return parser.parse(text).getroot()
+
+
+def _tree(text: str, notes: list[str]) -> tuple[Any, str | None]:
+    """The parsed tree of decoded ``text`` (None if blank) and why it is unreadable, if so."""
+    sample = text[:_NOT_TEXT_SAMPLE]
+    if _NOT_TEXT.search(sample) is not None:
+        bad = len(_NOT_TEXT.findall(sample))
+        if bad * 3 >= len(sample):
+            return None, f"mostly not text: {bad} of the first {len(sample)} characters"
+    if _XML_BAD.search(text) is not None:
+        text = _XML_BAD.sub(" ", text)
+    text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
         notes.append("empty document")
-        return None
+        return None, None
     try:
-        # lxml.html.document_fromstring with a plain-element parser: the same libxml2 parse,
-        # without a Python class lookup for every element proxy.
-        root = etree.fromstring(text, _PARSER)
-        if root is None:
-            raise etree.ParserError("Document is empty")
-        return root
+        return _lxml(text), None
     except (etree.ParserError, ValueError, etree.XMLSyntaxError) as e:
-        notes.append(f"unparseable HTML: {type(e).__name__}")
-        return None
+        first = f"lxml: {type(e).__name__}"
+    try:
+        root = _html5lib(text)
+    except Exception as e:  # the fallback's failure makes the page unreadable
+        return None, f"{first}; html5lib: {type(e).__name__}"
+    notes.append(f"{first}; read with html5lib")
+    return root, None
+
+
+def _after_html(text: str) -> list[str]:
+    """The markup after each ``</html>`` (libxml2 stops reading at the first one)."""
+    found = _AFTER_HTML.search(text)
+    if found is None:
+        return []
+    tail = text[found.end() :]
+    if "<" not in tail:
+        return []
+    return [part for part in _AFTER_HTML.split(tail) if "<" in part]
 
 
 # Fast paths for ``urljoin``/``urldefrag`` on the common simple shapes, where they are
@@ -328,24 +375,55 @@ def _title(root: Any) -> str | None:
 
 
 def extract(
-    body: bytes, base_url: str, *, product_token: str, ai_agents: Sequence[str]
+    body: bytes,
+    base_url: str,
+    *,
+    product_token: str,
+    ai_agents: Sequence[str],
+    content_type: str | None = None,
 ) -> HtmlSignals:
     """Parse ``body`` once and return its signals, links, text and title (SPEC.md §3.8, §4).
 
-    Never raises: an empty or unparseable body gives an empty ``HtmlSignals`` with a note.
+    ``content_type`` is the response's ``Content-Type`` (its ``charset`` decides the decoding
+    unless a BOM does). Never raises: an empty body gives an empty ``HtmlSignals`` with a note;
+    a body that cannot be read gives one with ``error`` set.
     """
     notes: list[str] = []
     try:
-        root = _parse(body, notes)
-        if root is None:
-            return HtmlSignals(diagnostics=tuple(notes))
-        collector = _Collector(_base_url(root, base_url), product_token, ai_agents)
-        _visit(root, collector)
-        title = _title(root)
-        text = visible_text(root)  # last: it prunes the tree
-    except (ValueError, TypeError, RecursionError, MemoryError, etree.LxmlError) as e:
+        return _extract(body, base_url, product_token, ai_agents, content_type, notes)
+    except Exception as e:  # whatever went wrong, the page was not read: it must not be kept
         notes.append(f"extraction failed: {type(e).__name__}")
+        return HtmlSignals(diagnostics=tuple(notes), error=f"extraction failed: {e!r}"[:300])
+
+
+def _extract(
+    body: bytes,
+    base_url: str,
+    product_token: str,
+    ai_agents: Sequence[str],
+    content_type: str | None,
+    notes: list[str],
+) -> HtmlSignals:
+    if len(body) > MAX_PARSE_BYTES:
+        notes.append(f"parsed only the first {MAX_PARSE_BYTES} bytes")
+        body = body[:MAX_PARSE_BYTES]
+    decoded = decode(body, content_type)
+    if decoded is None:
+        error = "declared encoding cannot be read (the Encoding Standard's replacement)"
+        return HtmlSignals(diagnostics=tuple(notes), error=error)
+    root, error = _tree(decoded.text, notes)
+    if error is not None:
+        return HtmlSignals(diagnostics=tuple(notes), error=error)
+    if root is None:
         return HtmlSignals(diagnostics=tuple(notes))
+    collector = _Collector(_base_url(root, base_url), product_token, ai_agents)
+    _visit(root, collector)
+    for tail in _after_html(decoded.text):
+        _read_more(tail, collector, notes, tails=False)
+    if decoded.source == "http" and decoded.encoding in ("utf-16le", "utf-16be"):
+        _read_more(body.decode("utf-8", "replace"), collector, notes, tails=True)
+    title = _title(root)
+    text = visible_text(root)  # last: it prunes the tree
     c = collector
     return HtmlSignals(
         metas=tuple(c.metas),
@@ -360,6 +438,23 @@ def extract(
         title=title,
         diagnostics=tuple(notes + c.notes),
     )
+
+
+def _read_more(text: str, collector: _Collector, notes: list[str], *, tails: bool) -> None:
+    """Add the signals of more markup (after ``</html>``; a UTF-8 reading) to ``collector``.
+
+    Metas, licence and RSL links and links count there as in the page (the conservative
+    reading); its text does not. Markup that cannot be read adds nothing: the page's own
+    reading succeeded.
+    """
+    root, error = _tree(text, [])
+    if root is not None:
+        _visit(root, collector)
+    elif error is not None:
+        notes.append(f"another reading unreadable: {error}")
+    if tails:
+        for tail in _after_html(text):
+            _read_more(tail, collector, notes, tails=False)
 
 
 _LINK_VALUE = re.compile(r'<([^>]*)>((?:[^<"]|"(?:[^"\\]|\\.)*")*)')
