@@ -113,10 +113,14 @@ class RunContext:
         self.loader = SiteLoader(self.fetcher, cfg)
         if self.signals is None:
             self.signals = LocalSignalState(self.loader, cfg.signal_ttl)
-        if self.registry is None and cfg.registry_url:
+        if self.registry is None and (cfg.registry_url or cfg.registry_spawning):
+            # Any configured source (url, spawning) opens the clients; a configured registry
+            # with no client would decide every URL without it, so that is refused.
             self.registry = open_registry(
                 cfg.registry_url, spawning=cfg.registry_spawning, timeout=cfg.download_timeout
             )
+            if self.registry is None:
+                raise filters.ConfigError("[registry]: configured, but no client could be opened")
 
     async def close_clients(self) -> None:
         if self.fetcher is not None:
