@@ -5,6 +5,7 @@
     ├── ConfigError (also ValueError)        an invalid run configuration
     ├── RegistryError                        the consent registry could not answer
     │   └── RegistryValidationError (also ValueError)   an entry or request is invalid
+    │       └── RegistryConflictError                    an entry id is already taken
     └── FetchError                           a document could not be fetched (I/O layer)
 
 Parsers never raise on hostile content: they skip what they cannot read and count it in the
@@ -18,6 +19,7 @@ __all__ = [
     "ConfigError",
     "FetchError",
     "HeedError",
+    "RegistryConflictError",
     "RegistryError",
     "RegistryValidationError",
     "SignalParseError",
@@ -49,6 +51,16 @@ class RegistryError(HeedError):
 
 class RegistryValidationError(RegistryError, ValueError):
     """A registry entry or request is invalid; nothing was written."""
+
+
+class RegistryConflictError(RegistryValidationError):
+    """Entry ids that are already taken (in the store, or earlier in the same batch);
+    ``ids`` names them, sorted. Nothing was written."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = tuple(ids)
+        shown = ", ".join(self.ids[:10]) + (", …" if len(self.ids) > 10 else "")
+        super().__init__(f"duplicate entry id(s): {shown}")
 
 
 class FetchError(HeedError):

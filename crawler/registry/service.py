@@ -11,42 +11,74 @@ Routes (described in ``openapi.py``, served at ``/openapi.json``):
 - ``POST /v1/challenges`` and ``POST /v1/challenges/{id}/verify``: a site owner registers an
   entry for their own origin without a token by publishing the challenge (``verify.py``).
 
-Bounds: request bodies ≤ ``max_body`` (1 MiB), lookups ≤ ``max_batch`` URLs (10,000), each
-URL ≤ 8 KiB, list pages ≤ 1,000 entries; a stalled client is dropped after 30 s. Errors are
-JSON ``{"error": "..."}`` with 400 (malformed), 401 (no/wrong token), 404, 405, 411, 413, 422
-(validation), 410 (challenge expired), 500 (store failure).
+Bounds: request bodies ≤ ``max_body`` (1 MiB) and JSON nested ≤ ``max_json_depth`` (32)
+levels, lookups ≤ ``max_batch`` URLs (10,000), each URL ≤ 8 KiB, list pages ≤ 1,000 entries;
+a stalled client is dropped after 30 s. The unauthenticated routes are bounded too: at most
+``max_verifications`` (4) proof fetches at once (beyond that 503 at once), each within
+``fetch_timeout`` (10 s) in all; challenges per client address by a token bucket
+(``challenge_burst`` at once, then one per ``challenge_refill`` seconds) and at most
+``max_pending_challenges`` pending (429 with ``Retry-After``).
+
+Every answer, errors included, is JSON; errors are ``{"error": "..."}`` with 400 (malformed,
+too deep, an expiry in the past), 401 (no/wrong token), 404, 405 (with ``Allow``, for any
+method a route does not take), 411, 413, 422 (validation, failed verification), 410 (challenge
+expired), 429, 503, 500 (store failure or a fault of the service).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import secrets
 import socket
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from filters.errors import RegistryError, RegistryValidationError
 from filters.model import Purpose
-from filters.registry import entry_from_dict, entry_to_dict
+from filters.registry import Entry, entry_from_dict, entry_to_dict
 
 from . import verify
 from ._answer import dumps as _dumps
 from ._answer import lookup_body as _lookup_body
+from ._limits import RateLimiter, nested_deeper_than
 from .openapi import openapi_document
 from .store import RegistryStore
 
 __all__ = ["ApiError", "RegistryServer", "ServiceConfig", "make_server", "serve_in_thread"]
 
+log = logging.getLogger(__name__)
+
 _MAX_URL = 8192
 _CHALLENGE_TTL = timedelta(hours=1)
 _ENTRY_PATH = re.compile(r"^/v1/entries/([A-Za-z0-9._:-]{1,128})$")
 _VERIFY_PATH = re.compile(r"^/v1/challenges/([A-Za-z0-9_-]{1,64})/verify$")
+#: Methods of each fixed route (the ``Allow`` of a 405); the {id} routes are in ``_allowed``.
+_METHODS = {
+    "/v1/health": ("GET",),
+    "/openapi.json": ("GET",),
+    "/v1/lookup": ("POST",),
+    "/v1/entries": ("GET", "POST"),
+    "/v1/challenges": ("POST",),
+}
+#: Fields of a challenge's entry kept until it is verified (the validated entry's own values).
+_CHALLENGE_FIELDS = (
+    "subject_kind",
+    "subject",
+    "choice",
+    "purposes",
+    "license",
+    "registered_by",
+    "expires_at",
+    "note",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,16 +88,27 @@ class ServiceConfig:
     max_body: int = 1024 * 1024
     max_batch: int = 10_000
     allow_private: bool = False
+    #: The whole proof fetch, every redirect and a trickling server included.
     fetch_timeout: float = 10.0
+    #: Accept proofs over plain http on port 80 (they also cover https on 443).
+    allow_http_proof: bool = False
+    #: Proof fetches under way at once; one more is answered 503 at once.
+    max_verifications: int = 4
+    #: Challenges a client address may create at once, then one per ``challenge_refill`` s.
+    challenge_burst: int = 10
+    challenge_refill: float = 60.0
+    max_pending_challenges: int = 10_000
+    max_json_depth: int = 32
 
 
 class ApiError(Exception):
     """An HTTP error answer; carries the status and a message for the JSON body."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 class RegistryServer(ThreadingHTTPServer):
@@ -76,6 +119,8 @@ class RegistryServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], store: RegistryStore, config: ServiceConfig):
         self.store = store
         self.config = config
+        self.verifications = threading.BoundedSemaphore(config.max_verifications)
+        self.challenge_limiter = RateLimiter(config.challenge_burst, config.challenge_refill)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -123,23 +168,47 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._dispatch("PUT")
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's error answers, as JSON. An unknown method (its 501) is
+        routed like any other, so it gets a 405 with ``Allow`` (or a 404)."""
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command and hasattr(self, "headers"):
+            self._dispatch(self.command)
+            return
+        if self.request_version == "HTTP/0.9":  # an unreadable request line: answer in 1.x
+            self.request_version = "HTTP/1.0"
+        self.close_connection = True
+        data = _dumps({"error": message or HTTPStatus(code).phrase}).encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def _dispatch(self, method: str) -> None:
         self._consumed = False
+        headers: dict[str, str] = {}
         try:
             status, body = self._route(method, urlsplit(self.path))
         except ApiError as e:
-            status, body = e.status, {"error": e.message}
+            status, body, headers = e.status, {"error": e.message}, e.headers
         except RegistryValidationError as e:
             status, body = 422, {"error": str(e)}
         except RegistryError as e:
             status, body = 500, {"error": str(e)}
-        self._send(status, body)
+        except Exception:  # a fault of the service: still a JSON answer, never a dropped line
+            log.exception("registry service: %s %s failed", method, self.path)
+            status, body = 500, {"error": "internal error"}
+        self._send(status, body, headers)
 
-    def _send(self, status: int, body: object) -> None:
+    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
         data = body if isinstance(body, bytes) else _dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         if status == 401:
             self.send_header("WWW-Authenticate", 'Bearer realm="heed-registry"')
         unread = not self._consumed and self.headers.get("Content-Length", "0") != "0"
@@ -147,7 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")  # a body was (partly) left unread
             self.close_connection = True
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def _route(self, method: str, url: Any) -> tuple[int, object]:
         path = url.path
@@ -162,18 +232,13 @@ class _Handler(BaseHTTPRequestHandler):
         handler = routes.get((method, path))
         if handler is not None:
             return handler()
-        if match := _ENTRY_PATH.match(path):
-            if method == "GET":
-                return self._show(match.group(1))
-            if method == "DELETE":
-                return self._remove(match.group(1))
-            raise ApiError(405, f"{method} not allowed here")
-        if match := _VERIFY_PATH.match(path):
-            if method == "POST":
-                return self._verify(match.group(1))
-            raise ApiError(405, f"{method} not allowed here")
-        if any(p == path for _, p in routes):
-            raise ApiError(405, f"{method} not allowed here")
+        if (match := _ENTRY_PATH.match(path)) and method in ("GET", "DELETE"):
+            return self._show(match.group(1)) if method == "GET" else self._remove(match.group(1))
+        if (match := _VERIFY_PATH.match(path)) and method == "POST":
+            return self._verify(match.group(1))
+        allowed = _allowed(path)
+        if allowed:
+            raise ApiError(405, f"{method} not allowed here", {"Allow": ", ".join(allowed)})
         raise ApiError(404, "no such route")
 
     # Helpers -----------------------------------------------------------------------------
@@ -194,10 +259,16 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(413, f"body larger than {self.server.config.max_body} bytes")
         raw = self.rfile.read(length)
         self._consumed = True
+        depth = self.server.config.max_json_depth
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
+        except RecursionError as e:
+            raise ApiError(400, f"JSON nested deeper than {depth} levels") from e
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(400, f"body is not JSON: {e}") from e
+        if nested_deeper_than(value, depth):
+            raise ApiError(400, f"JSON nested deeper than {depth} levels")
+        return value
 
     def _auth(self) -> str:
         header = self.headers.get("Authorization", "")
@@ -255,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _add(self) -> tuple[int, object]:
         name = self._auth()
         entry = entry_from_dict(self._json_body(), default_by=f"token:{name}")
+        _refuse_past_expiry(entry)
         self.server.store.add(entry)
         return 201, {"entry": entry_to_dict(entry)}
 
@@ -265,6 +337,12 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"removed": entry_id}
 
     def _challenge(self) -> tuple[int, object]:
+        wait = self.server.challenge_limiter.take(str(self.client_address[0]))
+        if wait:
+            raise ApiError(
+                429, f"too many challenges from this address; retry in {wait} s",
+                {"Retry-After": str(wait)},
+            )  # fmt: skip
         body = self._json_body()
         if not isinstance(body, dict) or not isinstance(body.get("origin"), str):
             raise ApiError(400, 'expected {"origin": "https://…", "entry": {...}}')
@@ -275,11 +353,19 @@ class _Handler(BaseHTTPRequestHandler):
         fields = {k: v for k, v in raw_entry.items() if k not in ("id", "verified")}
         fields["registered_by"] = f"owner:{origin}"
         entry = entry_from_dict(fields)  # validated now, so the owner learns of errors early
-        if not verify.subject_in_origin(entry, origin):
-            raise RegistryValidationError(f"subject {entry.subject} is not within {origin}")
+        _refuse_past_expiry(entry)
+        verify.check_scope(entry, origin, allow_http=self.server.config.allow_http_proof)
+        kept = entry_to_dict(entry)  # only the validated fields are kept (bounded in size)
+        kept_json = json.dumps({k: kept[k] for k in _CHALLENGE_FIELDS})
         challenge_id, token = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
         expires = datetime.now(UTC) + _CHALLENGE_TTL
-        self.server.store.put_challenge(challenge_id, origin, token, json.dumps(fields), expires)
+        limit = self.server.config.max_pending_challenges
+        if not self.server.store.put_challenge(
+            challenge_id, origin, token, kept_json, expires, max_pending=limit
+        ):
+            raise ApiError(
+                429, f"{limit} challenges are pending; retry later", {"Retry-After": "60"}
+            )
         return 201, {
             "challenge_id": challenge_id,
             "origin": origin,
@@ -297,9 +383,16 @@ class _Handler(BaseHTTPRequestHandler):
         if datetime.now(UTC) >= expires:
             raise ApiError(410, "challenge expired; ask for a new one")
         config = self.server.config
-        text = verify.fetch_proof(
-            origin, allow_private=config.allow_private, timeout=config.fetch_timeout
-        )
+        if not self.server.verifications.acquire(blocking=False):
+            raise ApiError(
+                503, "too many verifications under way; retry shortly", {"Retry-After": "10"}
+            )
+        try:
+            text = verify.fetch_proof(
+                origin, allow_private=config.allow_private, timeout=config.fetch_timeout
+            )
+        finally:
+            self.server.verifications.release()
         if not verify.proof_matches(text, token):
             raise verify.VerificationFailed(
                 f"{origin}{verify.WELL_KNOWN_PATH} does not contain the challenge line"
@@ -311,6 +404,22 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.store.complete_challenge(challenge_id, entry):
             raise ApiError(404, "challenge already used")
         return 201, {"entry": entry_to_dict(entry)}
+
+
+def _allowed(path: str) -> tuple[str, ...]:
+    """The methods a path takes (empty: no such route)."""
+    if path in _METHODS:
+        return _METHODS[path]
+    if _ENTRY_PATH.match(path):
+        return ("GET", "DELETE")
+    if _VERIFY_PATH.match(path):
+        return ("POST",)
+    return ()
+
+
+def _refuse_past_expiry(entry: Entry) -> None:
+    if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
+        raise ApiError(400, f"expires_at {entry.expires_at.isoformat()} is in the past")
 
 
 def make_server(

@@ -21,17 +21,19 @@ values, so equal rows give equal entries and a changed row can never be served f
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import hmac
 import secrets
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filters.errors import RegistryError, RegistryValidationError
+from filters.errors import RegistryConflictError, RegistryError, RegistryValidationError
 from filters.model import Purpose
 from filters.registry import Choice, Entry, SubjectKind, lookup_keys
 
@@ -87,6 +89,7 @@ _KINDS = {k.value: k for k in SubjectKind}
 _DOMAIN = SubjectKind.DOMAIN  # bound once: member lookups through the enum class are slow
 _CHOICES = {c.value: c for c in Choice}
 _ENTRIES: dict[tuple[object, ...], Entry] = {}
+_CONFLICT_VERBS = {"fail": "INSERT", "skip": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}
 
 
 def hash_token(token: str) -> str:
@@ -202,12 +205,22 @@ class RegistryStore:
 
     def _write(self, statements: Iterable[tuple[str, Sequence[object]]]) -> int:
         """Run statements in one IMMEDIATE transaction; all or nothing. Returns rows changed."""
+        return sum(self._write_counts(statements))
+
+    def _write_counts(
+        self, statements: Iterable[tuple[str, Sequence[object]]]
+    ) -> builtins.list[int]:
+        """``_write``, returning the rows each statement changed."""
+        with self._transaction() as db:
+            return [db.execute(sql, params).rowcount for sql, params in statements]
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE write transaction, committed when the block ends, else rolled back."""
         with self._lock:
-            changed = 0
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                for sql, params in statements:
-                    changed += self._db.execute(sql, params).rowcount
+                yield self._db
                 self._db.execute("COMMIT")
             except BaseException as e:
                 if self._db.in_transaction:
@@ -215,7 +228,6 @@ class RegistryStore:
                 if isinstance(e, sqlite3.Error) and not isinstance(e, sqlite3.IntegrityError):
                     raise RegistryError(f"registry write failed: {e}") from e
                 raise
-            return changed
 
     # Entries -------------------------------------------------------------------------------
 
@@ -227,17 +239,43 @@ class RegistryStore:
         """
         self.add_many([entry])
 
-    def add_many(self, entries: Iterable[Entry]) -> int:
-        """Store entries in one transaction; a duplicate id writes nothing.
+    def add_many(self, entries: Iterable[Entry], *, on_conflict: str = "fail") -> int:
+        """Store entries in one transaction; returns the rows written.
+
+        An id that is already present (in the store, or earlier in the batch) is a conflict:
+        ``fail`` writes nothing and raises; ``skip`` leaves the entry out (the stored or
+        earlier one stays); ``replace`` writes it over the stored or earlier one.
 
         Raises:
-            RegistryValidationError: an id is already present (in the store or the batch).
+            RegistryConflictError: ``fail`` and an id is already present (``ids`` names them).
+            RegistryValidationError: an unknown ``on_conflict``.
         """
-        sql = f"INSERT INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
-        try:
-            return self._write((sql, _entry_row(e)) for e in entries)
-        except sqlite3.IntegrityError as e:
-            raise RegistryValidationError(f"duplicate entry id: {e}") from e
+        verb = _CONFLICT_VERBS.get(on_conflict)
+        if verb is None:
+            raise RegistryValidationError(f"on_conflict must be one of {sorted(_CONFLICT_VERBS)}")
+        rows = [_entry_row(e) for e in entries]
+        sql = f"{verb} INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+        with self._transaction() as db:
+            if on_conflict == "fail":
+                ids = [str(row[0]) for row in rows]
+                taken = self._present(db, ids) | {i for i, n in Counter(ids).items() if n > 1}
+                if taken:
+                    raise RegistryConflictError(sorted(taken))
+            return sum(db.execute(sql, row).rowcount for row in rows)
+
+    def existing_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` the store holds."""
+        with self._lock:
+            return self._present(self._db, builtins.list(ids))
+
+    @staticmethod
+    def _present(db: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            sql = f"SELECT id FROM entries WHERE id IN ({','.join('?' * len(chunk))})"
+            found.update(row[0] for row in db.execute(sql, chunk))
+        return found
 
     def remove(self, entry_id: str) -> bool:
         """Delete an entry; False when there was none."""
@@ -358,18 +396,39 @@ class RegistryStore:
     # Verification challenges --------------------------------------------------------------
 
     def put_challenge(
-        self, challenge_id: str, origin: str, token: str, entry_json: str, expires_at: datetime
-    ) -> None:
+        self,
+        challenge_id: str,
+        origin: str,
+        token: str,
+        entry_json: str,
+        expires_at: datetime,
+        *,
+        max_pending: int | None = None,
+    ) -> bool:
+        """Store a pending challenge (expired ones are dropped first, in the same transaction);
+        False, and nothing stored, when ``max_pending`` challenges are already pending."""
         now = datetime.now(UTC).isoformat()
-        self._write(
-            [
-                ("DELETE FROM challenges WHERE expires_at < ?", (now,)),
-                (
-                    "INSERT INTO challenges VALUES (?, ?, ?, ?, ?)",
-                    (challenge_id, origin, token, entry_json, expires_at.isoformat()),
-                ),
-            ]
+        row = (challenge_id, origin, token, entry_json, expires_at.isoformat())
+        insert = ("INSERT INTO challenges VALUES (?, ?, ?, ?, ?)", row)
+        if max_pending is not None:  # counted inside the write transaction: no race
+            sql = (
+                "INSERT INTO challenges SELECT ?, ?, ?, ?, ? "
+                "WHERE (SELECT count(*) FROM challenges) < ?"
+            )
+            insert = (sql, (*row, max_pending))
+        counts = self._write_counts(
+            [("DELETE FROM challenges WHERE expires_at < ?", (now,)), insert]
         )
+        return counts[1] == 1
+
+    def pending_challenges(self) -> int:
+        """Challenges stored and not yet expired."""
+        now = datetime.now(UTC).isoformat()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM challenges WHERE expires_at >= ?", (now,)
+            ).fetchone()
+        return int(row[0])
 
     def get_challenge(self, challenge_id: str) -> tuple[str, str, str, datetime] | None:
         """(origin, token, entry JSON, expiry) of a pending challenge."""

@@ -2,18 +2,31 @@
 
 The service hands the owner a challenge line; the owner publishes it in
 ``<origin>/.well-known/heed-registry.txt``; the service fetches that file and, when one of its
-lines equals the challenge, records the entry as verified. The fetch is bounded (64 KiB,
-10 s, 5 redirects, each staying on the same host; http→https upgrades allowed) and refuses
+lines equals the challenge, records the entry as verified.
+
+Scope (SPEC.md §3.6): an entry covers only what was proven (``check_scope``). A ``prefix`` or
+``url`` subject must lie on the proven origin (scheme, host and port); a ``domain`` subject
+covers every port of the host and its subdomains, so it needs the proof on the bare host's
+default port: ``https://host``, or ``http://host`` where the operator accepts plain-http proofs
+(``allow_http``; entries match http and https alike, so an http proof on port 80 also covers
+``https://host``). No redirect may leave the proven origin; the one exception is the upgrade of
+``http://host`` (port 80) to ``https://host`` (port 443), both of which such a proof covers.
+
+The fetch is bounded: 64 KiB, 5 redirects, and one deadline (10 s by default) for the whole
+of it, name resolution, every redirect and a server trickling bytes included. It refuses
 private, loopback, link-local and reserved addresses unless the service runs with
 ``allow_private`` (SPEC.md §7). The address check resolves the host before connecting; a DNS
-answer that changes between the check and the connection (rebinding) is not caught; the file
-is only read for a token, so the exposure is a blind GET.
+answer that changes between the check and the connection (rebinding) is not caught here (the
+pinned transport belongs in ``_client``); the file is only read for a token, so the exposure
+is a blind GET.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -25,15 +38,21 @@ __all__ = [
     "WELL_KNOWN_PATH",
     "VerificationFailed",
     "challenge_line",
+    "check_scope",
     "fetch_proof",
+    "fetch_proof_async",
     "normalize_origin",
     "proof_matches",
+    "redirect_allowed",
     "subject_in_origin",
 ]
 
 WELL_KNOWN_PATH = "/.well-known/heed-registry.txt"
 _MAX_BYTES = 64 * 1024
 _MAX_REDIRECTS = 5
+#: Name look-ups of the address check run here, not in the event loop's default executor, so a
+#: hung resolver never holds up the answer past the deadline (the loop does not wait for it).
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="heed-proof-dns")
 
 
 class VerificationFailed(RegistryValidationError):
@@ -57,12 +76,61 @@ def normalize_origin(origin: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def subject_in_origin(entry: Entry, origin: str) -> bool:
-    """Whether proving control of ``origin`` covers the entry's subject."""
+def check_scope(entry: Entry, origin: str, *, allow_http: bool = False) -> None:
+    """Refuse an entry that a proof on ``origin`` (normalised) would not cover.
+
+    Raises:
+        RegistryValidationError: the subject is not within the origin, a domain subject is
+            asked for on a non-default port, or a plain-http proof on port 80 is asked for
+            while the operator does not accept them.
+    """
     parts = urlsplit(origin)
+    default_port = parts.port is None  # normalize_origin drops the scheme's default port
+    if parts.scheme == "http" and default_port and not allow_http:
+        raise RegistryValidationError(
+            f"{origin} is plain http: prove control on https://{parts.netloc} "
+            "(this registry does not accept http proofs on port 80)"
+        )
     if entry.subject_kind is SubjectKind.DOMAIN:
-        return entry.subject == parts.hostname
-    return entry.subject.startswith(origin + "/")
+        if entry.subject != parts.hostname:
+            raise RegistryValidationError(f"subject {entry.subject} is not within {origin}")
+        if not default_port:
+            raise RegistryValidationError(
+                f"a domain entry covers every port of {entry.subject}: prove it on "
+                f"https://{entry.subject} (the default port), not on {origin}"
+            )
+        return
+    if not entry.subject.startswith(origin + "/"):
+        raise RegistryValidationError(f"subject {entry.subject} is not within {origin}")
+
+
+def subject_in_origin(entry: Entry, origin: str, *, allow_http: bool = False) -> bool:
+    """Whether proving control of ``origin`` covers the entry's subject (``check_scope``)."""
+    try:
+        check_scope(entry, origin, allow_http=allow_http)
+    except RegistryValidationError:
+        return False
+    return True
+
+
+def _origin_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(normalize_url(url))
+    except RegistryValidationError:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def redirect_allowed(origin: str, target: str) -> bool:
+    """Whether a redirect to ``target`` (absolute) stays on the proven ``origin``: the same
+    scheme, host and port, or ``http://host`` (port 80) upgraded to ``https://host`` (443)."""
+    found = _origin_of(target)
+    if found is None:
+        return False
+    if found == origin:
+        return True
+    parts = urlsplit(origin)
+    return parts.scheme == "http" and parts.port is None and found == f"https://{parts.netloc}"
 
 
 def _check_address(host: str, port: int, allow_private: bool) -> None:
@@ -78,31 +146,61 @@ def _check_address(host: str, port: int, allow_private: bool) -> None:
             raise VerificationFailed(f"{host} resolves to a non-public address ({address})")
 
 
+def _client(timeout: float, *, allow_private: bool) -> httpx.AsyncClient:
+    """The HTTP client of one proof fetch: the one place its transport is chosen (an
+    address-pinned transport goes here; ``allow_private`` is for it)."""
+    del allow_private  # the address check runs before each request (``_check_address``)
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+
+
 def fetch_proof(origin: str, *, allow_private: bool, timeout: float = 10.0) -> str:
-    """Fetch ``<origin>/.well-known/heed-registry.txt`` and return its text (≤ 64 KiB).
+    """Fetch ``<origin>/.well-known/heed-registry.txt`` and return its text (≤ 64 KiB), all of
+    it within ``timeout`` seconds. Runs its own event loop: call it from a plain thread.
 
     Raises:
-        VerificationFailed: blocked address, transport error, too many or cross-host
-            redirects, a non-200 status, or a body over the bound.
+        VerificationFailed: blocked address, transport error, the deadline passed, too many
+            redirects or one leaving the origin, a non-200 status, or a body over the bound.
     """
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(
+            fetch_proof_async(origin, allow_private=allow_private, timeout=timeout)
+        )
+    finally:
+        loop.close()  # does not wait for a resolver thread still running (see _RESOLVER)
+
+
+async def fetch_proof_async(origin: str, *, allow_private: bool, timeout: float = 10.0) -> str:
+    """:func:`fetch_proof` in a running event loop."""
+    try:
+        return await asyncio.wait_for(_fetch(origin, allow_private, timeout), timeout)
+    except TimeoutError as e:
+        raise VerificationFailed(
+            f"{origin}{WELL_KNOWN_PATH} was not read within {timeout:g} s"
+        ) from e
+
+
+async def _fetch(origin: str, allow_private: bool, timeout: float) -> str:
     url = origin + WELL_KNOWN_PATH
-    host = urlsplit(origin).hostname
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    loop = asyncio.get_running_loop()
+    async with _client(timeout, allow_private=allow_private) as client:
         for _ in range(_MAX_REDIRECTS + 1):
+            if not redirect_allowed(origin, url):
+                raise VerificationFailed(f"redirect leaves the origin {origin}: {url}")
             parts = urlsplit(url)
-            if parts.hostname != host or parts.scheme not in ("http", "https"):
-                raise VerificationFailed(f"redirect leaves the origin: {url}")
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            _check_address(parts.hostname or "", port, allow_private)
+            await loop.run_in_executor(
+                _RESOLVER, _check_address, parts.hostname or "", port, allow_private
+            )
             try:
-                with client.stream("GET", url) as response:
+                async with client.stream("GET", url) as response:
                     if response.is_redirect:
                         url = urljoin(url, response.headers.get("location", ""))
                         continue
                     if response.status_code != 200:
                         raise VerificationFailed(f"{url} answered {response.status_code}")
                     body = b""
-                    for chunk in response.iter_bytes():
+                    async for chunk in response.aiter_bytes():
                         body += chunk
                         if len(body) > _MAX_BYTES:
                             raise VerificationFailed(f"{url} is larger than {_MAX_BYTES} bytes")

@@ -52,14 +52,20 @@ class Service:
             self.running = False
 
 
+def start_service(store: RegistryStore, **config: Any) -> Service:
+    """The real service on 127.0.0.1 (a free port) with the tests' limits, changed by
+    ``config`` (``ServiceConfig`` fields); stop it with ``.stop()``."""
+    config = {"allow_private": True, "max_body": 65536, "max_batch": 2000, **config}
+    taken = len(store.token_names())
+    token = store.add_token(f"ops{taken}" if taken else "ops")
+    server = make_server(store, "127.0.0.1", 0, ServiceConfig(**config))
+    serve_in_thread(server)
+    return Service(server, store, token)
+
+
 @pytest.fixture
 def service(store: RegistryStore) -> Iterator[Service]:
-    token = store.add_token("ops")
-    server = make_server(
-        store, "127.0.0.1", 0, ServiceConfig(allow_private=True, max_body=65536, max_batch=2000)
-    )
-    serve_in_thread(server)
-    svc = Service(server, store, token)
+    svc = start_service(store)
     yield svc
     svc.stop()
 
@@ -67,7 +73,7 @@ def service(store: RegistryStore) -> Iterator[Service]:
 class Site:
     """A loopback web site: ``files`` maps a path to (status, body, headers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.files: dict[str, tuple[int, bytes, dict[str, str]]] = {}
         site = self
 
@@ -84,9 +90,10 @@ class Site:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        bound = self.server.server_address[1]
+        self.origin = f"http://{host}" + ("" if bound == 80 else f":{bound}")
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
