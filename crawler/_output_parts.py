@@ -8,6 +8,7 @@ and publishes the part with fsync + ``os.replace`` + directory fsync, so a reade
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -136,9 +137,20 @@ class Stream:
         return published
 
     def discard(self) -> None:
-        """Drop the open temporary part (used only when writing it failed)."""
-        if self.file is not None and self.final is not None:
-            self.file.close()
-            (self.folder / f".{self.final.name}.tmp").unlink(missing_ok=True)
+        """Drop the open temporary part and the buffered rows (used only when writing failed).
+
+        Never raises: it runs after a write error, when the file, its folder or the disk may
+        be gone or full; a temporary it cannot delete is removed by the next writer.
+        """
+        for close in (
+            self.writer.close if self.writer is not None else None,
+            self.file.close if self.file is not None else None,
+        ):
+            with contextlib.suppress(Exception):  # the part is discarded whatever it says
+                if close is not None:
+                    close()
+        if self.final is not None:
+            with contextlib.suppress(OSError):
+                (self.folder / f".{self.final.name}.tmp").unlink(missing_ok=True)
         self.writer = self.file = self.final = None
-        self.rows, self.part_rows, self.opened_at = [], 0, None
+        self.rows, self.part_rows, self.buffered_bytes, self.opened_at = [], 0, 0, None

@@ -2,6 +2,8 @@
 
 Exit codes: 0 the run completed (for ``check``: every URL would be kept); 1 a fatal error
 during the run (``check``: some URL would be excluded); 2 a usage or configuration error.
+A reader that closes stdout early (``heed … | head``) changes nothing: the rest of the output
+is dropped and the command ends quietly with its usual code (``crawler/_stdout.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from filters import ConfigError, HeedError, __version__
+
+from ._stdout import print_out, silence_stdout
 
 __all__ = ["main"]
 
@@ -62,12 +66,12 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from .config import load_config
+    from .config import MAX_PAGES, load_config
 
     cfg = load_config(args.config)
     if getattr(args, "max_pages", None) is not None:
-        if args.max_pages < 1:
-            raise ConfigError("--max-pages must be at least 1")
+        if not 1 <= args.max_pages <= MAX_PAGES:
+            raise ConfigError(f"--max-pages must be from 1 to {MAX_PAGES:,}")
         cfg = cfg.with_overrides(max_pages=args.max_pages)
     return cfg
 
@@ -98,9 +102,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
+        print_out(json.dumps(summary, indent=2, sort_keys=True))
         return
-    print(f"crawl {summary['crawl_id']} → {summary['out']}")
+    lines = [f"crawl {summary['crawl_id']} → {summary['out']}"]
     rows = [
         ("considered", summary["considered"]),
         ("kept", summary["kept"]),
@@ -115,10 +119,10 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
         if summary.get("frontier_ignored_lines"):
             rows.append(("frontier lines ignored", summary["frontier_ignored_lines"]))
     width = max(len(r[0]) for r in rows)
-    for name, n in rows:
-        print(f"{name:<{width}}  {n:>7}")
+    lines += [f"{name:<{width}}  {n:>7}" for name, n in rows]
     rate = f"({summary['pages_per_s']:.1f} pages/s)"
-    print(f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  {rate}")
+    lines.append(f"{'elapsed':<{width}}  {summary['elapsed_s']:>7.1f} s  {rate}")
+    print_out("\n".join(lines))
     if summary.get("fatal"):
         print(f"FATAL: {summary['fatal']}", file=sys.stderr)
 
@@ -155,6 +159,14 @@ def _setup_logging(level: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # stdout's reader went away (``heed … | head``): not an error
+        silence_stdout()
+        return EXIT_OK
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

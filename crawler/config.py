@@ -7,21 +7,29 @@ fails before it fetches anything rather than crawling with a half-applied policy
 
 from __future__ import annotations
 
+import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from filters import ConfigError, Mode, Purpose
 from filters.engine import EngineConfig
 from filters.license import DEFAULT_OPEN_LICENSES
 from filters.robots import DEFAULT_MAX_BYTES, default_ai_agents
+from filters.urls import check_host, check_url
 
 __all__ = ["RunConfig", "load_config", "parse_config", "read_seeds"]
 
-_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+#: RFC 9309 §2.2.1 product tokens: ``[a-zA-Z_-]+``, for heed's own ``product_token``.
+_TOKEN = re.compile(r"[a-zA-Z_-]+")
+#: Other crawlers' tokens in ``ai_agents``: the same grammar plus digits, because real AI
+#: crawlers put digits in theirs (``AI2Bot`` in the bundled list, ``img2dataset``). A space, an
+#: empty string or any other character can never name a robots.txt group, so those are refused.
+_AGENT_TOKEN = re.compile(r"[a-zA-Z0-9_-]+")
+_MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,23 +116,44 @@ def _bool(v: Any) -> bool:
     return v
 
 
-def _int(low: int) -> Callable[[Any], int]:
+def _agents(v: Any) -> tuple[str, ...]:
+    tokens = _strs(v)
+    for token in tokens:
+        if not _AGENT_TOKEN.fullmatch(token):
+            raise ValueError(
+                f"{token!r} is not a robots.txt product token (letters, digits, '_' or '-')"
+            )
+    return tokens
+
+
+def _hosts(v: Any) -> tuple[str, ...]:
+    hosts = _strs(v)
+    for host in hosts:
+        problem = check_host(host.lstrip(".")) if host.lstrip(".") else "empty host"
+        if problem:
+            raise ValueError(f"{host!r}: {problem}")
+    return hosts
+
+
+def _int(low: int, high: int) -> Callable[[Any], int]:
     def conv(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError("expected an integer")
-        if v < low:
-            raise ValueError(f"must be at least {low}")
+        if not low <= v <= high:
+            raise ValueError(f"must be from {low:,} to {high:,}")
         return v
 
     return conv
 
 
-def _num(low: float) -> Callable[[Any], float]:
+def _num(low: float, high: float) -> Callable[[Any], float]:
     def conv(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise TypeError("expected a number")
-        if v < low:
-            raise ValueError(f"must be at least {low:g}")
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        if not low <= v <= high:
+            raise ValueError(f"must be from {low:g} to {high:g}")
         return float(v)
 
     return conv
@@ -146,15 +175,22 @@ def _on_error(v: Any) -> str:
     return str(v)
 
 
+#: Upper bounds (README "Config reference", configs/example.toml). A value past one is a typo or
+#: a unit mistake far more often than a plan, and each would exhaust memory, sockets or time.
+MAX_PAGES = 1_000_000_000
+#: Depth is stored as int16 in ``records/``; no site needs more hops than this.
+MAX_DEPTH = 1000
+DAY = 86_400.0
+
 #: [section] key -> (RunConfig field, converter). This table is the config contract.
 _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
     "crawl": {
         "seeds": ("seeds", _strs),
         "seeds_file": ("seeds_file", _str),
         "out": ("out", _str),
-        "max_pages": ("max_pages", _int(1)),
-        "max_depth": ("max_depth", _int(0)),
-        "allowed_hosts": ("allowed_hosts", _strs),
+        "max_pages": ("max_pages", _int(1, MAX_PAGES)),
+        "max_depth": ("max_depth", _int(0, MAX_DEPTH)),
+        "allowed_hosts": ("allowed_hosts", _hosts),
     },
     "identity": {
         "product_token": ("product_token", _str),
@@ -165,7 +201,7 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "purpose": ("purpose", _enum(Purpose)),
         "mode": ("mode", _enum(Mode)),
         "on_signal_error": ("on_signal_error", _on_error),
-        "ai_agents": ("ai_agents", _strs),
+        "ai_agents": ("ai_agents", _agents),
         "honor_noarchive": ("honor_noarchive", _bool),
         "open_licenses": ("open_licenses", _strs),
     },
@@ -174,22 +210,22 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "spawning": ("registry_spawning", _bool),
     },
     "limits": {
-        "max_page_bytes": ("max_page_bytes", _int(1024)),
-        "robots_max_bytes": ("robots_max_bytes", _int(500 * 1024)),
-        "max_crawl_delay": ("max_crawl_delay", _num(0)),
-        "download_timeout": ("download_timeout", _num(0.1)),
-        "signal_ttl": ("signal_ttl", _num(0)),
+        "max_page_bytes": ("max_page_bytes", _int(1024, 256 * _MIB)),
+        "robots_max_bytes": ("robots_max_bytes", _int(500 * 1024, 64 * _MIB)),
+        "max_crawl_delay": ("max_crawl_delay", _num(0, DAY)),
+        "download_timeout": ("download_timeout", _num(0.1, 3600)),
+        "signal_ttl": ("signal_ttl", _num(0, 30 * DAY)),
     },
     "network": {
         "allow_private_networks": ("allow_private_networks", _bool),
-        "concurrency": ("concurrency", _int(1)),
-        "per_host_concurrency": ("per_host_concurrency", _int(1)),
+        "concurrency": ("concurrency", _int(1, 1024)),
+        "per_host_concurrency": ("per_host_concurrency", _int(1, 64)),
         "autothrottle": ("autothrottle", _bool),
     },
     "output": {
-        "part_max_rows": ("part_max_rows", _int(1)),
-        "row_group_rows": ("row_group_rows", _int(1)),
-        "flush_interval": ("flush_interval", _num(0.1)),
+        "part_max_rows": ("part_max_rows", _int(1, 10_000_000)),
+        "row_group_rows": ("row_group_rows", _int(1, 1_000_000)),
+        "flush_interval": ("flush_interval", _num(0.1, DAY)),
         "resume": ("resume", _bool),
     },
 }
@@ -221,18 +257,21 @@ def parse_config(data: Mapping[str, Any], *, source: str | None = None) -> RunCo
 
 def _check(cfg: RunConfig) -> RunConfig:
     token = cfg.product_token
-    if not token or not set(token) <= _TOKEN_CHARS:
+    if not _TOKEN.fullmatch(token):
         raise ConfigError(
             f"[identity] product_token: {token!r} must be letters, '_' or '-' (RFC 9309 §2.2.1)"
         )
     for seed in cfg.seeds:
         _check_url(seed, "[crawl] seeds")
-    if cfg.registry_url and not cfg.registry_url.startswith(("sqlite:///", "http://", "https://")):
-        raise ConfigError(
-            "[registry] url: use sqlite:///path/to.db or http(s)://host:port (empty for none)"
-        )
+    _check_registry_url(cfg.registry_url)
+    if not cfg.out.strip():
+        raise ConfigError("[crawl] out: must name a folder")
+    if any(not lic.strip() for lic in cfg.open_licenses):
+        raise ConfigError("[policy] open_licenses: empty licence id")
     if cfg.per_host_concurrency > cfg.concurrency:
         raise ConfigError("[network] per_host_concurrency must not exceed concurrency")
+    if cfg.contact_url:
+        _check_url(cfg.contact_url, "[identity] contact_url")
     ua = cfg.user_agent
     if not ua:
         contact = cfg.contact_url
@@ -240,9 +279,10 @@ def _check(cfg: RunConfig) -> RunConfig:
             raise ConfigError(
                 "[identity] set contact_url (a page saying who runs this crawler) or user_agent"
             )
-        _check_url(contact, "[identity] contact_url")
         ua = f"Mozilla/5.0 (compatible; {token}/0.1; +{contact})"
         cfg = replace(cfg, user_agent=ua)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in ua):
+        raise ConfigError("[identity] user_agent must not contain control characters")
     if token.lower() not in ua.lower():
         raise ConfigError("[identity] user_agent must contain the product_token")
     if "http" not in ua:
@@ -251,12 +291,25 @@ def _check(cfg: RunConfig) -> RunConfig:
 
 
 def _check_url(url: str, where: str) -> None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}: {url!r} is not an absolute http(s) URL")
+    problem = check_url(url)
+    if problem:
+        shown = url if len(url) <= 200 else url[:200] + "…"
+        raise ConfigError(f"{where}: {shown!r} is not a usable absolute http(s) URL: {problem}")
+
+
+def _check_registry_url(url: str) -> None:
+    if not url:
+        return
+    if url.startswith("sqlite:///"):
+        if not url[len("sqlite://") :].strip("/"):
+            raise ConfigError("[registry] url: sqlite:/// needs a file path")
+        return
+    if url.startswith(("http://", "https://")):
+        _check_url(url, "[registry] url")
+        return
+    raise ConfigError(
+        "[registry] url: use sqlite:///path/to.db or http(s)://host:port (empty for none)"
+    )
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -3,28 +3,48 @@
 The demo uses the policy of ``configs/demo.toml`` (bundled as ``crawler/demo/demo.toml``), an
 embedded SQLite registry in the output folder seeded with the demo's opt-out entries, and the
 real crawler: the same code path as ``heed crawl``.
+
+The demo starts from an empty folder each time (its loopback ports change between runs, so an
+earlier run's URLs mean nothing), but it never deletes anything it did not write: ``--out``
+must be a new or empty folder, or an earlier demo output (the ``.heed-demo`` marker, or a
+``demo-registry.db`` from before the marker existed) holding nothing but the demo's own files.
+Anything else, a file of the user's included, is refused (exit 2) and left alone. The output
+lock is taken before the old demo files are removed and held until the crawl ends, so a crawl
+or demo already running in that folder is never disturbed.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import re
 import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from filters import ConfigError
 from filters.registry import make_entry
 
+from ._stdout import print_out
 from .config import RunConfig, parse_config
 from .demo import demo_registry_entries, demo_sites
 from .demo.web import LoopbackWeb
-from .output import read_decisions
+from .output import check_output_dir, hold_output_lock, read_decisions
 from .registry.store import RegistryStore
 from .runner import run_crawl
 
-__all__ = ["demo_config", "run_demo"]
+__all__ = ["DEMO_MARKER", "demo_config", "run_demo"]
+
+#: Written into a demo's output folder; its presence says the folder is the demo's to clear.
+DEMO_MARKER = ".heed-demo"
+_REGISTRY = "demo-registry.db"
+#: What a demo run writes at the top of its folder (the SQLite sidecars included).
+_DEMO_FILES = re.compile(
+    r"(?:\.heed-demo|\.heed-output\.lock|run\.json|\.run\.json\.tmp|run\.json\.unreadable-.+"
+    r"|frontier\.jsonl|demo-registry\.db(?:-wal|-shm|-journal)?)\Z"
+)
+_PART_FILES = re.compile(r"(?:part-.+\.parquet|\.part-.+\.parquet\.tmp)\Z")
 
 
 def demo_config() -> RunConfig:
@@ -63,14 +83,69 @@ def _table(out: Path, web: LoopbackWeb) -> list[tuple[str, str, str]]:
     return sorted(rows)
 
 
+def _demo_files(out: Path) -> list[Path]:
+    """The earlier demo files in ``out`` (to remove), or ConfigError if it holds anything else.
+
+    Raises:
+        ConfigError: ``out`` holds files that are not an earlier demo's.
+    """
+    entries = sorted(out.iterdir())
+    if not entries:
+        return []
+    names = {p.name for p in entries}
+    foreign: list[str] = []
+    remove: list[Path] = []
+    for path in entries:
+        if path.name in ("records", "decisions") and path.is_dir() and not path.is_symlink():
+            for part in sorted(path.iterdir()):
+                if _PART_FILES.fullmatch(part.name) and part.is_file():
+                    remove.append(part)
+                else:
+                    foreign.append(f"{path.name}/{part.name}")
+            remove.append(path)
+        elif _DEMO_FILES.fullmatch(path.name) and (path.is_file() and not path.is_symlink()):
+            remove.append(path)
+        else:
+            foreign.append(path.name)
+    if DEMO_MARKER not in names and _REGISTRY not in names:
+        foreign = foreign or ["(no earlier demo output)"]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"--out {out}: the folder is not empty and is not an earlier demo output "
+            f"(it holds {shown}); heed demo deletes nothing of yours: choose a new or empty "
+            "folder"
+        )
+    return remove
+
+
+def _prepare(out: Path) -> None:
+    """Make ``out`` an empty demo folder, holding its lock (adopted by the crawl's writer)."""
+    check_output_dir(out)  # a file, an unwritable parent: ConfigError before anything else
+    _demo_files(out)  # refuse before taking the lock: a foreign folder is not touched at all
+    hold_output_lock(out)  # OutputLockedError (exit 1) when a run is using the folder
+    for path in _demo_files(out):  # again, under the lock
+        if path.is_dir():
+            path.rmdir()
+        elif path.name != ".heed-output.lock":
+            path.unlink()
+    (out / DEMO_MARKER).write_text(
+        "This folder is heed demo output; the next `heed demo --out` here replaces it.\n",
+        encoding="utf-8",
+    )
+
+
 def run_demo(*, out: str | Path, as_json: bool = False) -> int:
-    """Serve the demo web, crawl it into ``out`` and print the outcome; returns an exit code."""
+    """Serve the demo web, crawl it into ``out`` and print the outcome; returns an exit code.
+
+    Raises:
+        ConfigError: ``out`` is a file, cannot be created, or holds files not from a demo.
+        OutputLockedError: a crawl or demo is writing to ``out``.
+    """
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)  # the demo is reproducible: each run starts from an empty folder
-    out.mkdir(parents=True)
+    _prepare(out)
     with LoopbackWeb(demo_sites()) as web:
-        registry_path = out / "demo-registry.db"
+        registry_path = out / _REGISTRY
         _seed_registry(registry_path, web)
         seeds = tuple(web.url(site, "/") for site in web.sites)
         cfg = demo_config().with_overrides(
@@ -78,18 +153,19 @@ def run_demo(*, out: str | Path, as_json: bool = False) -> int:
         )
         summary = run_crawl(cfg, seeds, out=out, progress=not as_json and sys.stderr.isatty())
         rows = _table(out, web)
+    code = 1 if summary.get("fatal") else 0
     if as_json:
         payload: dict[str, Any] = dict(summary)
         payload["pages"] = [{"page": p, "verdict": v, "why": w} for p, v, w in rows]
-        print(json.dumps(payload, indent=2, sort_keys=True))
+        print_out(json.dumps(payload, indent=2, sort_keys=True))
     else:
         width = max((len(r[0]) for r in rows), default=10)
-        print(f"{'page':<{width}}  verdict   why")
-        for page, verdict, why in rows:
-            print(f"{page:<{width}}  {verdict:<8}  {why}")
-        print()
-        print(
+        lines = [f"{'page':<{width}}  verdict   why"]
+        lines += [f"{page:<{width}}  {verdict:<8}  {why}" for page, verdict, why in rows]
+        lines += [
+            "",
             f"{summary['kept']} kept, {summary['excluded']} excluded of "
-            f"{summary['considered']} URLs; output in {out}/ (records/, decisions/, run.json)"
-        )
-    return 1 if summary.get("fatal") else 0
+            f"{summary['considered']} URLs; output in {out}/ (records/, decisions/, run.json)",
+        ]
+        print_out("\n".join(lines))
+    return code

@@ -36,6 +36,16 @@ Choices where the SPEC is silent:
 - Rows that were validated but not yet written are still published when the writer is left
   through an exception in a ``with`` block (they are complete, checked rows); ``run.json`` is
   written only by ``close()``.
+- A write failure (permissions, disk full, a folder replaced by a file, a closed file: any
+  ``OSError`` while writing or publishing a part) fails the writer as a whole, once: both
+  open temporary parts are discarded (they may be torn), the message goes to ``on_failure``
+  (the crawler stops the crawl there) and every later row is dropped and counted
+  (``rows_lost`` in ``run.json``), never retried into a half-written file. Parts published
+  before the failure stay as they are, complete; ``close()`` still writes ``run.json`` (with
+  ``write_error`` and ``fatal`` set) if the folder allows it. The rows lost belong to URLs a
+  rerun has not seen decided, so it crawls them again.
+- ``check_output_dir`` says before a run starts whether a folder can hold output (exists or can
+  be created, is a folder, is writable, its ``records/`` and ``decisions/`` are folders).
 
 Thread-safety: a ``RunWriter`` is single-threaded. Scrapy item pipelines run in the reactor
 thread, which is the intended caller; call ``maybe_flush`` from a ``LoopingCall`` there too.
@@ -58,7 +68,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from filters.errors import HeedError
+from filters.errors import ConfigError, HeedError
 
 from ._output_parts import Stream, fsync_dir, part_files
 from ._output_schema import (
@@ -80,7 +90,10 @@ __all__ = [
     "RECORD_SCHEMA",
     "SCHEMA_VERSION",
     "OutputLockedError",
+    "OutputWriteError",
     "RunWriter",
+    "check_output_dir",
+    "hold_output_lock",
     "read_decisions",
     "read_records",
 ]
@@ -98,6 +111,73 @@ _TABLES = ("records", "decisions")
 
 class OutputLockedError(HeedError):
     """Another live writer holds the output directory."""
+
+
+class OutputWriteError(HeedError):
+    """Writing or publishing output failed (permissions, disk full, a closed file)."""
+
+
+#: Locks taken by :func:`hold_output_lock`, waiting for this process's next ``RunWriter`` on
+#: the same folder (a second ``flock`` from the same process would conflict with the first).
+_HELD_LOCKS: dict[str, IO[bytes]] = {}
+
+
+def _lock_key(out_dir: Path) -> str:
+    return str(Path(out_dir).resolve())
+
+
+def hold_output_lock(out_dir: Path) -> None:
+    """Take ``out_dir``'s writer lock now; the next ``RunWriter`` on it in this process adopts
+    it. For commands that prepare a folder before a crawl writes to it (``heed demo``).
+
+    Raises:
+        OutputLockedError: another live writer uses ``out_dir``.
+    """
+    key = _lock_key(out_dir)
+    if key not in _HELD_LOCKS:
+        _HELD_LOCKS[key] = _flock(Path(out_dir))
+
+
+def _flock(out_dir: Path) -> IO[bytes]:
+    handle = open(out_dir / _LOCK_NAME, "ab")  # noqa: SIM115 (held for the run)
+    if fcntl is None:  # pragma: no cover
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        handle.close()
+        raise OutputLockedError(f"{out_dir}: another heed writer is using it") from e
+    return handle
+
+
+def check_output_dir(out_dir: Path) -> None:
+    """Make sure ``out_dir`` can hold a run's output, creating it if needed.
+
+    Raises:
+        ConfigError: naming the path and what is wrong (a file, no permission, ...).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output folder {out_dir}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"output folder {out_dir}: cannot create it ({_why(e)})") from None
+    for table in _TABLES:
+        sub = out_dir / table
+        if sub.exists() and not sub.is_dir():
+            raise ConfigError(f"output folder {sub}: exists and is not a folder")
+    probe = out_dir / f".heed-write-probe-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"output folder {out_dir}: cannot write in it ({_why(e)})") from None
+
+
+def _why(e: OSError) -> str:
+    where = f": {e.filename}" if e.filename else ""
+    return f"{e.strerror or e}{where}"
 
 
 class RunWriter:
@@ -134,6 +214,11 @@ class RunWriter:
         self.flush_interval = flush_interval
         self._clock = clock
         self._closed = False
+        #: The first write failure, as a message; then every later row is dropped.
+        self.failure: str | None = None
+        #: Called once with that message (the crawler stops the crawl).
+        self.on_failure: Callable[[str], object] | None = None
+        self.rows_lost = 0
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock = self._acquire_lock()
         self._before_publish = before_publish
@@ -154,15 +239,12 @@ class RunWriter:
             self._before_publish()
 
     def _acquire_lock(self) -> IO[bytes] | None:
+        held = _HELD_LOCKS.pop(_lock_key(self.out_dir), None)
+        if held is not None:
+            return held
         if fcntl is None:  # pragma: no cover
             return None
-        handle = open(self.out_dir / _LOCK_NAME, "ab")  # noqa: SIM115 (held for the run)
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            handle.close()
-            raise OutputLockedError(f"{self.out_dir}: another heed writer is using it") from e
-        return handle
+        return _flock(self.out_dir)
 
     @staticmethod
     def _remove_stale(folder: Path) -> None:
@@ -181,6 +263,39 @@ class RunWriter:
         if self._closed:
             raise ValueError("RunWriter is closed")
 
+    def _fail(self, table: str, e: BaseException) -> None:
+        """Fail the writer: discard the open parts, count what is lost, tell ``on_failure``."""
+        lost = sum(len(s.rows) + s.part_rows for s in self._streams.values())
+        for stream in self._streams.values():
+            stream.discard()
+        self.rows_lost += lost
+        if self.failure is not None:
+            return
+        detail = f"{e.strerror or e}: {e.filename}" if isinstance(e, OSError) else str(e)
+        what = f"{table}/" if table in _TABLES else table
+        self.failure = f"cannot write {what} in {self.out_dir}: {detail}"[:500]
+        logger.debug("write failure in %s", self.out_dir, exc_info=e)
+        if self.on_failure is not None:
+            self.on_failure(self.failure)
+
+    def _add(self, table: str, row: dict[str, Any]) -> None:
+        if self.failure is not None:
+            self.rows_lost += 1
+            return
+        try:
+            self._streams[table].add(row, self._clock())
+        except (OSError, OutputWriteError) as e:
+            self._fail(table, e)
+
+    def _publish(self, table: str) -> Path | None:
+        if self.failure is not None:
+            return None
+        try:
+            return self._streams[table].close_part()
+        except (OSError, OutputWriteError) as e:
+            self._fail(table, e)
+            return None
+
     def write_record(self, row: Mapping[str, Any]) -> None:
         """Validate and buffer one kept page (``RECORD_SCHEMA`` keys; ``crawl_id`` optional).
 
@@ -188,7 +303,7 @@ class RunWriter:
             ValueError: missing or unknown keys (all named), a bad value, or a closed writer.
         """
         self._check_open()
-        self._streams["records"].add(normalize_record(row, self.crawl_id), self._clock())
+        self._add("records", normalize_record(row, self.crawl_id))
 
     def write_decision(self, row: Mapping[str, Any]) -> None:
         """Validate and buffer one decision (``DECISION_SCHEMA`` keys; ``crawl_id`` optional).
@@ -197,7 +312,7 @@ class RunWriter:
             ValueError: missing or unknown keys (all named), a bad value, or a closed writer.
         """
         self._check_open()
-        self._streams["decisions"].add(normalize_decision(row, self.crawl_id), self._clock())
+        self._add("decisions", normalize_decision(row, self.crawl_id))
 
     def maybe_flush(self, now: float | None = None) -> list[Path]:
         """Publish every part that has been open ``flush_interval`` seconds or longer.
@@ -208,9 +323,9 @@ class RunWriter:
         self._check_open()
         now = self._clock() if now is None else now
         published = []
-        for stream in self._streams.values():
+        for table, stream in self._streams.items():
             if stream.opened_at is not None and now - stream.opened_at >= self.flush_interval:
-                path = stream.close_part()
+                path = self._publish(table)
                 if path is not None:
                     published.append(path)
         return published
@@ -218,7 +333,7 @@ class RunWriter:
     def flush(self) -> list[Path]:
         """Write every buffered row and publish the open parts; return the parts published."""
         self._check_open()
-        paths = [stream.close_part() for stream in self._streams.values()]
+        paths = [self._publish(table) for table in self._streams]
         return [p for p in paths if p is not None]
 
     @property
@@ -244,27 +359,42 @@ class RunWriter:
         ``decisions_written``, ``parts`` (relative paths) and ``schema_version``; these win.
         Returns the path of ``run.json``.
 
+        After a write failure (``failure``), nothing more is published; ``run.json`` gets
+        ``write_error`` and ``rows_lost``, and ``fatal`` if ``run_info`` has none. Writing
+        ``run.json`` itself can fail too: that is logged and recorded in ``failure``, not
+        raised, and the directory is released either way.
+
         Raises:
             ValueError: the writer is already closed.
             TypeError: ``run_info`` holds a value JSON cannot represent.
         """
         self._check_open()
-        self.flush()
-        info: dict[str, Any] = {"crawl_id": self.crawl_id, **dict(run_info)}
-        info.update(
-            records_written=self.records_written,
-            decisions_written=self.decisions_written,
-            parts={
-                name: [p.relative_to(self.out_dir).as_posix() for p in paths]
-                for name, paths in self.parts.items()
-            },
-            schema_version=SCHEMA_VERSION,
-        )
-        previous = self._previous_runs()
-        if previous:
-            info["previous_runs"] = previous
-        path = self._write_json(info)
-        self._release()
+        try:
+            self.flush()
+            info: dict[str, Any] = {"crawl_id": self.crawl_id, **dict(run_info)}
+            info.update(
+                records_written=self.records_written,
+                decisions_written=self.decisions_written,
+                parts={
+                    name: [p.relative_to(self.out_dir).as_posix() for p in paths]
+                    for name, paths in self.parts.items()
+                },
+                schema_version=SCHEMA_VERSION,
+            )
+            if self.failure is not None:
+                info.update(write_error=self.failure, rows_lost=self.rows_lost)
+                info["fatal"] = info.get("fatal") or self.failure
+            path = self.out_dir / "run.json"
+            try:
+                previous = self._previous_runs()
+                if previous:
+                    info["previous_runs"] = previous
+                path = self._write_json(info)
+            except OSError as e:
+                self._fail("run.json", e)
+                logger.error("could not write %s: %s", path, e)
+        finally:
+            self._release()
         return path
 
     def _previous_runs(self) -> list[Any]:

@@ -22,7 +22,13 @@ output resumes by default (README "Resuming", docs/output.md):
   whole job, every run into the folder included).
 - A frontier line that is not a valid entry is ignored, named in a warning and counted
   (``frontier_ignored_lines``); an incomplete last line left by a kill is expected and ignored
-  the same way. The run goes on with the valid lines.
+  the same way. So is a line whose URL cannot be requested (``filters.urls.check_url``: a bad
+  port, over 2,083 characters, ...), which older versions logged: it is never requested, and
+  the run goes on with the valid lines.
+- Writing the log can fail (disk full, permissions): the first failure goes to
+  ``on_failure`` (the crawler stops the crawl there), later URLs are not logged, and
+  ``sync()`` raises ``OutputWriteError`` so that no part is published whose page's links are
+  not on disk.
 - Starting over is explicit: ``--fresh`` (or ``[output] resume = false``) requires a folder
   without earlier output and stops with a configuration error otherwise; heed never deletes
   output. A folder whose earlier run had another purpose or mode is refused as well, because
@@ -31,6 +37,7 @@ output resumes by default (README "Resuming", docs/output.md):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -43,9 +50,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from filters import ConfigError, HeedError
+from filters.urls import check_url
 
 from ._output_parts import fsync_dir, part_files
 from .config import RunConfig
+from .output import OutputWriteError
 
 __all__ = ["FRONTIER_NAME", "FrontierLog", "ResumeState", "has_output", "load_resume"]
 
@@ -207,7 +216,7 @@ def _entry(raw: bytes) -> tuple[str, int] | None:
     if not isinstance(obj, dict):
         return None
     url, depth = obj.get("url"), obj.get("depth")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    if not isinstance(url, str) or check_url(url) is not None:
         return None
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         return None
@@ -238,27 +247,64 @@ class FrontierLog:
         self._dirty = False
         self._last_sync = clock()
         self.added = 0
+        #: The first write failure, as a message; then nothing more is written.
+        self.failure: str | None = None
+        #: Called once with that message (the crawler stops the crawl).
+        self.on_failure: Callable[[str], object] | None = None
 
     def add(self, url: str, depth: int) -> None:
-        self._file.write(json.dumps({"url": url, "depth": depth}) + "\n")
+        if self.failure is not None:
+            return
+        try:
+            self._file.write(json.dumps({"url": url, "depth": depth}) + "\n")
+        except (OSError, ValueError) as e:  # ValueError: the file was closed
+            self._fail(e)
+            return
         self._dirty = True
         self.added += 1
         if self._clock() - self._last_sync >= self.sync_interval:
-            self.sync()
+            with contextlib.suppress(HeedError):  # already reported through on_failure
+                self.sync()
 
     def sync(self) -> None:
-        """Make every added URL durable (flush and fsync); cheap when nothing was added."""
+        """Make every added URL durable (flush and fsync); cheap when nothing was added.
+
+        Raises:
+            OutputWriteError: the log could not be written (now or earlier).
+        """
+        if self.failure is not None:
+            raise OutputWriteError(self.failure)
         if not self._dirty or self._file.closed:
             return
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as e:
+            self._fail(e)
+            raise OutputWriteError(self.failure or str(e)) from None
         self._dirty = False
         self._last_sync = self._clock()
 
+    def _fail(self, e: BaseException) -> None:
+        if self.failure is not None:
+            return
+        detail = f"{e.strerror or e}" if isinstance(e, OSError) else str(e)
+        self.failure = f"cannot write {self.path}: {detail}"[:500]
+        if self.on_failure is not None:
+            self.on_failure(self.failure)
+
     def close(self) -> None:
-        if not self._file.closed:
+        if self._file.closed:
+            return
+        try:
             self.sync()
-            self._file.close()
+        except HeedError:
+            pass  # reported through on_failure when it happened
+        finally:
+            try:
+                self._file.close()
+            except OSError as e:  # the last buffered bytes could not be written
+                self._fail(e)
 
 
 def _end_cleanly(path: Path) -> None:

@@ -7,16 +7,19 @@ the real command in a subprocess.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scrapy import signals
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.utils.defer import deferred_from_coro
 
 from filters import ConfigError
 
 from .config import RunConfig, read_seeds
 from .context import RunContext
+from .output import check_output_dir
 from .settings import scrapy_settings
 from .spider import HeedSpider
 
@@ -51,11 +54,21 @@ def run_crawl(
     """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json).
 
     A folder holding earlier output is resumed (``crawler/resume.py``) unless ``fresh`` or
-    ``[output] resume = false``, which refuse such a folder with a ``ConfigError``.
+    ``[output] resume = false``, which refuse such a folder with a ``ConfigError``. An output
+    folder that cannot be created or written is a ``ConfigError`` before anything is fetched;
+    a write failure during the crawl stops it promptly with ``fatal`` set (exit code 1).
     """
-    ctx = RunContext(cfg, Path(out), fresh=fresh)
+    check_output_dir(Path(out))
+    try:
+        ctx = RunContext(cfg, Path(out), fresh=fresh)
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise ConfigError(f"output folder {out}: {e.strerror or e}{where}") from None
     process = CrawlerProcess(scrapy_settings(ctx, progress=progress))
     crawler = process.create_crawler(HeedSpider)
+    stop = _stopper(ctx, crawler)
+    ctx.writer.on_failure = stop
+    ctx.frontier.on_failure = stop
     # Clients are opened before the crawl starts so that a bad registry URL or a missing
     # registry file stops the run with a configuration error instead of crawling without it.
     ctx.open_clients()
@@ -74,6 +87,9 @@ def run_crawl(
     crawler.signals.connect(closed, signal=signals.spider_closed)
     process.crawl(crawler, ctx=ctx, seeds=seeds)
     process.start()
+    failure = ctx.writer.failure or ctx.frontier.failure
+    if failure and not ctx.fatal:
+        ctx.fatal = failure
     stats = crawler.stats.get_stats() or {}
     errors = int(stats.get("spider_exceptions/count", 0))
     if errors and not ctx.fatal:
@@ -82,4 +98,30 @@ def run_crawl(
         ctx.fatal = f"{errors} internal error(s) while processing responses; see the log"
     summary = ctx.summary()
     summary["stats"] = {k: v for k, v in stats.items() if k.startswith("heed/")}
+    if ctx.writer.failure:
+        summary["rows_lost"] = ctx.writer.rows_lost
     return summary
+
+
+def _stopper(ctx: RunContext, crawler: Crawler) -> Callable[[str], None]:
+    """What a write failure calls: set ``fatal``, say so once, and close the spider.
+
+    Nothing more can be written safely, so fetching on would only lose work (and, as the
+    writer drops rows from then on, it would not leak anything either). The message names the
+    folder and the error, never a row: log lines carry no page content.
+    """
+    stopped = False
+
+    def stop(message: str) -> None:
+        nonlocal stopped
+        ctx.fatal = ctx.fatal or message
+        if stopped:
+            return
+        stopped = True
+        log.error("%s; stopping the crawl (rerun the same command to resume)", message)
+        engine = crawler.engine
+        if engine is not None and engine.spider is not None:
+            closing = deferred_from_coro(engine.close_spider_async(reason="output-error"))
+            closing.addErrback(lambda f: log.debug("closing after a write failure: %s", f.value))
+
+    return stop

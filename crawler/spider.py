@@ -3,6 +3,13 @@
 The spider itself decides nothing about consent: ``ConsentMiddleware`` has already attached
 the post-fetch decision to the response. A kept page becomes a ``dict`` item for the pipeline;
 an excluded page is only recorded as a decision (its links may still be followed, SPEC.md §2).
+
+A link that cannot be requested (``filters.urls.check_url``: a bad port, over 2,083
+characters, a control character, an unparsable or empty host) never reaches Scrapy, where it
+would raise and end the crawl or vanish silently: it is recorded as a ``fetch.invalid-url``
+decision (pre-fetch, never requested), counts against ``max_pages`` like any URL considered,
+and is not logged to the frontier. Such links are recorded whatever their host, in scope or
+not, because the host of a URL that does not parse cannot be judged (docs/output.md).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from twisted.python.failure import Failure
 import filters
 from filters import ReasonCode, Stage
 from filters.engine import denied, evidence_json
+from filters.urls import check_url
 
 from .middlewares import HeedDenied
 
@@ -68,6 +76,10 @@ class HeedSpider(scrapy.Spider):
         self.budget = max(ctx.cfg.max_pages - len(self.done), 0)
 
     def _request(self, url: str, depth: int) -> Request | None:
+        problem = check_url(url)
+        if problem is not None:
+            self._invalid(url, problem)
+            return None
         url = urldefrag(url)[0]
         if url in self.scheduled or url in self.done:
             return None
@@ -77,12 +89,35 @@ class HeedSpider(scrapy.Spider):
         if len(self.scheduled) >= self.budget:
             return None
         self.scheduled.add(url)
-        return Request(
-            url,
-            callback=self.parse,
-            errback=self.failed,
-            meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
-        )
+        try:
+            return Request(
+                url,
+                callback=self.parse,
+                errback=self.failed,
+                meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
+            )
+        except ValueError as e:  # a URL check_url accepts but Scrapy's own parser refuses
+            self.scheduled.discard(url)
+            self._invalid(url, f"refused by the HTTP client: {e}")
+            return None
+
+    def _invalid(self, url: str, problem: str) -> None:
+        """Record a link that cannot be requested as ``fetch.invalid-url`` (once per URL)."""
+        if url in self.scheduled or url in self.done or len(self.scheduled) >= self.budget:
+            return
+        self.scheduled.add(url)  # considered: it counts against max_pages
+        self.crawler.stats.inc_value(f"heed/denied/{ReasonCode.FETCH_INVALID_URL.value}")
+        shown = url if len(url) <= 200 else url[:200] + "…"
+        log.info("not requesting %r: %s", shown, problem)
+        try:
+            urlsplit(url)
+        except ValueError:
+            # RunContext.record_decision derives the host with urlsplit; such a URL cannot
+            # have a row yet, so it is counted and dropped (never requested either way).
+            self.crawler.stats.inc_value("heed/invalid_url/unrecorded")
+            return
+        decision = denied(ReasonCode.FETCH_INVALID_URL, Stage.PRE_FETCH, raw=problem, source=url)
+        self.ctx.record_decision(url, decision)
 
     async def start(self) -> AsyncIterator[Request]:
         for seed in self.seeds:
@@ -135,7 +170,10 @@ class HeedSpider(scrapy.Spider):
             return []
         requests = []
         for link in page.html.links:
-            if _in_scope(urlsplit(link).hostname or "", self.allowed):
+            problem = check_url(link)
+            if problem is not None:
+                self._invalid(link, problem)
+            elif _in_scope(urlsplit(link).hostname or "", self.allowed):
                 request = self._request(link, depth + 1)
                 if request is not None:
                     requests.append(request)

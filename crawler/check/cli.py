@@ -15,10 +15,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from filters import ConfigError, HeedError, Mode, Purpose
+from filters.urls import check_url
 
+from .._stdout import print_out, silence_stdout
 from ..config import RunConfig, load_config, parse_config, read_seeds
 from .explain import explain
 from .offline import load_substitutes
@@ -100,13 +101,10 @@ def _config(args: argparse.Namespace) -> RunConfig:
 
 
 def _check_url(url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok:
-        raise ConfigError(f"URL {url!r} is not an absolute http(s) URL")
+    problem = check_url(url)
+    if problem:
+        shown = url if len(url) <= 200 else url[:200] + "…"
+        raise ConfigError(f"URL {shown!r} cannot be checked: {problem}")
 
 
 def _urls(args: argparse.Namespace) -> list[str]:
@@ -139,8 +137,9 @@ def handler(args: argparse.Namespace) -> int:
     results, fetched = run_check(cfg, urls, substitutes=subs)
     explanations = [explain(r, cfg) if args.explain else None for r in results]
     render = render_json if args.json else render_table
-    print(render(results, cfg, subs, len(fetched), explanations))
-    return EXIT_KEPT if all(r.decision.allowed for r in results) else EXIT_EXCLUDED
+    code = EXIT_KEPT if all(r.decision.allowed for r in results) else EXIT_EXCLUDED
+    print_out(render(results, cfg, subs, len(fetched), explanations))
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    except BrokenPipeError:
+        silence_stdout()
+        return 0
     try:
         return handler(args)
     except ConfigError as e:

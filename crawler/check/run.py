@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from filters import Decision, DocState, FetchErrorKind, FetchOutcome, ReasonCode, Stage
+from filters import ConfigError, Decision, DocState, FetchErrorKind, FetchOutcome, ReasonCode, Stage
 from filters.engine import (
     NOT_CONFIGURED,
     SiteSignals,
@@ -148,12 +148,15 @@ class Checker:
         self.signals = LocalSignalState(self.loader, math.inf)
 
     async def __aenter__(self) -> Checker:
-        if self.registry is None and self.cfg.registry_url and not self.subs.offline:
+        configured = bool(self.cfg.registry_url or self.cfg.registry_spawning)
+        if self.registry is None and configured and not self.subs.offline:
             self.registry = open_registry(
                 self.cfg.registry_url,
                 spawning=self.cfg.registry_spawning,
                 timeout=self.cfg.download_timeout,
             )
+            if self.registry is None:
+                raise ConfigError("[registry]: configured, but no client could be opened")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -2,8 +2,10 @@
 
 The API shape: ``POST`` a ``text/plain`` body of newline-separated URLs with the header
 ``Authorization: API <key>``; the answer is JSON ``{"urls": [{"url": …, "optOut": bool}, …]}``.
-The key comes from the environment (``SPAWNING_OPTS_KEY``), the endpoint from
-``HEED_SPAWNING_URL`` (default: Spawning's public endpoint).
+The key comes from the environment variable ``SPAWNING_OPTS_KEY`` (the one name, also in the
+README, configs/example.toml and docs/registry.md), the endpoint from ``HEED_SPAWNING_URL``
+(default: Spawning's public endpoint). Without a key every URL is unavailable, so a crawl with
+``spawning = true`` excludes everything: that is said once, as a warning, when the client opens.
 
 Fail closed (SPEC.md §3.6): a missing key, a transport error, a non-200 answer or an
 answer that does not cover every URL asked makes those URLs ``None`` (``registry.unavailable``),
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -37,6 +40,8 @@ _BATCH = 1000
 _MAX_ANSWER = 16 * 1024 * 1024
 _PURPOSES = frozenset({Purpose.TRAIN_AI, Purpose.AI_INPUT})
 
+log = logging.getLogger(__name__)
+
 
 class SpawningClient(RegistryClient):
     """Asks the Spawning API; opt-outs come back as synthetic ``url`` entries."""
@@ -49,7 +54,14 @@ class SpawningClient(RegistryClient):
 
     @classmethod
     def from_env(cls, *, timeout: float = 10) -> SpawningClient:
-        return cls(os.environ.get(URL_ENV, DEFAULT_URL), os.environ.get(KEY_ENV), timeout=timeout)
+        key = os.environ.get(KEY_ENV)
+        if not key:
+            log.warning(
+                "[registry] spawning = true but %s is not set: every URL will be excluded as "
+                "registry.unavailable",
+                KEY_ENV,
+            )
+        return cls(os.environ.get(URL_ENV, DEFAULT_URL), key, timeout=timeout)
 
     async def lookup(self, urls: Sequence[str]) -> LookupResult:
         if self._key is None:
