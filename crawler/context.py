@@ -24,6 +24,7 @@ from filters.engine import EngineConfig
 
 from .config import RunConfig
 from .fetcher import Fetcher
+from .netguard import Refusals
 from .output import RunWriter
 from .registry.client import RegistryClient, open_registry
 from .resume import FRONTIER_NAME, FrontierLog, ResumeState, load_resume
@@ -55,6 +56,7 @@ class RunContext:
     fetcher: Fetcher | None = None
     signals: SignalState | None = None
     politeness: PolitenessState = field(default_factory=LocalPoliteness)
+    refusals: Refusals = field(default_factory=Refusals)  # the resolver's, for reasons
     registry: RegistryClient | None = None
     loader: SiteLoader | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -109,6 +111,7 @@ class RunContext:
             user_agent=cfg.user_agent,
             timeout=cfg.download_timeout,
             allow_private=cfg.allow_private_networks,
+            politeness=self.politeness,  # one pacing for the loader and Scrapy's downloader
         )
         self.loader = SiteLoader(self.fetcher, cfg)
         if self.signals is None:

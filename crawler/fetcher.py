@@ -2,8 +2,10 @@
 
 Signal documents (robots.txt, ai.txt, tdmrep.json, RSL files) are fetched with this module by
 the crawler, and ``heed check`` fetches documents *and* pages with it, so both apply the same
-rules: the same user-agent, at most 5 redirects each checked for a blocked address, a byte bound
-that also applies after decompression, and a time bound on the whole fetch. It never raises for
+rules: the same user-agent, at most 5 redirects, a byte bound that also applies after
+decompression, a time bound on each hop, the address guard on every connection
+(``crawler/netguard.py``: resolve once, check every address, connect to a checked one) and the
+host's politeness turn before every hop (``crawler/politeness.py``). It never raises for
 network trouble: the outcome says what happened, and ``filters`` says what that means.
 """
 
@@ -11,14 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from filters import FetchErrorKind, FetchOutcome, Headers
-from filters.fetch import MAX_REDIRECTS, is_blocked_address
+from filters.fetch import MAX_REDIRECTS
+
+from . import netguard
+from .politeness import LocalPoliteness, PolitenessState, wait_turn
 
 __all__ = ["AddressGuard", "Fetcher"]
 
@@ -26,36 +30,50 @@ log = logging.getLogger(__name__)
 
 
 class AddressGuard:
-    """Refuses hosts that resolve to non-public addresses unless private networks are allowed.
+    """Checks a URL's host before anything is requested for it (nothing is cached).
 
-    Resolution results are cached per host for the life of the guard (one run).
+    This is the early check that lets a caller decide ``fetch.blocked-address`` (or
+    ``fetch.error`` for a name that does not resolve) before it loads the origin's signal
+    documents. It does not make a later connection safe by itself: the connections heed opens
+    are checked again where they are made (``crawler/netguard.py``), on the address used.
     """
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, timeout: float | None = None) -> None:
         self.allow_private = allow_private
-        self._cache: dict[str, bool] = {}
+        self.timeout = timeout
+
+    async def refusal(self, url: str) -> netguard.NetGuardError | None:
+        """Why ``url``'s host must not be requested, or None when it may be.
+
+        ``BlockedAddress``: it is or resolves to a non-public address; ``UnresolvableHost``:
+        it does not resolve (or the URL has no usable host). With private networks allowed,
+        nothing is resolved here and the answer is None.
+        """
+        if self.allow_private:
+            return None
+        try:
+            parts = urlsplit(url)
+            host, port = parts.hostname or "", parts.port or 0
+        except ValueError as e:
+            return netguard.UnresolvableHost(url, f"bad URL {url!r}: {e}")
+        if not host:
+            return netguard.UnresolvableHost(url, f"no host in {url!r}")
+        try:
+            await netguard.resolve(host, port, allow_private=False, timeout=self.timeout)
+        except netguard.NetGuardError as e:
+            return e
+        return None
 
     async def blocked(self, url: str) -> bool:
-        """Whether ``url``'s host is (or resolves to) a blocked address. Unresolvable → blocked."""
-        if self.allow_private:
-            return False
-        host = urlsplit(url).hostname or ""
-        if host in self._cache:
-            return self._cache[host]
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, None, type=socket.SOCK_STREAM
-            )
-            addresses = {info[4][0] for info in infos}
-            verdict = not addresses or any(is_blocked_address(str(a)) for a in addresses)
-        except (OSError, UnicodeError):
-            verdict = False  # the fetch itself will fail with a connection error
-        self._cache[host] = verdict
-        return verdict
+        """Whether ``url`` must not be requested: a blocked address *or* a failed resolution."""
+        return await self.refusal(url) is not None
 
 
 class Fetcher:
-    """A shared httpx client that turns a URL into a ``FetchOutcome``."""
+    """A shared httpx client that turns a URL into a ``FetchOutcome``.
+
+    ``politeness`` is the run's per-host pacing; every hop waits for its host's turn there.
+    """
 
     def __init__(
         self,
@@ -64,14 +82,21 @@ class Fetcher:
         timeout: float,
         allow_private: bool,
         max_connections: int = 64,
+        politeness: PolitenessState | None = None,
     ) -> None:
         self.timeout = timeout
-        self.guard = AddressGuard(allow_private=allow_private)
+        self.guard = AddressGuard(allow_private=allow_private, timeout=timeout)
+        self.politeness: PolitenessState = (
+            politeness if politeness is not None else LocalPoliteness()
+        )
         self._client = httpx.AsyncClient(
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=max_connections),
+            transport=netguard.async_transport(
+                allow_private=allow_private,
+                limits=httpx.Limits(max_connections=max_connections),
+            ),
             trust_env=False,
         )
 
@@ -83,25 +108,28 @@ class Fetcher:
 
         A body longer than ``max_bytes`` is cut there and the outcome is ``truncated``. With
         ``follow=False`` a redirect is returned as it is (status 3xx, ``Location`` header), so
-        the caller can check the target before requesting it, as the crawler does.
+        the caller can check the target before requesting it, as the crawler does. Each hop
+        first waits for its host's politeness turn (not counted in the time bound), then has
+        twice ``timeout`` to complete.
         """
-        try:
-            return await asyncio.wait_for(self._fetch(url, max_bytes, follow), self.timeout * 2)
-        except TimeoutError:
-            return self._error(url, url, FetchErrorKind.TIMEOUT, 0)
-
-    async def _fetch(self, url: str, max_bytes: int, follow: bool) -> FetchOutcome:
         current, hops = url, 0
         while True:
-            if await self.guard.blocked(current):
-                return self._error(url, current, FetchErrorKind.BLOCKED_ADDRESS, hops)
+            await wait_turn(self.politeness, _host(current))
             try:
-                outcome, location = await self._one(url, current, max_bytes, hops, follow)
-            except httpx.TimeoutException:
+                outcome, location = await asyncio.wait_for(
+                    self._one(url, current, max_bytes, hops, follow), self.timeout * 2
+                )
+            except (TimeoutError, httpx.TimeoutException):
                 return self._error(url, current, FetchErrorKind.TIMEOUT, hops)
             except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
                 log.debug("fetch %s failed: %r", current, e)
-                return self._error(url, current, FetchErrorKind.CONNECTION, hops)
+                refused = netguard.refusal_of(e)
+                kind = (
+                    FetchErrorKind.BLOCKED_ADDRESS
+                    if isinstance(refused, netguard.BlockedAddress)
+                    else FetchErrorKind.CONNECTION
+                )
+                return self._error(url, current, kind, hops)
             except httpx.HTTPError as e:
                 log.debug("fetch %s failed: %r", current, e)
                 return self._error(url, current, FetchErrorKind.OTHER, hops)
@@ -149,3 +177,10 @@ class Fetcher:
         return FetchOutcome(
             url=url, error=kind, final_url=current, redirects=hops, fetched_at=datetime.now(UTC)
         )
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""

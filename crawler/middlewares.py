@@ -7,6 +7,10 @@ the same per-origin future) and the pre-fetch decision must allow it; a denied r
 new request that passes the same gate against its own origin's signals (at most 5 hops).
 After the download, the post-fetch decision is attached to the request's meta; the spider
 reads it and writes a record only when it allows.
+
+The address check here is the early one (a blocked host's documents are not even requested);
+the connection itself is checked where it is made (``crawler/netguard_twisted.py``), and the
+host's politeness turn is taken there too, immediately before each request is sent.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from filters.engine import (
 from filters.fetch import MAX_REDIRECTS
 
 from . import signals as heed_signals
+from .netguard import BlockedAddress
 from .sitestate import origin_of
 
 if TYPE_CHECKING:
@@ -82,13 +87,15 @@ class ConsentMiddleware:
         ctx = self.ctx
         origin_url: str = request.meta.setdefault("heed_url", request.url)
         assert ctx.signals is not None and ctx.fetcher is not None  # opened by the runner
-        if await ctx.fetcher.guard.blocked(request.url):
+        refused = await ctx.fetcher.guard.refusal(request.url)
+        if refused is not None:
+            blocked = isinstance(refused, BlockedAddress)
             self._deny(
                 request,
                 denied(
-                    ReasonCode.FETCH_BLOCKED_ADDRESS,
+                    ReasonCode.FETCH_BLOCKED_ADDRESS if blocked else ReasonCode.FETCH_ERROR,
                     Stage.PRE_FETCH,
-                    raw=urlsplit(request.url).hostname,
+                    raw=urlsplit(request.url).hostname if blocked else str(refused)[:300],
                     source=request.url,
                 ),
             )
@@ -116,7 +123,12 @@ class ConsentMiddleware:
         return answers.get(url)
 
     def _pace(self, request: Request, crawl_delay: float) -> None:
-        """Apply the host's Crawl-delay and back-off to its Scrapy download slot."""
+        """Apply the host's Crawl-delay and back-off to its Scrapy download slot.
+
+        The exact spacing is the politeness turn the download handler takes before sending
+        (it also counts the signal documents); the slot keeps the host's requests serial and
+        stops them from piling up in the handler.
+        """
         host = urlsplit(request.url).hostname or ""
         politeness = self.ctx.politeness
         if crawl_delay:

@@ -3,6 +3,12 @@
 ``HEED_ENABLED`` comes first, the other ``HEED_*`` settings follow alphabetically. Scrapy's own
 ``RobotsTxtMiddleware`` and ``RedirectMiddleware`` are disabled: heed's ``ConsentMiddleware``
 does both, fail-closed (README "Design notes"). AutoThrottle is on by default.
+
+Connections go through ``crawler/netguard_twisted.py`` (docs/network.md): its resolver hands
+Twisted checked addresses only (``TWISTED_DNS_RESOLVER``; Scrapy's DNS cache is off, the guard
+resolves every new connection), and its download handler takes the host's politeness turn
+before each request (``DOWNLOAD_HANDLERS``). heed requests http and https only; the other
+schemes' handlers are switched off.
 """
 
 from __future__ import annotations
@@ -36,6 +42,16 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             "BOT_NAME": cfg.product_token,
             "USER_AGENT": cfg.user_agent,
             "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+            "TWISTED_DNS_RESOLVER": "crawler.netguard_twisted.GuardedResolver",
+            "DNSCACHE_ENABLED": False,
+            "DOWNLOAD_HANDLERS": {
+                "http": "crawler.netguard_twisted.HeedDownloadHandler",
+                "https": "crawler.netguard_twisted.HeedDownloadHandler",
+                "data": None,
+                "file": None,
+                "s3": None,
+                "ftp": None,
+            },
             "ROBOTSTXT_OBEY": False,
             "CONCURRENT_REQUESTS": cfg.concurrency,
             # A page yields one item and a few links: Scrapy's default of 100 parallel output

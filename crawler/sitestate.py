@@ -6,6 +6,12 @@ awaits the same future), then ``READY`` or ``UNREACHABLE`` until they expire. An
 robots.txt is itself a policy (complete disallow), never an absent one. The interfaces are
 small so a shared implementation (several crawler processes on Redis) can replace the local
 ones without touching the middleware.
+
+Politeness covers the documents too (SPEC.md §7, docs/network.md): robots.txt is the first
+request to a host; an origin's documents are fetched one after the other (never in parallel),
+and one origin of a host at a time; every fetch waits for the host's turn in the fetcher's
+``PolitenessState``, which learns the host's ``Crawl-delay`` as soon as robots.txt is read.
+``PolitenessState`` and ``LocalPoliteness`` live in ``crawler/politeness.py`` (re-exported).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from filters.engine import SiteSignals
 
 from .config import RunConfig
 from .fetcher import Fetcher
+from .politeness import LocalPoliteness, PolitenessState
 
 __all__ = [
     "UNREACHABLE_TTL",
@@ -67,6 +74,7 @@ class SiteLoader:
         self.fetcher = fetcher
         self.cfg = cfg
         self.fetched: list[str] = []  # URLs fetched, for stats and tests
+        self._hosts: dict[str, asyncio.Lock] = {}
 
     async def _get(self, url: str, max_bytes: int) -> FetchOutcome:
         self.fetched.append(url)
@@ -76,17 +84,29 @@ class SiteLoader:
         """Fetch robots.txt first; the other documents only when robots.txt was reachable.
 
         An unreachable robots.txt disallows the whole origin (RFC 9309 §2.3.1.4), so nothing
-        else of it is requested, not even /ai.txt or /.well-known/tdmrep.json.
+        else of it is requested, not even /ai.txt or /.well-known/tdmrep.json. Nor is anything
+        else requested when its ``Crawl-delay`` is above ``max_crawl_delay``: every URL of the
+        host is skipped (``politeness.crawl-delay-too-long``), and honouring the delay between
+        the documents would hold the crawl for nothing. Otherwise the delay is handed to the
+        politeness state before the next request, and the documents follow one by one.
         """
+        host = urlsplit(origin).hostname or ""
+        lock = self._hosts.setdefault(host, asyncio.Lock())
+        async with lock:  # one origin of a host at a time: robots.txt is read alone
+            return await self._load(origin, host)
+
+    async def _load(self, origin: str, host: str) -> SiteSignals:
         limit = self.cfg.robots_max_bytes
         robots_out = await self._get(f"{origin}/robots.txt", limit)
         robots_policy = robots.policy_from_fetch(robots_out, max_bytes=limit)
         if robots_policy.state is DocState.UNREACHABLE:
             return SiteSignals(robots=robots_policy)
-        ai_out, tdm_out = await asyncio.gather(
-            self._get(f"{origin}/ai.txt", limit),
-            self._get(f"{origin}/.well-known/tdmrep.json", limit),
-        )
+        delay = robots.crawl_delay(robots_policy, self.cfg.product_token) or 0.0
+        if delay > self.cfg.max_crawl_delay:
+            return SiteSignals(robots=robots_policy)
+        self.fetcher.politeness.set_crawl_delay(host, delay)
+        ai_out = await self._get(f"{origin}/ai.txt", limit)
+        tdm_out = await self._get(f"{origin}/.well-known/tdmrep.json", limit)
         rsl_docs = await self.load_rsl(robots_policy.license_urls)
         return SiteSignals(
             robots=robots_policy,
@@ -96,9 +116,11 @@ class SiteLoader:
         )
 
     async def load_rsl(self, urls: tuple[str, ...]) -> dict[str, rsl.RslPolicy]:
-        urls = tuple(dict.fromkeys(urls))
-        outcomes = await asyncio.gather(*(self._get(u, self.cfg.robots_max_bytes) for u in urls))
-        return {u: rsl.policy_from_fetch(o) for u, o in zip(urls, outcomes, strict=True)}
+        """Fetch and parse RSL documents one after the other (each waits for its host's turn)."""
+        docs: dict[str, rsl.RslPolicy] = {}
+        for url in dict.fromkeys(urls):
+            docs[url] = rsl.policy_from_fetch(await self._get(url, self.cfg.robots_max_bytes))
+        return docs
 
 
 class SignalState(Protocol):
@@ -180,34 +202,3 @@ class LocalSignalState:
             docs = {u: rsl.policy_from_fetch(FetchOutcome(url=u)) for u in urls}
         for url in urls:
             self._rsl[url][1].set_result(docs[url])
-
-
-class PolitenessState(Protocol):
-    """Per-host pacing: the Crawl-delay a host asked for and any back-off it imposed."""
-
-    def set_crawl_delay(self, host: str, delay: float) -> None: ...
-
-    def backoff(self, host: str, seconds: float) -> None: ...
-
-    def delay(self, host: str) -> float: ...
-
-
-class LocalPoliteness:
-    """In-process politeness: the delay a host's requests must keep between them."""
-
-    def __init__(self) -> None:
-        self._delay: dict[str, float] = {}
-        self._backoff_until: dict[str, tuple[float, float]] = {}
-
-    def set_crawl_delay(self, host: str, delay: float) -> None:
-        self._delay[host] = delay
-
-    def backoff(self, host: str, seconds: float) -> None:
-        self._backoff_until[host] = (time.monotonic() + seconds * 4, seconds)
-
-    def delay(self, host: str) -> float:
-        base = self._delay.get(host, 0.0)
-        held = self._backoff_until.get(host)
-        if held is not None and held[0] > time.monotonic():
-            return max(base, held[1])
-        return base

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 def classify_failure(failure: Failure) -> ReasonCode:
     """The ``fetch.*`` reason for a download that failed before a response was decided."""
+    from .netguard import BlockedAddress  # the connection's address guard refused the host
+
+    if failure.check(BlockedAddress):
+        return ReasonCode.FETCH_BLOCKED_ADDRESS
     text = f"{failure.type.__name__} {failure.getErrorMessage()}".lower()
     if "maxsize" in text or "max size" in text or "larger than" in text:
         return ReasonCode.FETCH_TOO_LARGE

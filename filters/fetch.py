@@ -21,6 +21,9 @@ __all__ = [
 #: SPEC.md §3.1 and §7: every redirect chain is bounded at 5 hops.
 MAX_REDIRECTS = 5
 
+#: RFC 6052 well-known NAT64 prefix: the last 32 bits are the IPv4 address reached.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
 _ERROR_REASONS = {
     FetchErrorKind.TOO_LARGE: ReasonCode.FETCH_TOO_LARGE,
     FetchErrorKind.REDIRECT_LIMIT: ReasonCode.FETCH_REDIRECT_LIMIT,
@@ -60,13 +63,36 @@ def is_error_status(status: int | None) -> bool:
 def is_blocked_address(address: str) -> bool:
     """Whether ``address`` is private, loopback, link-local, reserved or otherwise not public.
 
-    Unparseable addresses are blocked (fail closed). IPv4-mapped IPv6 addresses are judged by
-    their IPv4 address, so ``::ffff:127.0.0.1`` is loopback.
+    ``address`` is an IP address as a resolver returns it (``"127.0.0.1"``, ``"::1"``,
+    ``"fe80::1%eth0"``); anything else, a host name included, is blocked (fail closed: only a
+    resolver's answer can be judged). An IPv6 address that embeds an IPv4 address is judged by
+    it: IPv4-mapped (``::ffff:127.0.0.1``) and NAT64 (``64:ff9b::/96``) ones by the embedded
+    address alone, 6to4 (``2002::/16``) and Teredo ones by both. Multicast, reserved (the
+    deprecated IPv4-compatible ``::127.0.0.1`` included) and unspecified (``0.0.0.0``, ``::``)
+    addresses are blocked.
     """
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return _not_public(ip.ipv4_mapped)
+        if ip in _NAT64:
+            return _not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        embedded = [ip.sixtofour] if ip.sixtofour is not None else []
+        embedded.extend(ip.teredo or ())
+        return _not_public(ip) or any(_not_public(v4) for v4 in embedded)
+    return _not_public(ip)
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return (
+        not ip.is_global
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_private
+    )
