@@ -50,7 +50,9 @@ _VALUES: dict[str, bool] = {
     "n": False,
     "false": False,
 }
-_MAX_PAIRS = 64  # a real value has three; bound the work on hostile input
+#: Skipped pairs noted per value. Every pair is read, however many there are: stopping early
+#: would drop an ``ai-train=no`` written after the bound (work stays linear in the value).
+_MAX_NOTES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +68,7 @@ def parse(value: str) -> ContentSignals:
     """Parse one Content-Signal value leniently; never raises, skips what it cannot read."""
     signals: dict[Purpose, bool] = {}
     skipped: list[str] = []
-    for index, part in enumerate(value.split(",")):
-        if index >= _MAX_PAIRS:
-            skipped.append("too many pairs")
-            break
+    for part in value.split(","):
         key, sep, raw_val = part.partition("=")
         key = key.strip().strip("\"'").lower()
         val = raw_val.strip().strip("\"'").lower()
@@ -78,7 +77,8 @@ def parse(value: str) -> ContentSignals:
         purpose = _KEYS.get(key)
         allowed = _VALUES.get(val)
         if purpose is None or allowed is None or not sep:
-            skipped.append(part.strip()[:80])
+            if len(skipped) < _MAX_NOTES:
+                skipped.append(part.strip()[:80])
             continue
         signals[purpose] = signals.get(purpose, True) and allowed
     return ContentSignals(signals, tuple(skipped))

@@ -66,7 +66,8 @@ _VALUED = frozenset(
     }
 )
 _BOT_NAME = re.compile(r"^[A-Za-z0-9_*][A-Za-z0-9_.*-]*$")
-_MAX_PIECES = 256  # per line; real headers have a handful
+#: Notes kept per parse. Every piece of a line is read, however many there are: stopping
+#: early would drop a ``noai`` written after the bound (the line is bounded by the header).
 _MAX_NOTES = 32
 
 
@@ -96,10 +97,7 @@ def _split_prefix(piece: str) -> tuple[str | None, str]:
 def _parse_line(
     scope: str | None, line: str, found: list[tuple[str | None, str]], notes: list[str]
 ) -> None:
-    for index, raw_piece in enumerate(line.split(",")):
-        if index >= _MAX_PIECES:
-            notes.append("too many directives in one line")
-            return
+    for raw_piece in line.split(","):
         piece = raw_piece.strip()
         if not piece:
             continue
