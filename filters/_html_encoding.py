@@ -25,8 +25,7 @@ caller excludes the page instead of keeping bytes it never read.
 from __future__ import annotations
 
 import codecs
-import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import webencodings  # type: ignore[import-untyped]
 from html5lib._inputstream import EncodingParser  # type: ignore[import-untyped]
@@ -41,16 +40,21 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16le"),
     (codecs.BOM_UTF16_BE, "utf-16be"),
 )
-_CHARSET_WORD = re.compile(rb"charset", re.I)
+#: Bytes below 0x20 but tab, LF and CR: kept by ``bytes.translate`` when it deletes the rest.
+_NOT_C0 = bytes(range(0x20, 0x100)) + b"\t\n\r"
+#: Encodings in which a byte below 0x20 is not always that control character.
+_C0_EXACT_EXCLUDED = frozenset({"utf-16le", "utf-16be", "iso-2022-jp", "replacement"})
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """A body's text and where its encoding came from (``bom``, ``http``, ``meta``, ``default``)."""
 
     text: str
     encoding: str  # the Encoding Standard's name, e.g. "windows-1252"
     source: str
+    #: Known to hold no U+FFFD, U+FFFE, U+FFFF, surrogate or C0 control but tab, LF, CR (when
+    #: False it may still hold none: the caller looks).
+    clean: bool = False
 
 
 def http_charset(content_type: str | None) -> str | None:
@@ -79,7 +83,7 @@ def encoding_name(label: str | None) -> str | None:
 
 
 def _prescan(head: bytes) -> webencodings.Encoding | None:
-    if _CHARSET_WORD.search(head) is None:
+    if b"charset" not in head.lower():
         return None
     try:
         found = EncodingParser(head).getEncoding()
@@ -94,26 +98,31 @@ def _prescan(head: bytes) -> webencodings.Encoding | None:
     return found
 
 
-def _decode(body: bytes, encoding: webencodings.Encoding) -> str:
-    text: str = encoding.codec_info.decode(body, "replace")[0]
-    return text
+def _decode(body: bytes, encoding: webencodings.Encoding, source: str) -> Decoded:
+    name = str(encoding.name)
+    decode_with = encoding.codec_info.decode
+    try:
+        text: str = decode_with(body, "strict")[0]
+    except UnicodeDecodeError:
+        return Decoded(decode_with(body, "replace")[0], name, source)
+    clean = name not in _C0_EXACT_EXCLUDED and not body.translate(None, _NOT_C0)
+    if clean and not body.isascii():
+        clean = "\ufffd" not in text and "\ufffe" not in text and "\uffff" not in text
+    return Decoded(text, name, source, clean)
 
 
 def decode(body: bytes, content_type: str | None) -> Decoded | None:
     """``body`` as text, sniffed as the module docstring says; None if no encoding can read it."""
     for bom, name in _BOMS:
         if body.startswith(bom):
-            encoding = webencodings.lookup(name)
-            return Decoded(_decode(body[len(bom) :], encoding), encoding.name, "bom")
+            return _decode(body[len(bom) :], webencodings.lookup(name), "bom")
     source = "http"
     encoding = _lookup(http_charset(content_type))
     if encoding is None:
         source = "meta"
         encoding = _prescan(body[:PRESCAN_BYTES])
     if encoding is None:
-        return Decoded(body.decode("utf-8", "replace"), "utf-8", "default")
+        return _decode(body, webencodings.UTF8, "default")
     if encoding.name == "replacement":
         return None
-    if encoding.name == "utf-8":
-        return Decoded(body.decode("utf-8", "replace"), "utf-8", source)
-    return Decoded(_decode(body, encoding), encoding.name, source)
+    return _decode(body, encoding, source)
