@@ -4,7 +4,10 @@ re-exported there.
 
 Subjects and looked-up URLs are compared in one canonical form: scheme and host lower-case,
 IDNA (UTS #46) for non-ASCII hosts, default port dropped, path percent-escapes normalised as
-RFC 9309 §2.2.2 does (``patterns.normalize_path``), fragment dropped, empty path ``/``.
+RFC 9309 §2.2.2 does (``patterns.normalize_path``), then ``.`` and ``..`` segments resolved as
+RFC 3986 §5.2.4 does (after the escapes, so ``%2E%2E`` is ``..`` too: a server resolves them
+before it serves the page, and ``/open/../private/`` must not match a prefix ``/open/``),
+fragment dropped, empty path ``/``.
 
 Speed: a crawler normalises every URL it looks up, so ordinary absolute http(s) URLs (ASCII,
 no credentials, whitespace, brackets or unusual characters) are split by one regular expression
@@ -49,6 +52,24 @@ _FAST = re.compile(
     rf"([Hh][Tt][Tt][Pp][Ss]?)://([A-Za-z0-9._-]+)(?::([0-9]{{1,5}}))?"
     rf"(/[{_PCHAR}/]*)?(?:\?([{_PCHAR}/?]*))?(?:#[{_PCHAR}/?#]*)?"
 )
+
+
+def _remove_dots(path: str) -> str:
+    """RFC 3986 §5.2.4 ``remove_dot_segments`` for an absolute path (one starting with "/")."""
+    if "/." not in path:
+        return path
+    segments = path.split("/")[1:]
+    out: list[str] = []
+    for segment in segments:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    resolved = "/" + "/".join(out)
+    if segments[-1] in (".", "..") and not resolved.endswith("/"):
+        resolved += "/"  # "/a/b/.." names the folder "/a/"
+    return resolved
 
 
 def _is_plain_name(host: str) -> bool:
@@ -139,8 +160,11 @@ def _split_fast(url: str) -> tuple[str, str] | None:
     # ``normalize_path`` would return it); the property tests check the agreement.
     if path is None:
         path = "/"
-    elif "%" in path:
-        path = normalize_path(path)
+    else:
+        if "%" in path:
+            path = normalize_path(path)
+        if "/." in path:
+            path = _remove_dots(path)
     query = "?" + (normalize_path(query) if "%" in query else query) if query else ""
     return host, f"{scheme}://{netloc}{path}{query}"
 
@@ -180,6 +204,8 @@ def parse_simple_for_match(origin: str, path: str) -> tuple[str, str, bool] | No
     with ``origin`` being ``scheme://host[:port]``. Only the origin is normalised (cached per
     origin), so a caller deciding many URLs of one site skips the URL parsing.
     """
+    if "/." in path:  # dot segments to resolve: not left as it is
+        return parse_for_match(origin + path)
     parts = _origin_for_match(origin)
     if parts is None:
         return None
@@ -262,7 +288,7 @@ def _split_full(url: str) -> tuple[str, str]:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    path = normalize_path(parts.path or "/")
+    path = _remove_dots(normalize_path(parts.path or "/"))
     query = f"?{normalize_path(parts.query)}" if parts.query else ""
     norm = f"{scheme}://{netloc}{path}{query}"
     return urlsplit(norm).hostname or "", norm

@@ -1,13 +1,18 @@
 """``heed registry``: manage the consent registry and run its service.
 
-Subcommands: ``add``, ``remove``, ``list``, ``show``, ``import``, ``export`` (JSON lines or
-CSV), ``serve`` and ``token add|list|remove`` (write tokens for the service; the token is
-printed once, only its hash is stored). Every subcommand takes ``--db PATH`` (default:
-``$HEED_REGISTRY_DB``, else ``registry.db``).
+Subcommands: ``init``, ``add``, ``remove``, ``list``, ``show``, ``import``, ``export`` (JSON
+lines or CSV), ``serve`` and ``token add|list|remove`` (write tokens for the service; the token
+is printed once, only its hash is stored). Every subcommand takes ``--db PATH`` (default:
+``$HEED_REGISTRY_DB``, else ``registry.db``). Only ``init``, ``add``, ``import`` and
+``token add`` create a missing database; every other command refuses it (exit 2, naming the
+path), so a mistyped path is never served or listed as an empty registry.
 
-Validation happens before anything is written: a bad URL, an unknown purpose or a bad licence
-id is reported with its line number (for imports) and the store is left untouched; an import
-is one transaction. Exit codes: 0 ok, 1 not found, 2 invalid input, 3 the store failed.
+Validation happens before anything is written: a bad URL, an unknown purpose, a bad licence
+id or an ``--expires`` in the past is reported (with its line number, for imports) and the
+store is left untouched; an import is one transaction. An id already in the registry (or
+earlier in the file) is a conflict: ``--on-conflict fail`` (default) imports nothing and names
+each line, ``skip`` keeps what was there first, ``replace`` writes the later record over it.
+Exit codes: 0 ok, 1 not found, 2 invalid input (or no database), 3 the store failed.
 
 ``register(subparsers)`` plugs these into the main ``heed`` parser; ``main(argv)`` runs them
 stand-alone (``python -m crawler.registry.cli``).
@@ -23,10 +28,10 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from filters.errors import RegistryError, RegistryValidationError
+from filters.errors import RegistryConflictError, RegistryError, RegistryValidationError
 from filters.registry import Entry, entry_from_dict, entry_to_dict
 
 from .store import RegistryStore
@@ -50,7 +55,20 @@ EXIT_NOT_FOUND, EXIT_INVALID, EXIT_STORE = 1, 2, 3
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _store(args: argparse.Namespace) -> RegistryStore:
+class MissingDatabase(Exception):
+    """A command that does not create a database was pointed at a path with none."""
+
+
+def _store(args: argparse.Namespace, *, create: bool = False) -> RegistryStore:
+    """The store at ``--db``; a missing file is created only when ``create``.
+
+    Raises:
+        MissingDatabase: there is no file at the path and ``create`` is false.
+    """
+    if not create and not os.path.isfile(args.db):
+        raise MissingDatabase(
+            f"no registry database at {args.db!r} (create one with `heed registry init`)"
+        )
     return RegistryStore(args.db)
 
 
@@ -72,7 +90,9 @@ def _cmd_add(args: argparse.Namespace) -> int:
         "id": args.id,
     }
     entry = entry_from_dict(data)
-    with _store(args) as store:
+    if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
+        raise RegistryValidationError(f"--expires {args.expires} is in the past")
+    with _store(args, create=True) as store:
         store.add(entry)
     _print_entry(entry)
     return 0
@@ -139,41 +159,72 @@ def _cmd_import(args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as e:
         print(f"error: cannot read {args.file}: {e}", file=sys.stderr)
         return EXIT_INVALID
-    entries: list[Entry] = []
+    conflict = args.on_conflict
+    by_id: dict[str, tuple[int, Entry]] = {}  # id -> (line, entry) of the record kept
     errors: list[str] = []
-    seen: set[str] = set()
+    skipped = 0
     for number, record in _read_records(text, fmt):
         try:
             if isinstance(record, Exception):
                 raise record
             entry = entry_from_dict(record, default_by=args.by)
-            if entry.id in seen:
-                raise RegistryValidationError(f"duplicate id {entry.id} in the file")
-            seen.add(entry.id)
-            entries.append(entry)
         except RegistryValidationError as e:
             errors.append(f"{args.file}:{number}: {e}")
+            continue
+        earlier = by_id.get(entry.id)
+        if earlier is None or conflict == "replace":
+            by_id.pop(entry.id, None)  # a replacement takes the later record's place
+            by_id[entry.id] = (number, entry)
+        elif conflict == "skip":
+            skipped += 1
+        else:
+            errors.append(f"{args.file}:{number}: id {entry.id} is also on line {earlier[0]}")
     if errors:
-        for message in errors[:50]:
-            print(f"error: {message}", file=sys.stderr)
-        print(f"error: {len(errors)} invalid record(s); nothing imported", file=sys.stderr)
-        return EXIT_INVALID
-    with _store(args) as store:
-        count = store.add_many(entries)
-    print(f"imported {count} entries")
+        return _import_failed(errors)
+    entries = [entry for _, entry in by_id.values()]
+    with _store(args, create=True) as store:
+        present = store.existing_ids(by_id) if conflict != "fail" else set()
+        try:
+            count = store.add_many(entries, on_conflict=conflict)
+        except RegistryConflictError as e:
+            lines = [f"{args.file}:{by_id[i][0]}: id {i} is already in the registry" for i in e.ids]
+            return _import_failed(lines, "conflicting")
+    done = f"imported {count} entries"
+    if conflict == "skip" and (skipped or present):
+        done += f" ({skipped + len(present)} skipped: id already present)"
+    elif conflict == "replace" and present:
+        done += f" ({len(present)} replaced an entry with the same id)"
+    print(done)
+    return 0
+
+
+def _import_failed(errors: list[str], what: str = "invalid") -> int:
+    for message in errors[:50]:
+        print(f"error: {message}", file=sys.stderr)
+    if len(errors) > 50:
+        print(f"error: … and {len(errors) - 50} more", file=sys.stderr)
+    print(f"error: {len(errors)} {what} record(s); nothing imported", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    existed = os.path.isfile(args.db)
+    with _store(args, create=True) as store:
+        count = store.count()
+    print(f"registry {args.db}: {'exists' if existed else 'created'}, {count} entries")
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
     fmt = _format_of(args.file, args.format)
     with contextlib.ExitStack() as stack:
+        store = stack.enter_context(_store(args))  # first: no output file for a missing db
         out: TextIO = sys.stdout
         if args.file != "-":
             out = stack.enter_context(open(args.file, "w", encoding="utf-8", newline=""))
         writer = csv.DictWriter(out, CSV_FIELDS) if fmt == "csv" else None
         if writer is not None:
             writer.writeheader()
-        store = stack.enter_context(_store(args))
         for entry in store.iter_all():
             record = entry_to_dict(entry)
             if writer is None:
@@ -189,7 +240,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from .service import ServiceConfig, make_server
 
     config = ServiceConfig(
-        max_body=args.max_body, max_batch=args.max_batch, allow_private=args.allow_private
+        max_body=args.max_body,
+        max_batch=args.max_batch,
+        allow_private=args.allow_private,
+        allow_http_proof=args.allow_http_proof,
+        max_verifications=args.max_verifications,
     )
     store = _store(args)
     server = make_server(store, args.host, args.port, config)
@@ -206,7 +261,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, create=args.action == "add") as store:
         if args.action == "add":
             print(store.add_token(args.name))
             print("store this token now: only its hash is kept", file=sys.stderr)
@@ -226,6 +281,9 @@ def _run(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
+        except MissingDatabase as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_INVALID
         except RegistryValidationError as e:
             print(f"error: {e}; nothing written", file=sys.stderr)
             return EXIT_INVALID
@@ -245,6 +303,8 @@ def _iso(value: str) -> str:
 
 
 def _add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="create an empty registry database")
+    p.set_defaults(func=_run(_cmd_init))
     p = sub.add_parser("add", parents=[common], help="add an entry")
     p.add_argument("subject", help="a host (domain), a URL prefix or a URL")
     p.add_argument("--kind", required=True, choices=["domain", "prefix", "url"])
@@ -252,7 +312,7 @@ def _add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--purpose", action="append", required=True, help="repeat or comma-separate")
     p.add_argument("--license", help="SPDX id (CC-BY-4.0) or LicenseRef-…")
     p.add_argument("--by", default=os.environ.get("USER") or "operator", help="who registers")
-    p.add_argument("--expires", type=_iso, help="ISO 8601 time with zone")
+    p.add_argument("--expires", type=_iso, help="ISO 8601 time with zone, in the future")
     p.add_argument("--note")
     p.add_argument("--verified", action="store_true", help="the subject's control was checked")
     p.add_argument("--id", help="entry id (default: a new UUID)")
@@ -272,6 +332,12 @@ def _add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("--format", choices=["jsonl", "csv"], help="default: by file extension")
         if name == "import":
             p.add_argument("--by", default=None, help="registered_by for records without one")
+            p.add_argument(
+                "--on-conflict",
+                choices=["fail", "skip", "replace"],
+                default="fail",
+                help="an id already present: import nothing (default), keep it, or replace it",
+            )
         p.set_defaults(func=_run(handler))
 
 
@@ -286,6 +352,12 @@ def _add_service_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let verification fetch private/loopback addresses (tests, demos)",
     )
+    p.add_argument(
+        "--allow-http-proof",
+        action="store_true",
+        help="accept site-owner proofs over plain http on port 80 (they also cover https)",
+    )
+    p.add_argument("--max-verifications", type=int, default=4, help="proof fetches at once")
     p.set_defaults(func=_run(_cmd_serve))
     p = sub.add_parser("token", parents=[common], help="manage write tokens")
     p.add_argument("action", choices=["add", "list", "remove"])

@@ -20,7 +20,9 @@ _HOSTS = st.one_of(
 )
 _PORTS = st.one_of(st.just(""), st.from_regex(r":[0-9]{0,6}", fullmatch=True), st.just(":x"))
 _TAILS = st.lists(
-    st.sampled_from([*_PIECES, "/", "?", "%7e", "%41", "%2F", "%c3%a9", "%zz", "x=1&y=2"]),
+    st.sampled_from(
+        [*_PIECES, "/", "?", "%7e", "%41", "%2F", "%c3%a9", "%zz", "x=1&y=2", "/..", "/.", "%2e"]
+    ),
     max_size=12,
 ).map("".join)
 
