@@ -23,8 +23,11 @@ on top of protego:
 * protego's own quoting equates a reserved character with its escape and can match a pattern
   inside the escape it writes (``Allow: /*A`` matches ``/x*`` read as ``/x%2A``). When the
   path or an ``Allow`` pattern is not verbatim, an "allowed" from protego is checked against
-  RFC 9309 precedence with ``filters.patterns`` and a ``Disallow`` that wins there denies. A
-  "disallowed" from protego is kept even where RFC 9309 would allow (it excludes more).
+  RFC 9309 precedence with ``filters.patterns`` and a ``Disallow`` that wins there denies.
+* protego measures a rule on its escaped form (``?`` as ``%3F``): when it disallows, rule
+  lengths are compared as written (``Matcher._denied_by``), so ``Allow: /css/`` beats
+  ``Disallow: /*?*`` on ``/css/?x``. Any other "disallowed" from protego is kept even where
+  RFC 9309 would allow (it excludes more).
 * ``/robots.txt`` is always allowed (``robots.py``, also when the file is unreachable).
 
 protego cannot say which line decided, so after its verdict the deciding line (the ``raw`` of
