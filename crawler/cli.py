@@ -159,11 +159,13 @@ def _setup_logging(level: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code: int | None = None
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe is reported
     except BrokenPipeError:  # stdout's reader went away (``heed … | head``): not an error
         silence_stdout()
-        return EXIT_OK
+    return EXIT_OK if code is None else code
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -41,7 +41,7 @@ DEMO_MARKER = ".heed-demo"
 _REGISTRY = "demo-registry.db"
 #: What a demo run writes at the top of its folder (the SQLite sidecars included).
 _DEMO_FILES = re.compile(
-    r"(?:\.heed-demo|\.heed-output\.lock|run\.json|\.run\.json\.tmp|run\.json\.unreadable-.+"
+    r"(?:\.heed-demo|run\.json|\.run\.json\.tmp|run\.json\.unreadable-.+"
     r"|frontier\.jsonl|demo-registry\.db(?:-wal|-shm|-journal)?)\Z"
 )
 _PART_FILES = re.compile(r"(?:part-.+\.parquet|\.part-.+\.parquet\.tmp)\Z")
@@ -89,8 +89,8 @@ def _demo_files(out: Path) -> list[Path]:
     Raises:
         ConfigError: ``out`` holds files that are not an earlier demo's.
     """
-    entries = sorted(out.iterdir())
-    if not entries:
+    entries = sorted(p for p in out.iterdir() if p.name != ".heed-output.lock")
+    if not entries:  # new, empty, or left empty (the lock file stays; it is only a lock)
         return []
     names = {p.name for p in entries}
     foreign: list[str] = []
@@ -127,7 +127,7 @@ def _prepare(out: Path) -> None:
     for path in _demo_files(out):  # again, under the lock
         if path.is_dir():
             path.rmdir()
-        elif path.name != ".heed-output.lock":
+        else:
             path.unlink()
     (out / DEMO_MARKER).write_text(
         "This folder is heed demo output; the next `heed demo --out` here replaces it.\n",

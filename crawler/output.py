@@ -176,7 +176,7 @@ def check_output_dir(out_dir: Path) -> None:
 
 
 def _why(e: OSError) -> str:
-    where = f": {e.filename}" if e.filename else ""
+    where = f" ({e.filename})" if e.filename else ""
     return f"{e.strerror or e}{where}"
 
 
@@ -271,7 +271,7 @@ class RunWriter:
         self.rows_lost += lost
         if self.failure is not None:
             return
-        detail = f"{e.strerror or e}: {e.filename}" if isinstance(e, OSError) else str(e)
+        detail = _why(e) if isinstance(e, OSError) else str(e)
         what = f"{table}/" if table in _TABLES else table
         self.failure = f"cannot write {what} in {self.out_dir}: {detail}"[:500]
         logger.debug("write failure in %s", self.out_dir, exc_info=e)
