@@ -66,7 +66,11 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "Error": {"type": "object", "properties": {"error": {"type": "string"}}},
+    "Error": {
+        "type": "object",
+        "description": "every error answer; 405 carries Allow, 429 and 503 carry Retry-After",
+        "properties": {"error": {"type": "string"}},
+    },
     "Health": {"type": "object", "properties": {"status": {"const": "ok"}}},
     "LookupRequest": {
         "type": "object",
@@ -169,7 +173,12 @@ def _document() -> dict[str, Any]:
                     "summary": "add an entry",
                     "security": _AUTH,
                     "requestBody": _body("Entry"),
-                    "responses": {"201": _json("EntryAnswer"), "401": _ERROR, "422": _ERROR},
+                    "responses": {
+                        "201": _json("EntryAnswer"),
+                        "400": _ERROR,
+                        "401": _ERROR,
+                        "422": _ERROR,
+                    },
                 },
             },
             "/v1/entries/{id}": {
@@ -185,9 +194,14 @@ def _document() -> dict[str, Any]:
             },
             "/v1/challenges": {
                 "post": {
-                    "summary": "start a site-owner verification (no token)",
+                    "summary": "start a site-owner verification (no token; rate-limited)",
                     "requestBody": _body("ChallengeRequest"),
-                    "responses": {"201": _json("Challenge"), "422": _ERROR},
+                    "responses": {
+                        "201": _json("Challenge"),
+                        "400": _ERROR,
+                        "422": _ERROR,
+                        "429": _ERROR,
+                    },
                 }
             },
             "/v1/challenges/{id}/verify": {
@@ -199,6 +213,7 @@ def _document() -> dict[str, Any]:
                         "404": _ERROR,
                         "410": _ERROR,
                         "422": _ERROR,
+                        "503": _ERROR,
                     },
                 }
             },
