@@ -266,7 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, f"JSON nested deeper than {depth} levels") from e
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(400, f"body is not JSON: {e}") from e
-        if nested_deeper_than(value, depth):
+        # Fewer opening brackets than the bound cannot nest deeper (a C-speed test on bytes).
+        if raw.count(b"[") + raw.count(b"{") > depth and nested_deeper_than(value, depth):
             raise ApiError(400, f"JSON nested deeper than {depth} levels")
         return value
 
