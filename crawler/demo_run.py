@@ -77,6 +77,7 @@ def _table(out: Path, web: LoopbackWeb) -> list[tuple[str, str, str]]:
     for row in read_decisions(out).to_pylist():
         site = web.site_of(row["url"]) or "?"
         path = row["url"].split("/", 3)[3] if row["url"].count("/") >= 3 else ""
+        path = path if len(path) <= 60 else path[:59] + "…"
         verdict = "kept" if row["allowed"] else "excluded"
         why = ", ".join(row["reasons"]) or (row["license"] or "")
         rows.append((f"{site}/{path}", verdict, why))

@@ -175,4 +175,11 @@ def hub() -> SiteBuilder:
         note="the URL opt-in is more specific than the prefix opt-out",
     )
     s.page("/search-only/page.html", doc("Search opt-out"), note="registry entry for search only")
+    s.page(
+        "/archive/" + "very-long-title-" * 131 + ".html",
+        None,
+        reasons=(R.FETCH_INVALID_URL,),
+        stage=PRE,
+        note="a link over 2,083 characters cannot be requested: recorded, never requested",
+    )
     return s
