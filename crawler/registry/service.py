@@ -384,6 +384,12 @@ class _Handler(BaseHTTPRequestHandler):
         if datetime.now(UTC) >= expires:
             raise ApiError(410, "challenge expired; ask for a new one")
         config = self.server.config
+        fields = json.loads(fields_json)
+        fields["verified"] = True
+        fields["registered_at"] = None
+        entry = entry_from_dict(fields)
+        # Again at verification: a challenge stored under older rules must not outgrow its proof.
+        verify.check_scope(entry, origin, allow_http=config.allow_http_proof)
         if not self.server.verifications.acquire(blocking=False):
             raise ApiError(
                 503, "too many verifications under way; retry shortly", {"Retry-After": "10"}
@@ -398,10 +404,6 @@ class _Handler(BaseHTTPRequestHandler):
             raise verify.VerificationFailed(
                 f"{origin}{verify.WELL_KNOWN_PATH} does not contain the challenge line"
             )
-        fields = json.loads(fields_json)
-        fields["verified"] = True
-        fields["registered_at"] = None
-        entry = entry_from_dict(fields)
         if not self.server.store.complete_challenge(challenge_id, entry):
             raise ApiError(404, "challenge already used")
         return 201, {"entry": entry_to_dict(entry)}

@@ -3,6 +3,7 @@ redirects that stay on it, and one deadline for the whole proof fetch (a trickli
 
 from __future__ import annotations
 
+import json
 import socket
 import socketserver
 import threading
@@ -234,4 +235,25 @@ def test_a_trickling_proof_server_gets_an_error_at_the_deadline(store, where):
     finally:
         svc.stop()
         trickler.close()
+    assert store.count() == 0
+
+
+def test_a_pending_challenge_wider_than_its_origin_is_refused_at_verification(store, site):
+    """A challenge stored before the scope rules (a domain for a proof on another port) cannot
+    complete: the scope is checked again when the proof is fetched."""
+    from datetime import UTC, datetime, timedelta
+
+    fields = {"subject_kind": "domain", "subject": "127.0.0.1", **ENTRY,
+              "registered_by": f"owner:{site.origin}"}  # fmt: skip
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    store.put_challenge("old-one", site.origin, "tok", json.dumps(fields), expires)
+    site.files[WELL_KNOWN] = (200, b"heed-registry-verification=tok\n", {})
+    svc = start_service(store)
+    try:
+        with httpx.Client(base_url=svc.url, timeout=10) as client:
+            refused = client.post("/v1/challenges/old-one/verify")
+            assert refused.status_code == 422, refused.text
+            assert "default port" in refused.json()["error"]
+    finally:
+        svc.stop()
     assert store.count() == 0
