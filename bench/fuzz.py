@@ -8,9 +8,11 @@ Each driver feeds mutated inputs to one parser and checks its contract:
   excludes, never an allow; a failed Content-Usage value is "none" with ``aipref.parse-error``
   (SPEC.md §3.3), never a grant;
 * what could not be read never hides what could: a deny planted next to the mutated input
-  (a robots.txt group at either end, an ``X-Robots-Tag`` line, a ``noai`` at the end of a
-  line, a ``Content-Signal`` pair, a robots meta at the start of a page, a reserving first
-  tdmrep.json rule) still denies.
+  still denies: a robots.txt/ai.txt group at the end (every input) and at the start (one
+  input in four, so that a BOM is also fuzzed first), an ``X-Robots-Tag`` line, a ``noai``
+  at the end of an unscoped line, a ``Content-Signal`` pair, a robots meta at the start of a
+  page (one input in four), a first ``X-Robots-Tag`` line of a headers file; a tdmrep.json
+  whose first rule reserves the whole site denies.
 
 Inputs are the seeds (from ``tests/vectors/``, ``configs/`` and a few built-in real-web
 shapes) mutated one to four times: bit flips, random bytes, control characters, NUL,
@@ -46,7 +48,8 @@ from filters.model import DocState, FetchOutcome, Purpose, Verdict  # noqa: E402
 from filters.reasons import ReasonCode  # noqa: E402
 
 VECTORS = ROOT / "tests" / "vectors"
-SITE = "https://www.example.com"
+HOST = "www.example.com"
+SITE = f"https://{HOST}"
 AGENTS = robots.default_ai_agents()
 TOKEN = "heedbot"
 #: URLs every document is asked about (simple, query, escapes, non-ASCII, //, robots.txt).
@@ -339,37 +342,46 @@ def _longest_allow(policy: robots.RobotsPolicy | aitxt.AitxtPolicy, agent: str) 
     return max((len(r.pattern) for r in group.matcher.rules if r.allow), default=0)
 
 
+def _planted_denies(
+    policy: robots.RobotsPolicy | aitxt.AitxtPolicy,
+    evaluate: Callable[..., object],
+    path: str,
+) -> None:
+    if _longest_allow(policy, TOKEN) >= len(path) - 2:
+        return  # an Allow as long as the planted rule may win: RFC 9309 says so
+    result = evaluate(policy, SITE + path, TOKEN)
+    if result.verdict is not Verdict.DENY:  # type: ignore[attr-defined]
+        raise violated(f"planted Disallow for {path} not honoured")
+
+
 def check_robots(data: bytes) -> None:
-    outcome = FetchOutcome(url=f"{SITE}/robots.txt", status=200, body=data)
-    for policy in (robots.policy_from_fetch(outcome),):
-        if policy.state is not DocState.OK:
-            raise violated(f"a 2xx body gave state {policy.state}")
-        for url in URLS:
-            result = robots.evaluate(policy, url, TOKEN)
-            if result.verdict not in (Verdict.NONE, Verdict.DENY):
-                raise violated(f"verdict {result.verdict}")
-            if result.verdict is Verdict.DENY and result.reasons != (ReasonCode.ROBOTS_DISALLOW,):
-                raise violated(f"reasons {result.reasons}")
-            _check_robots_like(policy, url, result.verdict, result.raw)
-            ai = robots.evaluate_ai_agents(policy, url, AGENTS)
-            if ai.verdict is Verdict.DENY and ai.detail not in AGENTS:
-                raise violated(f"ai-agent deny names {ai.detail!r}")
-        delay = robots.crawl_delay(policy, TOKEN)
-        if delay is not None and not (delay >= 0 and delay != float("inf")):
-            raise violated(f"crawl-delay {delay!r}")
-        for key in ("content-usage", "content-signal"):
-            robots.extension_rules(policy, TOKEN, key)
-    planted = robots.parse(_PLANT_HEAD + data + _PLANT_TAIL)
-    for path in ("/heed-planted-head/x", "/heed-planted-tail/x"):
-        if _longest_allow(planted, TOKEN) >= len(path) - 2:
-            continue  # an Allow as long as the planted rule may win: RFC 9309 says so
-        result = robots.evaluate(planted, SITE + path, TOKEN)
-        if result.verdict is not Verdict.DENY:
-            raise violated(f"planted Disallow for {path} not honoured")
+    # The body with a planted group at its end, read as fetched from SITE's host; one input
+    # in four is also read with a planted group in front (a BOM must stay first otherwise).
+    policy = robots.parse(data + _PLANT_TAIL, host=HOST)
+    if policy.state is not DocState.OK:
+        raise violated(f"a 2xx body gave state {policy.state}")
+    for url in URLS:
+        result = robots.evaluate(policy, url, TOKEN)
+        if result.verdict not in (Verdict.NONE, Verdict.DENY):
+            raise violated(f"verdict {result.verdict}")
+        if result.verdict is Verdict.DENY and result.reasons != (ReasonCode.ROBOTS_DISALLOW,):
+            raise violated(f"reasons {result.reasons}")
+        _check_robots_like(policy, url, result.verdict, result.raw)
+        ai = robots.evaluate_ai_agents(policy, url, AGENTS)
+        if ai.verdict is Verdict.DENY and ai.detail not in AGENTS:
+            raise violated(f"ai-agent deny names {ai.detail!r}")
+    delay = robots.crawl_delay(policy, TOKEN)
+    if delay is not None and not (delay >= 0 and delay != float("inf")):
+        raise violated(f"crawl-delay {delay!r}")
+    for key in ("content-usage", "content-signal"):
+        robots.extension_rules(policy, TOKEN, key)
+    _planted_denies(policy, robots.evaluate, "/heed-planted-tail/x")
+    if len(data) % 4 == 0:
+        _planted_denies(robots.parse(_PLANT_HEAD + data), robots.evaluate, "/heed-planted-head/x")
 
 
 def check_aitxt(data: bytes) -> None:
-    outcome = FetchOutcome(url=f"{SITE}/ai.txt", status=200, body=data)
+    outcome = FetchOutcome(url=f"{SITE}/ai.txt", status=200, body=data + _PLANT_TAIL.swapcase())
     policy = aitxt.policy_from_fetch(outcome)
     if policy.state is DocState.ABSENT:
         if not aitxt.is_html((), data):
@@ -381,13 +393,10 @@ def check_aitxt(data: bytes) -> None:
             raise violated(f"verdict {result.verdict}")
         if result.verdict is Verdict.DENY and result.reasons != (ReasonCode.AITXT_DISALLOW,):
             raise violated(f"reasons {result.reasons}")
-    body = _PLANT_HEAD.upper() + data + _PLANT_TAIL.swapcase()
-    planted = aitxt.parse(body)
-    for path in ("/Heed-Planted-Head/x", "/HEED-PLANTED-TAIL/x"):
-        if _longest_allow(planted, TOKEN) >= len(path) - 2:
-            continue
-        if aitxt.evaluate(planted, SITE + path, TOKEN).verdict is not Verdict.DENY:
-            raise violated(f"planted Disallow for {path} not honoured")
+    _planted_denies(policy, aitxt.evaluate, "/HEED-PLANTED-TAIL/x")
+    if len(data) % 4 == 0:
+        planted = aitxt.parse(_PLANT_HEAD.upper() + data)
+        _planted_denies(planted, aitxt.evaluate, "/Heed-Planted-Head/x")
 
 
 def _strict_json(data: bytes) -> object:
@@ -558,6 +567,8 @@ def check_html(data: bytes) -> None:
     )
     if not isinstance(signals, html.HtmlSignals):
         raise violated("extract did not return HtmlSignals")
+    if len(data) % 4:
+        return  # one input in four is also read behind a planted robots meta
     planted = html.extract(
         _PLANT_META + data,
         f"{SITE}/dir/page",
