@@ -176,6 +176,21 @@ _KEEP: Mapping[str, Callable[[_Ctx], str]] = {
     "fetch.unsupported-type": lambda c: (
         f"The page is served as {c.raw}; heed keeps HTML and text/plain only."
     ),
+    "fetch.invalid-url": lambda c: (
+        f"The link `{c.raw}` cannot be requested (a bad port, too long, or not a parsable "
+        "http(s) URL). Fix the link where it is published."
+    ),
+    "blocklist.listed": lambda c: (
+        f"The host is on this crawler's configured domain blocklist ({c.detail or c.raw}); "
+        "nothing on the site can change this, and heed never requests it."
+    ),
+    "html.unparseable": lambda c: (
+        f"heed could not read this page's HTML ({c.raw}), so it cannot know whether the page "
+        "opts out, and excludes it. Serve real HTML, uncompressed or with a correct "
+        "Content-Encoding, in an encoding the Encoding Standard reads (UTF-8 is best), "
+        "declared by a BOM, the Content-Type charset or a <meta charset> in the first 1,024 "
+        "bytes."
+    ),
 }
 
 
