@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from filters import Purpose, SignalResult
+from filters import Decision, Purpose, SignalResult
 
 from ..config import RunConfig
 from .run import CheckResult
@@ -241,13 +241,51 @@ def opt_out_examples(url: str, purpose: Purpose, token: str) -> tuple[Advice, ..
     )
 
 
+_CARRIERS = {"html": "meta-robots", "header": "x-robots-tag"}
+
+
+def _already_there(where: str, snippet: str, evidence: tuple[SignalResult, ...]) -> str | None:
+    """The recorded value when an example's directive is already on the page, else None."""
+    signal = _CARRIERS.get(where)
+    if signal is None or not snippet.lower().startswith(("x-robots-tag:", "<meta")):
+        return None
+    directive = snippet.rsplit("content=", 1)[-1] if where == "html" else snippet.split(":", 1)[1]
+    directive = directive.strip(" \"'>").lower()
+    for item in evidence:
+        raw = (item.raw or "").lower()
+        if item.signal.value == signal and directive in raw.replace(",", " ").split():
+            return item.raw
+    return None
+
+
+def _without_present(advice: tuple[Advice, ...], decision: Decision) -> tuple[Advice, ...]:
+    """Opt-out advice minus examples already on the page (they did not apply: say so)."""
+    out: list[Advice] = []
+    for item in advice:
+        kept = []
+        for where, snippet in item.examples:
+            raw = _already_there(where, snippet, decision.evidence)
+            if raw is None:
+                kept.append((where, snippet))
+            else:
+                out.append(
+                    Advice(
+                        None,
+                        f"The page already carries `{raw}` ({where}); it does not exclude the "
+                        "page for this run's purpose, so adding it again would change nothing.",
+                    )
+                )
+        if kept:
+            out.append(Advice(item.reason, item.text, tuple(kept)))
+    return tuple(out)
+
+
 def explain(result: CheckResult, cfg: RunConfig) -> Explanation:
     """The advice for one checked URL."""
     decision = result.decision
     if decision.allowed:
-        return Explanation(
-            "opt-out", opt_out_examples(result.final_url, cfg.purpose, cfg.product_token)
-        )
+        examples = opt_out_examples(result.final_url, cfg.purpose, cfg.product_token)
+        return Explanation("opt-out", _without_present(examples, decision))
     advice: list[Advice] = []
     for code in decision.reasons:
         behind: list[SignalResult | None] = [r for r in decision.evidence if code in r.reasons] or [
