@@ -279,7 +279,9 @@ def _decide_post_fetch(
     evidence.extend(evaluate_headers(page.response.headers, cfg))  # never TDMRep results
     if tdm is not None:
         evidence.append(tdm)
-    if page.html is not None and page.html.error is not None:
+    if status is None and page.html is not None and page.html.error is not None:
+        # Only for a response that would otherwise be read: a truncated or failed fetch is
+        # already excluded by the fetch layer (and a crawl never sees its body).
         evidence.append(_unparseable(page))
     if page.html is not None and page.html.metas:
         evidence.append(
