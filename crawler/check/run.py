@@ -48,6 +48,7 @@ from filters.engine import (
     rsl_urls_needed,
 )
 from filters.fetch import MAX_REDIRECTS
+from filters.urls import check_url
 
 from ..config import RunConfig
 from ..fetcher import Fetcher
@@ -214,17 +215,18 @@ class Checker:
             location = outcome.headers.get("location")
             if outcome.status in _REDIRECTS and location:
                 hops += 1
-                target = urljoin(current, location)
-                if hops > MAX_REDIRECTS or urlsplit(target).scheme not in ("http", "https"):
-                    reason = (
-                        ReasonCode.FETCH_REDIRECT_LIMIT
-                        if hops > MAX_REDIRECTS
-                        else ReasonCode.FETCH_ERROR
-                    )
+                target, problem = _redirect_target(current, location)
+                if hops > MAX_REDIRECTS or problem is not None:
+                    if hops > MAX_REDIRECTS:
+                        reason, raw = ReasonCode.FETCH_REDIRECT_LIMIT, location
+                    elif not target.startswith(("http://", "https://")):
+                        reason, raw = ReasonCode.FETCH_ERROR, location  # another scheme
+                    else:  # a Location no client can request (filters/urls.py)
+                        reason, raw = ReasonCode.FETCH_INVALID_URL, f"{problem}: {location}"
                     decision = denied(
                         reason,
                         Stage.POST_FETCH,
-                        raw=location,
+                        raw=raw[:300],
                         source=current,
                         evidence=pre.evidence,
                     )
@@ -266,6 +268,15 @@ class Checker:
             if outcome.status not in _RETRY_STATUSES and outcome.error not in _RETRY_ERRORS:
                 break
         return outcome
+
+
+def _redirect_target(current: str, location: str) -> tuple[str, str | None]:
+    """The absolute redirect target and what makes it unrequestable (None: it can be)."""
+    try:
+        target = urljoin(current, location)
+    except ValueError as e:  # e.g. an unclosed IPv6 bracket
+        return location, f"unparsable: {e}"
+    return target, check_url(target)
 
 
 def _retry_pause(outcome: FetchOutcome) -> float:

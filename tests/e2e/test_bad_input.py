@@ -140,3 +140,13 @@ def test_bad_seeds_are_configuration_errors_before_anything_is_fetched(tmp_path:
     assert "Traceback" not in from_file.stderr + in_config.stderr
     assert requested == []
     assert not (tmp_path / "out").exists()
+
+
+def test_check_of_a_redirect_to_an_unrequestable_url_excludes_it_without_a_traceback() -> None:
+    pages = {"/go": PageSpec(redirect_to="http://127.0.0.1:99999/moved")}
+    with LoopbackWeb({"s": SiteSpec(pages=pages)}) as web:
+        proc = heed("check", "--json", "--allow-private-networks", web.url("s", "/go"))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    (result,) = json.loads(proc.stdout)["results"]
+    assert result["allowed"] is False and result["reasons"] == ["fetch.invalid-url"]
