@@ -15,7 +15,8 @@ Pure: no network, no files. The rules (conservative: refuse rather than guess):
 - a host: a bracketed IPv6 literal that parses as one (no zone id), a dotted-decimal IPv4
   address, or a DNS name whose labels are letters, digits, ``-`` and ``_`` (underscores occur
   in real subdomains), each 1-63 characters once IDNA-encoded, at most 253 in all (a trailing
-  dot is allowed); non-ASCII names must encode with IDNA. An all-numeric name must be a valid
+  dot is allowed); non-ASCII names must encode with IDNA 2003 and IDNA 2008 alike (the two
+  encoders of the HTTP stack). An all-numeric name must be a valid
   IPv4 address (``999.1.1.1`` is not);
 - an explicit port is a decimal number from 1 to 65535.
 
@@ -28,6 +29,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from urllib.parse import urlsplit
+
+import idna
 
 __all__ = ["MAX_URL_LENGTH", "check_host", "check_url"]
 
@@ -89,10 +92,14 @@ def check_host(host: object) -> str | None:
     if not name:
         return "no host"
     if not name.isascii():
+        # Both encodings the HTTP stack uses must accept it: Python's IDNA 2003 codec
+        # (Scrapy's w3lib) and IDNA 2008 (httpx, through the idna package).
         try:
-            name = name.encode("idna").decode("ascii")
-        except UnicodeError:
+            encoded = name.lower().encode("idna").decode("ascii")
+            idna.encode(name.lower())
+        except (UnicodeError, idna.IDNAError):
             return f"host {host[:80]!r} is not a valid internationalised name"
+        name = encoded
     name = name.lower()
     if len(name) > 253:
         return f"host is {len(name)} characters long (at most 253)"
