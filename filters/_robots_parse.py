@@ -215,8 +215,30 @@ def _same_host(named: str, host: str) -> bool:
     named, host = bare(named), bare(host)
     if "*" not in named:
         return named == host
-    rx = ".*".join(re.escape(piece) for piece in named.split("*"))
-    return re.fullmatch(rx, host) is not None or re.fullmatch(rx, "www." + host) is not None
+    return _glob(named, host) or _glob(named, "www." + host)
+
+
+def _glob(pattern: str, text: str) -> bool:
+    """Whether ``text`` is ``pattern`` with each ``*`` standing for any characters.
+
+    Linear: each piece between stars is found leftmost after the previous one (a regular
+    expression of many ``.*`` would backtrack without end on a hostile host).
+    """
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return text == pattern
+    first, last = pieces[0], pieces[-1]
+    if len(text) < len(first) + len(last) or not text.startswith(first):
+        return False
+    if not text.endswith(last):
+        return False
+    pos, end = len(first), len(text) - len(last)
+    for piece in pieces[1:-1]:
+        found = text.find(piece, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(piece)
+    return True
 
 
 def _absolute_path(value: str, host: str | None, lineno: int, diag: _Diagnostics) -> str | None:

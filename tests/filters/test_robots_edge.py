@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -18,7 +20,8 @@ from filters.model import FetchOutcome, Verdict
 from filters.patterns import compile_pattern, url_path
 from filters.reasons import ReasonCode
 
-SITE = "https://www.example.com"
+HOST = "www.example.com"
+SITE = f"https://{HOST}"
 ROBOTS_URL = f"{SITE}/robots.txt"
 NBSP = "\u00a0"
 EN_SPACE = "\u2002"
@@ -197,6 +200,25 @@ def test_absolute_url_rule_with_a_host_wildcard() -> None:
     assert verdict(matching, "/tmp/1") is Verdict.DENY
     other = fetched("User-agent: *\nDisallow: https://*.example.org/tmp/\n")
     assert verdict(other, "/tmp/1") is Verdict.NONE
+
+
+def test_absolute_url_rule_with_many_host_wildcards_is_read_in_linear_time() -> None:
+    # A regular expression of 40 ".*" never finished on this host (catastrophic backtracking).
+    body = ("User-agent: *\nDisallow: https://" + "*a" * 40 + "*b/x\nDisallow: /y\n").encode()
+    policy = robots.parse(body, host="a" * 80 + ".example")
+    assert robots.evaluate(policy, f"{SITE}/x", "heed").verdict is Verdict.NONE
+    assert robots.evaluate(policy, f"{SITE}/y", "heed").verdict is Verdict.DENY
+    matching = robots.parse(b"User-agent: *\nDisallow: https://w*.ex*le.*/x\n", host=HOST)
+    assert robots.evaluate(matching, f"{SITE}/x", "heed").verdict is Verdict.DENY
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("ab.*", max_size=8), st.text("ab.", max_size=10))
+def test_host_wildcard_matches_like_a_regular_expression(pattern: str, host: str) -> None:
+    from filters._robots_parse import _glob
+
+    expected = re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), host, re.DOTALL)
+    assert _glob(pattern, host) is (expected is not None)
 
 
 def test_absolute_url_rule_without_known_host_keeps_its_path() -> None:
