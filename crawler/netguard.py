@@ -51,6 +51,7 @@ __all__ = [
     "UnresolvableHost",
     "async_transport",
     "check_addresses",
+    "literal_address",
     "refusal_of",
     "resolve",
     "resolve_sync",
@@ -84,7 +85,7 @@ class BlockedAddress(NetGuardError):
         self.addresses = addresses
 
 
-def _literal(host: str) -> str | None:
+def literal_address(host: str) -> str | None:
     """``host`` as an IP address when it is written as one in canonical form, else None.
 
     Other numeric forms (``2130706433``, ``0x7f.1``, ``0177.0.0.1``) are not parsed here: they
@@ -129,7 +130,7 @@ def resolve_sync(host: str, port: int = 0, *, allow_private: bool) -> tuple[str,
         UnresolvableHost: the name did not resolve (or is not a valid name).
         BlockedAddress: an address is not public and private networks are not allowed.
     """
-    literal = _literal(host)
+    literal = literal_address(host)
     if literal is not None:
         return check_addresses(host, (literal,), allow_private=allow_private)
     try:
@@ -148,7 +149,7 @@ async def resolve(
         UnresolvableHost: the name did not resolve within ``timeout`` seconds, or not at all.
         BlockedAddress: an address is not public and private networks are not allowed.
     """
-    literal = _literal(host)
+    literal = literal_address(host)
     if literal is not None:
         return check_addresses(host, (literal,), allow_private=allow_private)
     loop = asyncio.get_running_loop()

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.exceptions import CannotResolveHostError
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
@@ -96,14 +97,19 @@ class GuardedResolver:
         if transportSemantics != "TCP":
             resolutionReceiver.resolutionComplete()
             return resolution
-        d = deferToThreadPool(
-            self.reactor,
-            self.reactor.getThreadPool(),
-            netguard.resolve_sync,
-            hostName,
-            portNumber,
-            allow_private=self.allow_private,
-        )
+        if netguard.literal_address(hostName) is not None:  # nothing to look up: no thread
+            d = maybeDeferred(
+                netguard.resolve_sync, hostName, portNumber, allow_private=self.allow_private
+            )
+        else:
+            d = deferToThreadPool(
+                self.reactor,
+                self.reactor.getThreadPool(),
+                netguard.resolve_sync,
+                hostName,
+                portNumber,
+                allow_private=self.allow_private,
+            )
 
         def deliver(addresses: tuple[str, ...]) -> None:
             self.refusals.note(hostName, None)
