@@ -152,15 +152,19 @@ def _html5lib(text: str) -> Any:
     return parser.parse(text).getroot()
 
 
-def _tree(text: str, notes: list[str]) -> tuple[Any, str | None]:
-    """The parsed tree of decoded ``text`` (None if blank) and why it is unreadable, if so."""
-    sample = text[:_NOT_TEXT_SAMPLE]
-    if _NOT_TEXT.search(sample) is not None:
-        bad = len(_NOT_TEXT.findall(sample))
-        if bad * 3 >= len(sample):
-            return None, f"mostly not text: {bad} of the first {len(sample)} characters"
-    if _XML_BAD.search(text) is not None:
-        text = _XML_BAD.sub(" ", text)
+def _tree(text: str, notes: list[str], clean: bool = False) -> tuple[Any, str | None]:
+    """The parsed tree of decoded ``text`` (None if blank) and why it is unreadable, if so.
+
+    ``clean`` says the decoder saw none of the characters ``_NOT_TEXT`` and ``_XML_BAD`` find.
+    """
+    if not clean:
+        sample = text[:_NOT_TEXT_SAMPLE]
+        if _NOT_TEXT.search(sample) is not None:
+            bad = len(_NOT_TEXT.findall(sample))
+            if bad * 3 >= len(sample):
+                return None, f"mostly not text: {bad} of the first {len(sample)} characters"
+        if _XML_BAD.search(text) is not None:
+            text = _XML_BAD.sub(" ", text)
     text = _XML_DECL.sub("", text, count=1)
     if not text.strip():
         notes.append("empty document")
@@ -411,7 +415,7 @@ def _extract(
     if decoded is None:
         error = "declared encoding cannot be read (the Encoding Standard's replacement)"
         return HtmlSignals(diagnostics=tuple(notes), error=error)
-    root, error = _tree(decoded.text, notes)
+    root, error = _tree(decoded.text, notes, decoded.clean)
     if error is not None:
         return HtmlSignals(diagnostics=tuple(notes), error=error)
     if root is None:
