@@ -327,6 +327,8 @@ def load_config(path: str | Path) -> RunConfig:
         raise ConfigError(f"cannot read config {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{p}: not valid TOML: arrays or tables nested too deeply") from None
     cfg = parse_config(data, source=str(p))
     if cfg.seeds_file and not Path(cfg.seeds_file).is_absolute():
         cfg = replace(cfg, seeds_file=str(p.parent / cfg.seeds_file))
