@@ -22,7 +22,7 @@ from filters import FetchErrorKind, FetchOutcome, Headers
 from filters.fetch import MAX_REDIRECTS
 
 from . import netguard
-from .politeness import LocalPoliteness, PolitenessState, wait_turn
+from .politeness import LocalPoliteness, PolitenessState, turn
 
 __all__ = ["AddressGuard", "Fetcher"]
 
@@ -109,16 +109,16 @@ class Fetcher:
         A body longer than ``max_bytes`` is cut there and the outcome is ``truncated``. With
         ``follow=False`` a redirect is returned as it is (status 3xx, ``Location`` header), so
         the caller can check the target before requesting it, as the crawler does. Each hop
-        first waits for its host's politeness turn (not counted in the time bound), then has
-        twice ``timeout`` to complete.
+        first waits for its host's politeness turn (not counted in the time bound) and holds
+        it until its answer is read; it has twice ``timeout`` to complete.
         """
         current, hops = url, 0
         while True:
-            await wait_turn(self.politeness, _host(current))
             try:
-                outcome, location = await asyncio.wait_for(
-                    self._one(url, current, max_bytes, hops, follow), self.timeout * 2
-                )
+                async with turn(self.politeness, _host(current)):
+                    outcome, location = await asyncio.wait_for(
+                        self._one(url, current, max_bytes, hops, follow), self.timeout * 2
+                    )
             except (TimeoutError, httpx.TimeoutException):
                 return self._error(url, current, FetchErrorKind.TIMEOUT, hops)
             except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as e:

@@ -12,8 +12,9 @@ make that path fail closed:
   is cached (Scrapy's own resolver keeps answers for the whole run).
 - :class:`HeedDownloadHandler` (``DOWNLOAD_HANDLERS`` for http and https) waits for the
   host's politeness turn immediately before the request is sent (after Scrapy's download
-  slot let it through), so pages, redirect hops and retries keep the host's ``Crawl-delay``
-  after whatever request came before, signal documents included. When the connection failed
+  slot let it through) and holds it until the answer is in, so pages, redirect hops and
+  retries keep the host's ``Crawl-delay`` after whatever request came before, signal
+  documents included. When the connection failed
   because the resolver refused a blocked address, it raises
   :class:`crawler.netguard.BlockedAddress` instead of Scrapy's ``CannotResolveHostError`` (a
   resolver cannot pass its reason through Twisted), which ``crawler.spider.classify_failure``
@@ -35,7 +36,7 @@ from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
 from . import netguard
-from .politeness import wait_turn
+from .politeness import turn
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -143,12 +144,13 @@ class HeedDownloadHandler(HTTP11DownloadHandler):
     async def download_request(self, request: Request) -> Response:
         host = urlsplit(request.url).hostname or ""
         ctx = self.ctx
-        if ctx is not None:
-            await wait_turn(ctx.politeness, host)
-        try:
+        if ctx is None:
             return await super().download_request(request)
+        try:
+            async with turn(ctx.politeness, host):
+                return await super().download_request(request)
         except CannotResolveHostError as e:
-            refused = ctx.refusals.latest(host) if ctx is not None else None
+            refused = ctx.refusals.latest(host)
             if isinstance(refused, netguard.BlockedAddress):
                 raise netguard.BlockedAddress(refused.host, refused.addresses) from e
             raise

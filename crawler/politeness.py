@@ -3,25 +3,32 @@
 Politeness covers every request to a host, signal documents included: robots.txt, ai.txt,
 tdmrep.json and RSL files (fetched with httpx by ``SiteLoader``), pages, redirect hops and
 retries (fetched by Scrapy's downloader through ``crawler/netguard_twisted.py``'s download
-handler). Both ask the same :class:`PolitenessState` for their turn with :meth:`reserve`
-immediately before a request is sent, so the spacing holds whichever client made the
-previous request.
+handler). Both take their turn from the same :class:`PolitenessState` (:func:`turn`)
+immediately before a request is sent and hold it until the answer is in, so the spacing holds
+whichever client made the previous request.
 
-The rule (docs/network.md): a request to a host starts no sooner than ``delay(host)`` seconds
-after the start of the previous request to that host, where ``delay`` is the host's
-``Crawl-delay`` (once robots.txt has been read) or a ``Retry-After`` back-off, whichever is
-larger. The delay is applied at reservation time, so the first request after robots.txt was
-read already waits for the ``Crawl-delay`` robots.txt announced. The interface is small so a
-shared implementation (several crawler processes on Redis) can replace the local one.
+The rule (docs/network.md): while a host has a delay — its ``Crawl-delay`` once robots.txt has
+been read, or a ``Retry-After`` back-off, whichever is larger — its requests are one at a
+time, and each starts no sooner than the delay after the previous one was answered (or
+failed). Counting from the answer rather than from the moment a turn was handed out matters:
+between the turn and the bytes on the wire there is connection set-up (a TLS handshake on the
+open web) and event-loop latency, and the host sees requests arrive, not turns. The delay in
+force when a turn is taken applies, so the first request after robots.txt was read already
+waits for the ``Crawl-delay`` robots.txt announced. A host without a delay gets its turns at
+once (its concurrency is Scrapy's per-host slot's business). The interface is small so a
+shared implementation (several crawler processes on Redis: a per-host lease plus a "not
+before" time) can replace the local one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
-__all__ = ["LocalPoliteness", "PolitenessState", "wait_turn"]
+__all__ = ["LocalPoliteness", "PolitenessState", "turn"]
 
 
 class PolitenessState(Protocol):
@@ -33,18 +40,23 @@ class PolitenessState(Protocol):
 
     def delay(self, host: str) -> float: ...
 
-    def reserve(self, host: str) -> float:
-        """Take the next turn for a request to ``host``; returns the seconds to wait first."""
+    async def acquire(self, host: str) -> bool:
+        """Wait for ``host``'s turn; True when the turn is exclusive (pass it to release)."""
+        ...
+
+    def release(self, host: str, exclusive: bool) -> None:
+        """The request of that turn was answered or failed."""
         ...
 
 
 class LocalPoliteness:
-    """In-process politeness: the delay a host's requests must keep between them."""
+    """In-process politeness: a lock and a "previous answer" time per host."""
 
     def __init__(self) -> None:
         self._delay: dict[str, float] = {}
         self._backoff_until: dict[str, tuple[float, float]] = {}
-        self._last: dict[str, float] = {}  # start of the latest reserved request, per host
+        self._done: dict[str, float] = {}  # when the latest request to the host was answered
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def set_crawl_delay(self, host: str, delay: float) -> None:
         self._delay[host] = delay
@@ -59,16 +71,40 @@ class LocalPoliteness:
             return max(base, held[1])
         return base
 
-    def reserve(self, host: str) -> float:
-        now = time.monotonic()
-        last = self._last.get(host)
-        start = now if last is None else max(now, last + self.delay(host))
-        self._last[host] = start
-        return start - now
+    async def acquire(self, host: str) -> bool:
+        if self.delay(host) <= 0 and not self._locked(host):
+            return False
+        lock = self._locks.setdefault(host, asyncio.Lock())
+        await lock.acquire()
+        try:
+            while True:  # the delay may grow while waiting (a back-off): look again
+                done = self._done.get(host)
+                wait = 0.0 if done is None else done + self.delay(host) - time.monotonic()
+                if wait <= 0:
+                    return True
+                await asyncio.sleep(wait)
+        except BaseException:
+            lock.release()
+            raise
+
+    def release(self, host: str, exclusive: bool) -> None:
+        self._done[host] = time.monotonic()
+        if exclusive:
+            self._locks[host].release()
+
+    def _locked(self, host: str) -> bool:
+        lock = self._locks.get(host)
+        return lock is not None and lock.locked()
 
 
-async def wait_turn(politeness: PolitenessState, host: str) -> None:
-    """Reserve ``host``'s next turn and sleep until it comes."""
-    wait = politeness.reserve(host)
-    if wait > 0:
-        await asyncio.sleep(wait)
+@asynccontextmanager
+async def turn(politeness: PolitenessState, host: str) -> AsyncIterator[None]:
+    """Wait for ``host``'s turn, then hold it until the request was answered or failed.
+
+    Use as ``async with turn(state, host): <send the request and read the answer>``.
+    """
+    exclusive = await politeness.acquire(host)
+    try:
+        yield
+    finally:
+        politeness.release(host, exclusive)
