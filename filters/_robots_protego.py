@@ -120,6 +120,7 @@ class Matcher:
     __slots__ = (
         "_allows",
         "_denies",
+        "_deny_lengths",
         "_exact",
         "_last",
         "_protego",
@@ -135,6 +136,10 @@ class Matcher:
         self._protego = Protego.parse(_clean_file(self.rules))
         self._allows = _Evidence([r for r in self.rules if r.allow])
         self._denies = _Evidence([r for r in self.rules if not r.allow])
+        #: Each Disallow line with its length as written (RFC 9309 precedence).
+        self._deny_lengths = tuple(
+            (r, len(normalize_path(r.pattern))) for r in self.rules if not r.allow
+        )
         self._single: dict[RuleLine, Protego] = {}
         # protego is exact for verbatim paths when every Allow pattern is verbatim too.
         self._exact = all(
@@ -179,12 +184,8 @@ class Matcher:
         if allow is None or allow[0].length < found[0].length:
             return found[1]
         target = _protego_target(path)
-        for rule in self.rules:
-            if (
-                not rule.allow
-                and compile_pattern(rule.pattern).length > allow[0].length
-                and not self._alone(rule).can_fetch(target, "*")
-            ):
+        for rule, length in self._deny_lengths:
+            if length > allow[0].length and not self._alone(rule).can_fetch(target, "*"):
                 return rule
         return allow[1]
 

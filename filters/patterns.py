@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-__all__ = ["Pattern", "compile_pattern", "normalize_path", "url_path"]
+__all__ = ["CACHE_MAX_CHARS", "Pattern", "compile_pattern", "normalize_path", "url_path"]
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -24,9 +24,19 @@ def _pct(match: re.Match[str]) -> str:
     return chr(octet) if octet in _UNRESERVED else "%" + match.group(1).upper()
 
 
-@lru_cache(maxsize=65536)
+#: Longer texts are not kept in the caches below: the caches bound the *number* of entries, so
+#: a hostile robots.txt of 2 MiB lines could otherwise make them hold gigabytes.
+CACHE_MAX_CHARS = 2048
+
+
 def normalize_path(path: str) -> str:
     """Percent-encode non-ASCII octets (UTF-8) and normalise existing %XX escapes."""
+    if len(path) > CACHE_MAX_CHARS:
+        return _normalize(path)
+    return _normalize_cached(path)
+
+
+def _normalize(path: str) -> str:
     if path.isascii():
         encoded = path
     else:
@@ -34,6 +44,9 @@ def normalize_path(path: str) -> str:
             ch if ord(ch) < 128 else "".join(f"%{b:02X}" for b in ch.encode("utf-8")) for ch in path
         )
     return _PCT.sub(_pct, encoded) if "%" in encoded else encoded
+
+
+_normalize_cached = lru_cache(maxsize=65536)(_normalize)
 
 
 @lru_cache(maxsize=1024)
@@ -92,7 +105,9 @@ class Pattern:
         return f"Pattern({self.text!r})"
 
 
-@lru_cache(maxsize=8192)
+_compile_cached = lru_cache(maxsize=8192)(Pattern)
+
+
 def compile_pattern(text: str) -> Pattern:
-    """A cached ``Pattern`` for ``text``."""
-    return Pattern(text)
+    """A ``Pattern`` for ``text``, cached unless ``text`` is longer than ``CACHE_MAX_CHARS``."""
+    return Pattern(text) if len(text) > CACHE_MAX_CHARS else _compile_cached(text)

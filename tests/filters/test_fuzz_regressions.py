@@ -66,3 +66,32 @@ def test_content_signal_skipped_notes_stay_bounded() -> None:
     parsed = content_signal.parse("junk, " * 10_000 + "ai-input=no")
     assert parsed.signals == {Purpose.AI_INPUT: False}
     assert len(parsed.diagnostics) <= 64
+
+
+def test_long_patterns_are_not_kept_in_the_pattern_caches() -> None:
+    # fuzz: the bench's memory grew by ~100 MB per 100,000 robots.txt inputs: the pattern
+    # caches bound their number of entries, not their size, so long rule lines stayed.
+    import gc
+    import tracemalloc
+
+    from filters import aitxt
+
+    def read(i: int) -> None:
+        line = f"/{i}/%7E" + "x" * 20_000  # a 20 KB rule with an escape, new for every file
+        body = f"User-agent: *\nDisallow: {line}\nAllow: {line}z\n".encode()
+        robots.evaluate(robots.parse(body), f"https://example.com/{i}/~x", "heedbot")
+        aitxt.evaluate(aitxt.parse(body), f"https://example.com/{i}/~x", "heedbot")
+
+    read(-1)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for i in range(100):
+            read(i)
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    ours = snapshot.filter_traces([tracemalloc.Filter(True, "*filters/patterns.py")])
+    retained = sum(stat.size for stat in ours.statistics("filename"))
+    assert retained < 1024 * 1024  # the old caches kept about 8 MB of these rules here
