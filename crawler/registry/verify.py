@@ -15,24 +15,23 @@ default port: ``https://host``, or ``http://host`` where the operator accepts pl
 The fetch is bounded: 64 KiB, 5 redirects, and one deadline (10 s by default) for the whole
 of it, name resolution, every redirect and a server trickling bytes included. It refuses
 private, loopback, link-local and reserved addresses unless the service runs with
-``allow_private`` (SPEC.md §7). The address check resolves the host before connecting; a DNS
-answer that changes between the check and the connection (rebinding) is not caught here (the
-pinned transport belongs in ``_client``); the file is only read for a token, so the exposure
-is a blind GET.
+``allow_private`` (SPEC.md §7) through ``crawler.netguard``'s guarded transport: each
+connection resolves the host once, checks every address and connects to a checked one, so a
+DNS answer that changes between the check and the connection (rebinding) cannot reach a
+private address; a name that does not resolve fails the proof.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from filters.errors import RegistryValidationError
 from filters.registry import Entry, SubjectKind, normalize_url
+
+from .. import netguard
 
 __all__ = [
     "WELL_KNOWN_PATH",
@@ -50,9 +49,6 @@ __all__ = [
 WELL_KNOWN_PATH = "/.well-known/heed-registry.txt"
 _MAX_BYTES = 64 * 1024
 _MAX_REDIRECTS = 5
-#: Name look-ups of the address check run here, not in the event loop's default executor, so a
-#: hung resolver never holds up the answer past the deadline (the loop does not wait for it).
-_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="heed-proof-dns")
 
 
 class VerificationFailed(RegistryValidationError):
@@ -133,24 +129,15 @@ def redirect_allowed(origin: str, target: str) -> bool:
     return parts.scheme == "http" and parts.port is None and found == f"https://{parts.netloc}"
 
 
-def _check_address(host: str, port: int, allow_private: bool) -> None:
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as e:
-        raise VerificationFailed(f"cannot resolve {host}: {e}") from e
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            raise VerificationFailed(f"{host} resolves to a non-public address ({address})")
-
-
 def _client(timeout: float, *, allow_private: bool) -> httpx.AsyncClient:
-    """The HTTP client of one proof fetch: the one place its transport is chosen (an
-    address-pinned transport goes here; ``allow_private`` is for it)."""
-    del allow_private  # the address check runs before each request (``_check_address``)
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False)
+    """The HTTP client of one proof fetch: every connection goes through the address guard
+    (resolve once, check, connect to the checked address)."""
+    return httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        transport=netguard.async_transport(allow_private=allow_private),
+    )
 
 
 def fetch_proof(origin: str, *, allow_private: bool, timeout: float = 10.0) -> str:
@@ -167,7 +154,7 @@ def fetch_proof(origin: str, *, allow_private: bool, timeout: float = 10.0) -> s
             fetch_proof_async(origin, allow_private=allow_private, timeout=timeout)
         )
     finally:
-        loop.close()  # does not wait for a resolver thread still running (see _RESOLVER)
+        loop.close()  # does not wait for a resolver thread still running
 
 
 async def fetch_proof_async(origin: str, *, allow_private: bool, timeout: float = 10.0) -> str:
@@ -182,16 +169,10 @@ async def fetch_proof_async(origin: str, *, allow_private: bool, timeout: float 
 
 async def _fetch(origin: str, allow_private: bool, timeout: float) -> str:
     url = origin + WELL_KNOWN_PATH
-    loop = asyncio.get_running_loop()
     async with _client(timeout, allow_private=allow_private) as client:
         for _ in range(_MAX_REDIRECTS + 1):
             if not redirect_allowed(origin, url):
                 raise VerificationFailed(f"redirect leaves the origin {origin}: {url}")
-            parts = urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            await loop.run_in_executor(
-                _RESOLVER, _check_address, parts.hostname or "", port, allow_private
-            )
             try:
                 async with client.stream("GET", url) as response:
                     if response.is_redirect:
@@ -206,6 +187,9 @@ async def _fetch(origin: str, allow_private: bool, timeout: float) -> str:
                             raise VerificationFailed(f"{url} is larger than {_MAX_BYTES} bytes")
                     return body.decode("utf-8", errors="replace")
             except httpx.HTTPError as e:
+                refusal = netguard.refusal_of(e)
+                if refusal is not None:  # a blocked address or a name that does not resolve
+                    raise VerificationFailed(f"cannot fetch {url}: {refusal}") from e
                 raise VerificationFailed(f"cannot fetch {url}: {type(e).__name__}") from e
     raise VerificationFailed(f"more than {_MAX_REDIRECTS} redirects from {origin}")
 

@@ -233,3 +233,45 @@ def test_the_connection_goes_only_to_an_address_that_was_checked(tmp_path: Path)
     result = json.loads(report["commands"][1]["stdout"])["results"][0]
     assert result["verdict"] == "excluded", result
     assert _requested(report, "public", "again.test") == []
+
+
+_PROOF = (
+    "import json, sys\n"
+    "from crawler.registry.verify import VerificationFailed, fetch_proof\n"
+    "try:\n"
+    "    print(json.dumps({'text': fetch_proof(sys.argv[1], allow_private=False)}))\n"
+    "except VerificationFailed as e:\n"
+    "    print(json.dumps({'error': str(e)}))\n"
+)
+
+
+def test_the_registry_proof_fetch_connects_only_to_a_checked_address(tmp_path: Path) -> None:
+    """The site-owner proof fetch (``crawler/registry/verify.py``) goes through the same guard:
+    a name that answers the public address once and 127.0.0.2 afterwards (TTL 0) is fetched
+    from the public address it was checked at, never from the internal one; a name that does
+    not resolve fails the proof; a name resolving to 127.0.0.2 is refused as non-public."""
+    proof = {"/.well-known/heed-registry.txt": {"body": "public\n", "type": "text/plain"}}
+    internal = {"/.well-known/heed-registry.txt": {"body": "internal\n", "type": "text/plain"}}
+    command = [sys.executable, "-c", _PROOF]
+    spec = {
+        "servers": {
+            "public": {"address": PUBLIC, "port": PORT, "pages": proof},
+            "lan": {"address": LAN, "port": PORT, "pages": internal},
+        },
+        "dns": {
+            "rebind.test": {"a": [PUBLIC], "switch_after": 1, "then": [LAN]},
+            "inside.test": {"a": [LAN]},
+            "gone.test": {"nxdomain": True, "write_hosts": HOSTS},
+        },
+        "commands": [
+            [*command, f"http://rebind.test:{PORT}"],
+            [*command, f"http://inside.test:{PORT}"],
+            [*command, f"http://gone.test:{PORT}"],
+        ],
+    }
+    report = _world(tmp_path, spec)
+    assert _requested(report, "lan") == [], report["requests"]
+    rebound, inside, gone = (json.loads(c["stdout"]) for c in report["commands"])
+    assert rebound == {"text": "public\n"}, rebound
+    assert "non-public" in inside["error"], inside
+    assert "resolve" in gone["error"], gone
