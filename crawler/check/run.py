@@ -50,6 +50,7 @@ from filters.engine import (
 from filters.fetch import MAX_REDIRECTS
 from filters.urls import check_url
 
+from .. import netguard
 from ..config import RunConfig
 from ..fetcher import Fetcher
 from ..registry.client import RegistryClient, open_registry
@@ -197,11 +198,13 @@ class Checker:
         notes: list[str] = []
         redirects: list[str] = []
         while True:
-            if not self.subs.replaces_page and await self.fetcher.guard.blocked(current):
+            refused = None if self.subs.replaces_page else await self.fetcher.guard.refusal(current)
+            if refused is not None:  # as the crawl's middleware: blocked, or does not resolve
+                blocked = isinstance(refused, netguard.BlockedAddress)
                 decision = denied(
-                    ReasonCode.FETCH_BLOCKED_ADDRESS,
+                    ReasonCode.FETCH_BLOCKED_ADDRESS if blocked else ReasonCode.FETCH_ERROR,
                     Stage.PRE_FETCH,
-                    raw=urlsplit(current).hostname,
+                    raw=urlsplit(current).hostname if blocked else str(refused)[:300],
                     source=current,
                 )
                 return CheckResult(url, decision, current, None, tuple(redirects), tuple(notes))
