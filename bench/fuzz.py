@@ -399,10 +399,14 @@ def check_aitxt(data: bytes) -> None:
         _planted_denies(planted, aitxt.evaluate, "/Heed-Planted-Head/x")
 
 
+#: What tdmrep.py skips before the JSON text (documented there: whitespace, FF/VT, a BOM).
+_TDMREP_SPACE = b" \t\r\n\f\v"
+
+
 def _strict_json(data: bytes) -> object:
-    stripped = data.lstrip(b" \t\r\n")
+    stripped = data.lstrip(_TDMREP_SPACE)
     if stripped.startswith(b"\xef\xbb\xbf"):
-        stripped = stripped[3:].lstrip(b" \t\r\n")
+        stripped = stripped[3:].lstrip(_TDMREP_SPACE)
     try:
         return json.loads(stripped.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -439,7 +443,7 @@ def check_tdmrep(data: bytes) -> None:
             ):
                 raise violated(f"invalid file gave {result.verdict} {result.reasons}")
         elif policy.state is DocState.ABSENT:
-            if not data.lstrip(b" \t\r\n\xef\xbb\xbf").startswith(b"<"):
+            if not data.lstrip(_TDMREP_SPACE + b"\xef\xbb\xbf").startswith(b"<"):
                 raise violated("non-HTML body read as absent")
         elif policy.state is DocState.OK:
             if not isinstance(reference, list | dict):
