@@ -35,6 +35,14 @@ __all__ = ["RunContext", "new_crawl_id"]
 log = logging.getLogger(__name__)
 
 
+def _host_of(url: str) -> str:
+    """The host column of a decision: "" for a URL that does not parse (fetch.invalid-url)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
 def new_crawl_id() -> str:
     """A sortable, unique crawl id: UTC time plus 8 random hex digits."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
@@ -158,7 +166,7 @@ class RunContext:
         self.writer.write_decision(
             {
                 "url": url,
-                "host": urlsplit(url).hostname or "",
+                "host": _host_of(url),
                 "decided_at": datetime.now(UTC),
                 "stage": decision.stage.value,
                 "allowed": decision.allowed,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from scrapy.core.downloader import Slot
 from scrapy.exceptions import IgnoreRequest, NotConfigured
@@ -33,6 +33,7 @@ from filters.engine import (
     rsl_urls_needed,
 )
 from filters.fetch import MAX_REDIRECTS
+from filters.urls import redirect_target
 
 from . import signals as heed_signals
 from .netguard import BlockedAddress
@@ -198,14 +199,17 @@ class ConsentMiddleware:
     def _redirect(self, request: Request, response: Response) -> Request:
         hops = request.meta.get("heed_redirects", 0) + 1
         location = response.headers.get("Location", b"").decode("latin-1")
-        target = urljoin(request.url, location)
-        if hops > MAX_REDIRECTS or urlsplit(target).scheme not in ("http", "https"):
-            reason = (
-                ReasonCode.FETCH_REDIRECT_LIMIT if hops > MAX_REDIRECTS else ReasonCode.FETCH_ERROR
-            )
+        target, problem = redirect_target(request.url, location)
+        if hops > MAX_REDIRECTS or problem is not None:  # the same rule as heed check's
+            if hops > MAX_REDIRECTS:
+                reason, raw = ReasonCode.FETCH_REDIRECT_LIMIT, location
+            elif not target.startswith(("http://", "https://")):
+                reason, raw = ReasonCode.FETCH_ERROR, location  # another scheme
+            else:  # a Location no client can request (filters/urls.py)
+                reason, raw = ReasonCode.FETCH_INVALID_URL, f"{problem}: {location}"
             self._deny(
                 request,
-                denied(reason, Stage.POST_FETCH, raw=location, source=request.url),
+                denied(reason, Stage.POST_FETCH, raw=raw[:300], source=request.url),
                 status=response.status,
             )
         meta = {

@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 import filters
 from filters import ReasonCode, Stage
 from filters.engine import denied, evidence_json
-from filters.urls import check_url
+from filters.urls import check_url, resolve_dot_segments
 
 from .middlewares import HeedDenied
 
@@ -84,7 +84,7 @@ class HeedSpider(scrapy.Spider):
         if problem is not None:
             self._invalid(url, problem)
             return None
-        url = urldefrag(url)[0]
+        url = resolve_dot_segments(urldefrag(url)[0])  # the form servers serve (filters/urls.py)
         if url in self.scheduled or url in self.done:
             return None
         if url not in self.discovered:
@@ -113,13 +113,6 @@ class HeedSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"heed/denied/{ReasonCode.FETCH_INVALID_URL.value}")
         shown = url if len(url) <= 200 else url[:200] + "…"
         log.info("not requesting %r: %s", shown, problem)
-        try:
-            urlsplit(url)
-        except ValueError:
-            # RunContext.record_decision derives the host with urlsplit; such a URL cannot
-            # have a row yet, so it is counted and dropped (never requested either way).
-            self.crawler.stats.inc_value("heed/invalid_url/unrecorded")
-            return
         decision = denied(ReasonCode.FETCH_INVALID_URL, Stage.PRE_FETCH, raw=problem, source=url)
         self.ctx.record_decision(url, decision)
 

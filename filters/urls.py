@@ -22,17 +22,30 @@ Pure: no network, no files. The rules (conservative: refuse rather than guess):
 
 Spaces and other characters in the path or query are left to the client's percent-encoding,
 as browsers do; only the host is held to the strict grammar.
+
+:func:`resolve_dot_segments` gives the form of a URL that heed requests and decides: ``.``
+and ``..`` path segments (also written ``%2e``, any case) resolved as RFC 3986 §5.2.4 says.
+``urljoin`` does this for relative links, not for absolute ones, and servers resolve them
+before they serve: ``http://site/x/../private/`` would be requested as written, checked
+against robots.txt as ``/x/../private/`` (no ``Disallow: /private/`` matches) and served as
+``/private/``. Deciding and requesting the resolved form closes that hole.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import idna
 
-__all__ = ["MAX_URL_LENGTH", "check_host", "check_url"]
+__all__ = [
+    "MAX_URL_LENGTH",
+    "check_host",
+    "check_url",
+    "redirect_target",
+    "resolve_dot_segments",
+]
 
 #: Characters a requestable URL may have at most.
 MAX_URL_LENGTH = 2083
@@ -40,6 +53,7 @@ MAX_URL_LENGTH = 2083
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 _PORT = re.compile(r"[0-9]{1,5}\Z")
+_DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.I)
 
 
 def check_url(url: object) -> str | None:
@@ -123,3 +137,47 @@ def _check_ipv6(literal: str) -> str | None:
     except ValueError:
         return f"[{literal[:60]}] is not a valid IPv6 address"
     return None
+
+
+def resolve_dot_segments(url: str) -> str:
+    """``url`` with the ``.`` and ``..`` segments of its path resolved (RFC 3986 §5.2.4).
+
+    ``%2e`` counts as ``.`` inside such a segment only; a ``..`` above the root stays at the
+    root. Other URLs come back unchanged (the same string). ``url`` must pass
+    :func:`check_url`.
+    """
+    parts = urlsplit(url)
+    if not _DOT_SEGMENT.search(parts.path):
+        return url
+    out: list[str] = []
+    segments = parts.path.split("/")
+    for i, segment in enumerate(segments):
+        plain = segment.lower().replace("%2e", ".")
+        last = i == len(segments) - 1
+        if plain == ".":
+            if last:
+                out.append("")
+        elif plain == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    path = "/".join(out)
+    if not path.startswith("/"):
+        path = "/" + path
+    return parts._replace(path=path).geturl()
+
+
+def redirect_target(current: str, location: str) -> tuple[str, str | None]:
+    """Where a redirect from ``current`` to ``Location: location`` leads, and what makes that
+    target unrequestable (None: it can be requested; the target then has its dot segments
+    resolved). The crawl's middleware and ``heed check`` both follow redirects through this.
+    """
+    try:
+        target = urljoin(current, location)
+    except ValueError as e:  # e.g. an unclosed IPv6 bracket
+        return location, f"unparsable: {e}"
+    problem = check_url(target)
+    return (target, problem) if problem is not None else (resolve_dot_segments(target), None)

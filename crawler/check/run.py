@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from filters import ConfigError, Decision, DocState, FetchErrorKind, FetchOutcome, ReasonCode, Stage
 from filters.engine import (
@@ -48,7 +48,7 @@ from filters.engine import (
     rsl_urls_needed,
 )
 from filters.fetch import MAX_REDIRECTS
-from filters.urls import check_url
+from filters.urls import redirect_target, resolve_dot_segments
 
 from .. import netguard
 from ..config import RunConfig
@@ -194,7 +194,7 @@ class Checker:
 
     async def check(self, url: str) -> CheckResult:
         """The crawler's decision for ``url``, following redirects hop by hop."""
-        current, hops = url, 0
+        current, hops = resolve_dot_segments(url), 0  # what a crawl would request
         notes: list[str] = []
         redirects: list[str] = []
         while True:
@@ -218,7 +218,7 @@ class Checker:
             location = outcome.headers.get("location")
             if outcome.status in _REDIRECTS and location:
                 hops += 1
-                target, problem = _redirect_target(current, location)
+                target, problem = redirect_target(current, location)
                 if hops > MAX_REDIRECTS or problem is not None:
                     if hops > MAX_REDIRECTS:
                         reason, raw = ReasonCode.FETCH_REDIRECT_LIMIT, location
@@ -271,15 +271,6 @@ class Checker:
             if outcome.status not in _RETRY_STATUSES and outcome.error not in _RETRY_ERRORS:
                 break
         return outcome
-
-
-def _redirect_target(current: str, location: str) -> tuple[str, str | None]:
-    """The absolute redirect target and what makes it unrequestable (None: it can be)."""
-    try:
-        target = urljoin(current, location)
-    except ValueError as e:  # e.g. an unclosed IPv6 bracket
-        return location, f"unparsable: {e}"
-    return target, check_url(target)
 
 
 def _retry_pause(outcome: FetchOutcome) -> float:
