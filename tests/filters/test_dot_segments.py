@@ -67,7 +67,7 @@ def test_redirect_targets_are_resolved_and_checked() -> None:
         None,
     )
     assert redirect_target(current, "/y/%2e%2e/private/") == ("http://a.example/private/", None)
-    target, problem = redirect_target(current, "http://a.example:99999/")
+    _, problem = redirect_target(current, "http://a.example:99999/")
     assert problem is not None and "99999" in problem
     _, problem = redirect_target(current, "http://[::1/")
     assert problem is not None
