@@ -150,9 +150,9 @@ def _num(low: float, high: float) -> Callable[[Any], float]:
     def conv(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise TypeError("expected a number")
-        if not math.isfinite(v):
+        if isinstance(v, float) and not math.isfinite(v):
             raise ValueError("must be a finite number")
-        if not low <= v <= high:
+        if not low <= v <= high:  # compared exactly: a huge integer never overflows here
             raise ValueError(f"must be from {low:g} to {high:g}")
         return float(v)
 
@@ -326,6 +326,8 @@ def load_config(path: str | Path) -> RunConfig:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config {p}: {e}") from None
     except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    except ValueError as e:  # e.g. an integer past Python's 4,300-digit conversion limit
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ConfigError(f"{p}: not valid TOML: arrays or tables nested too deeply") from None
