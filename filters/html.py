@@ -42,12 +42,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree  # type: ignore[import-untyped]
 
 from ._html_encoding import decode, encoding_name, http_charset
+from ._html_parse import after_html, tree
 from ._html_text import visible_text
+from ._html_urls import defrag, resolve_href
 
 __all__ = [
     "MAX_PARSE_BYTES",
@@ -71,14 +72,6 @@ _SNIFF = re.compile(
 )
 _SNIFF_TEXT = re.compile(r"[\t\n\x0c\r ]*<(?:!doctype[\t\n\x0c\r ]+html|html)", re.I)
 _UTF16_CODECS = {"utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
-#: What libxml2/lxml refuse in a string: read as spaces (see the module docstring).
-_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-#: What "mostly not text" counts: replacement characters and C0 controls but whitespace.
-_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\ufffd\ufffe\uffff]")
-_NOT_TEXT_SAMPLE = 8192
-_AFTER_HTML = re.compile(r"</html\s*>", re.I)
-_PARSER = etree.HTMLParser()  # the options of lxml.html's parser, plain element classes
 _STRING = etree.XPath("string()", smart_strings=False)  # lxml.html text_content()
 _META_LICENSE = frozenset({"dcterms.license", "dc.rights", "dcterms.rights", "dc.license"})
 
@@ -136,124 +129,6 @@ def _utf16(content_type: str | None, body: bytes) -> str | None:
     return _UTF16_CODECS.get(encoding_name(http_charset(content_type)) or "")
 
 
-def _lxml(text: str) -> Any:
-    # lxml.html.document_fromstring with a plain-element parser: the same libxml2 parse,
-    # without a Python class lookup for every element proxy.
-    root = etree.fromstring(text, _PARSER)
-    if root is None:
-        raise etree.ParserError("Document is empty")
-    return root
-
-
-def _html5lib(text: str) -> Any:
-    import html5lib  # type: ignore[import-untyped]  # only for what lxml cannot parse
-
-    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("lxml"), namespaceHTMLElements=False)
-    return parser.parse(text).getroot()
-
-
-def _tree(text: str, notes: list[str], clean: bool = False) -> tuple[Any, str | None]:
-    """The parsed tree of decoded ``text`` (None if blank) and why it is unreadable, if so.
-
-    ``clean`` says the decoder saw none of the characters ``_NOT_TEXT`` and ``_XML_BAD`` find.
-    """
-    if not clean:
-        sample = text[:_NOT_TEXT_SAMPLE]
-        if _NOT_TEXT.search(sample) is not None:
-            bad = len(_NOT_TEXT.findall(sample))
-            if bad * 3 >= len(sample):
-                return None, f"mostly not text: {bad} of the first {len(sample)} characters"
-        if _XML_BAD.search(text) is not None:
-            text = _XML_BAD.sub(" ", text)
-    text = _XML_DECL.sub("", text, count=1)
-    if not text.strip():
-        notes.append("empty document")
-        return None, None
-    try:
-        return _lxml(text), None
-    except (etree.ParserError, ValueError, etree.XMLSyntaxError) as e:
-        first = f"lxml: {type(e).__name__}"
-    try:
-        root = _html5lib(text)
-    except Exception as e:  # the fallback's failure makes the page unreadable
-        return None, f"{first}; html5lib: {type(e).__name__}"
-    notes.append(f"{first}; read with html5lib")
-    return root, None
-
-
-def _after_html(text: str) -> list[str]:
-    """The markup after each ``</html>`` (libxml2 stops reading at the first one)."""
-    found = _AFTER_HTML.search(text)
-    if found is None:
-        return []
-    tail = text[found.end() :]
-    if "<" not in tail:
-        return []
-    return [part for part in _AFTER_HTML.split(tail) if "<" in part]
-
-
-# Fast paths for ``urljoin``/``urldefrag`` on the common simple shapes, where they are
-# provably identity-like: no ``;`` params, no ``.``/``..`` segments in a relative path, no
-# empty ``?``/``#`` (which urlunparse would drop), no whitespace or controls, lower-case scheme.
-_P = r"[A-Za-z0-9\-._~!$&'()*+,=:@%/]"  # path characters: sub-delims without ';'
-_Q = r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]"  # query and fragment characters
-_TAIL = rf"(?:\?{_Q}+)?(?:#{_Q}+)?"
-_ROOTED = re.compile(rf"/(?!/){_P}*{_TAIL}\Z")
-_ABSOLUTE = re.compile(rf"https?://[A-Za-z0-9\-.]+(?::[0-9]+)?(?:/{_P}*)?{_TAIL}\Z")
-
-
-@lru_cache(maxsize=1024)
-def _origin_prefix(base: str) -> str | None:
-    """``scheme://netloc`` of an http(s) ``base`` as ``urljoin`` would rebuild it, or None."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _fast_join(base: str, href: str) -> str | None:
-    """``urljoin(base, href)`` for the simple shapes above; None when not applicable."""
-    if href[:1] == "/":
-        if not _ROOTED.match(href):
-            return None
-        path = href.split("?", 1)[0].split("#", 1)[0]
-        if "." in path and any(seg in (".", "..") for seg in path.split("/")):
-            return None
-        prefix = _origin_prefix(base)
-        return None if prefix is None else prefix + href
-    if href[:4] == "http" and _ABSOLUTE.match(href):
-        return href  # same scheme: rebuilt unchanged; other scheme: returned as is
-    return None
-
-
-def _defrag(url: str) -> str:
-    """``urldefrag(url)[0]``."""
-    if "#" not in url:
-        return url
-    if _ABSOLUTE.match(url):
-        return url.partition("#")[0]
-    return urldefrag(url)[0]
-
-
-@lru_cache(maxsize=65536)
-def _resolve(base: str, href: str | None) -> str | None:
-    """``href`` made absolute against ``base``, http(s) only; None if unusable."""
-    if not href:
-        return None
-    href = href.strip()
-    fast = _fast_join(base, href)
-    if fast is not None:
-        return fast
-    try:
-        url = urljoin(base, href)
-    except ValueError:
-        return None
-    return url if url.startswith(("http://", "https://")) else None
-
-
 def _attr(element: Any, name: str) -> str:
     value = element.get(name)
     return value if isinstance(value, str) else ""
@@ -261,7 +136,7 @@ def _attr(element: Any, name: str) -> str:
 
 def _base_url(root: Any, base_url: str) -> str:
     for base in root.iter("base"):
-        href = _resolve(base_url, _attr(base, "href"))
+        href = resolve_href(base_url, _attr(base, "href"))
         if href:
             return href
         break
@@ -294,7 +169,7 @@ class _Collector:
         elif name == "tdm-policy":
             self.tdm_policy.append(content)
         elif name in _META_LICENSE and content.lower().startswith(("http://", "https://")):
-            url = _resolve(self.base, content)
+            url = resolve_href(self.base, content)
             if url and len(self.meta_licenses) < _MAX_CANDIDATES:
                 self.meta_licenses.append(url)
 
@@ -302,7 +177,7 @@ class _Collector:
         rel = element.get("rel")
         if not rel or "license" not in rel.lower().split():
             return
-        url = _resolve(self.base, _attr(element, "href"))
+        url = resolve_href(self.base, _attr(element, "href"))
         if url is None:
             self.notes.append(f"rel=license on <{tag}> without a usable href")
             return
@@ -314,9 +189,9 @@ class _Collector:
     def anchor(self, element: Any) -> None:
         if len(self.links) >= _MAX_LINKS:
             return
-        url = _resolve(self.base, _attr(element, "href"))
+        url = resolve_href(self.base, _attr(element, "href"))
         if url:
-            self.links.setdefault(_defrag(url), None)
+            self.links.setdefault(defrag(url), None)
 
     def jsonld_script(self, element: Any) -> None:
         if media_type(_attr(element, "type")) != "application/ld+json":
@@ -327,7 +202,7 @@ class _Collector:
             self.notes.append("unparseable JSON-LD")
             return
         for url in _jsonld_licenses(data):
-            resolved = _resolve(self.base, url)
+            resolved = resolve_href(self.base, url)
             if resolved and len(self.jsonld) < _MAX_CANDIDATES:
                 self.jsonld.append(resolved)
 
@@ -415,14 +290,14 @@ def _extract(
     if decoded is None:
         error = "declared encoding cannot be read (the Encoding Standard's replacement)"
         return HtmlSignals(diagnostics=tuple(notes), error=error)
-    root, error = _tree(decoded.text, notes, decoded.clean)
+    root, error = tree(decoded.text, notes, decoded.clean)
     if error is not None:
         return HtmlSignals(diagnostics=tuple(notes), error=error)
     if root is None:
         return HtmlSignals(diagnostics=tuple(notes))
     collector = _Collector(_base_url(root, base_url), product_token, ai_agents)
     _visit(root, collector)
-    for tail in _after_html(decoded.text):
+    for tail in after_html(decoded.text):
         _read_more(tail, collector, notes, tails=False)
     if decoded.source == "http" and decoded.encoding in ("utf-16le", "utf-16be"):
         _read_more(body.decode("utf-8", "replace"), collector, notes, tails=True)
@@ -451,13 +326,13 @@ def _read_more(text: str, collector: _Collector, notes: list[str], *, tails: boo
     reading); its text does not. Markup that cannot be read adds nothing: the page's own
     reading succeeded.
     """
-    root, error = _tree(text, [])
+    root, error = tree(text, [])
     if root is not None:
         _visit(root, collector)
     elif error is not None:
         notes.append(f"another reading unreadable: {error}")
     if tails:
-        for tail in _after_html(text):
+        for tail in after_html(text):
             _read_more(tail, collector, notes, tails=False)
 
 
@@ -487,7 +362,7 @@ def link_header_licenses(
     plain: list[str] = []
     rsl: list[str] = []
     for target, is_rsl in _link_entries(tuple(values)):
-        url = _resolve(base_url, target)
+        url = resolve_href(base_url, target)
         if url:
             (rsl if is_rsl else plain).append(url)
     return tuple(plain), tuple(rsl)

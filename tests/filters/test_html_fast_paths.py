@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
 
-from filters import html
+from filters import _html_urls, html
 from filters._html_text import visible_text, walk_text
 
 _TAGS = ["p", "div", "span", "b", "script", "style", "noscript", "template", "br", "li", "td"]
@@ -90,10 +90,10 @@ def _href(draw: st.DrawFn) -> str:
 @settings(max_examples=200, deadline=None)
 @given(_BASES, _href())
 def test_fast_join_equals_urljoin(base: str, href: str) -> None:
-    fast = html._fast_join(base, href)
+    fast = _html_urls.fast_join(base, href)
     if fast is not None:
         assert fast == urljoin(base, href)
-        assert html._defrag(fast) == urldefrag(fast)[0]
+        assert _html_urls.defrag(fast) == urldefrag(fast)[0]
 
 
 @settings(max_examples=200, deadline=None)
@@ -103,13 +103,13 @@ def test_defrag_equals_urldefrag(url: str) -> None:
         expected = urldefrag(url)[0]
     except ValueError:
         return
-    assert html._defrag(url) == expected
+    assert _html_urls.defrag(url) == expected
 
 
 def test_fast_join_covers_the_common_shapes() -> None:
     base = "https://e.org/dir/page.html"
-    assert html._fast_join(base, "/p/1?x=1#top") == "https://e.org/p/1?x=1#top"
-    assert html._fast_join(base, "https://other.org/a.b/") == "https://other.org/a.b/"
-    assert html._fast_join(base, "/a/../b") is None  # dot segments: left to urljoin
-    assert html._fast_join(base, "rel.html") is None
-    assert html._fast_join(base, "/a?") is None  # urljoin drops the empty query
+    assert _html_urls.fast_join(base, "/p/1?x=1#top") == "https://e.org/p/1?x=1#top"
+    assert _html_urls.fast_join(base, "https://other.org/a.b/") == "https://other.org/a.b/"
+    assert _html_urls.fast_join(base, "/a/../b") is None  # dot segments: left to urljoin
+    assert _html_urls.fast_join(base, "rel.html") is None
+    assert _html_urls.fast_join(base, "/a?") is None  # urljoin drops the empty query
