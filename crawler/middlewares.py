@@ -32,8 +32,7 @@ from filters.engine import (
     inspect_response,
     rsl_urls_needed,
 )
-from filters.fetch import MAX_REDIRECTS
-from filters.urls import redirect_target
+from filters.urls import redirect_refusal, redirect_target
 
 from . import signals as heed_signals
 from .netguard import BlockedAddress
@@ -200,16 +199,12 @@ class ConsentMiddleware:
         hops = request.meta.get("heed_redirects", 0) + 1
         location = response.headers.get("Location", b"").decode("latin-1")
         target, problem = redirect_target(request.url, location)
-        if hops > MAX_REDIRECTS or problem is not None:  # the same rule as heed check's
-            if hops > MAX_REDIRECTS:
-                reason, raw = ReasonCode.FETCH_REDIRECT_LIMIT, location
-            elif not target.startswith(("http://", "https://")):
-                reason, raw = ReasonCode.FETCH_ERROR, location  # another scheme
-            else:  # a Location no client can request (filters/urls.py)
-                reason, raw = ReasonCode.FETCH_INVALID_URL, f"{problem}: {location}"
+        refusal = redirect_refusal(target, problem, location, hops)  # as heed check's
+        if refusal is not None:
+            reason, raw = refusal
             self._deny(
                 request,
-                denied(reason, Stage.POST_FETCH, raw=raw[:300], source=request.url),
+                denied(reason, Stage.POST_FETCH, raw=raw, source=request.url),
                 status=response.status,
             )
         meta = {

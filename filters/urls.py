@@ -39,10 +39,14 @@ from urllib.parse import urljoin, urlsplit
 
 import idna
 
+from .fetch import MAX_REDIRECTS
+from .reasons import ReasonCode
+
 __all__ = [
     "MAX_URL_LENGTH",
     "check_host",
     "check_url",
+    "redirect_refusal",
     "redirect_target",
     "resolve_dot_segments",
 ]
@@ -181,3 +185,18 @@ def redirect_target(current: str, location: str) -> tuple[str, str | None]:
         return location, f"unparsable: {e}"
     problem = check_url(target)
     return (target, problem) if problem is not None else (resolve_dot_segments(target), None)
+
+
+def redirect_refusal(
+    target: str, problem: str | None, location: str, hops: int
+) -> tuple[ReasonCode, str] | None:
+    """Why the ``hops``-th redirect (to ``redirect_target``'s ``target`` and ``problem``, from
+    ``Location: location``) is not followed, as a reason code and its raw value; None when it
+    may be followed. The crawl's middleware and ``heed check`` share this rule."""
+    if hops > MAX_REDIRECTS:
+        return ReasonCode.FETCH_REDIRECT_LIMIT, location[:300]
+    if problem is None:
+        return None
+    if not target.startswith(("http://", "https://")):
+        return ReasonCode.FETCH_ERROR, location[:300]  # another scheme
+    return ReasonCode.FETCH_INVALID_URL, f"{problem}: {location}"[:300]

@@ -47,8 +47,7 @@ from filters.engine import (
     inspect_response,
     rsl_urls_needed,
 )
-from filters.fetch import MAX_REDIRECTS
-from filters.urls import redirect_target, resolve_dot_segments
+from filters.urls import redirect_refusal, redirect_target, resolve_dot_segments
 
 from .. import netguard
 from ..config import RunConfig
@@ -219,17 +218,13 @@ class Checker:
             if outcome.status in _REDIRECTS and location:
                 hops += 1
                 target, problem = redirect_target(current, location)
-                if hops > MAX_REDIRECTS or problem is not None:
-                    if hops > MAX_REDIRECTS:
-                        reason, raw = ReasonCode.FETCH_REDIRECT_LIMIT, location
-                    elif not target.startswith(("http://", "https://")):
-                        reason, raw = ReasonCode.FETCH_ERROR, location  # another scheme
-                    else:  # a Location no client can request (filters/urls.py)
-                        reason, raw = ReasonCode.FETCH_INVALID_URL, f"{problem}: {location}"
+                refusal = redirect_refusal(target, problem, location, hops)
+                if refusal is not None:
+                    reason, raw = refusal
                     decision = denied(
                         reason,
                         Stage.POST_FETCH,
-                        raw=raw[:300],
+                        raw=raw,
                         source=current,
                         evidence=pre.evidence,
                     )

@@ -71,3 +71,21 @@ def test_redirect_targets_are_resolved_and_checked() -> None:
     assert problem is not None and "99999" in problem
     _, problem = redirect_target(current, "http://[::1/")
     assert problem is not None
+
+
+def test_redirect_refusal_is_one_rule_for_crawl_and_check() -> None:
+    from filters import ReasonCode
+    from filters.urls import redirect_refusal
+
+    here = "http://a.example/start"
+    ok = redirect_target(here, "/next")
+    assert redirect_refusal(*ok, "/next", 5) is None
+    assert redirect_refusal(*ok, "/next", 6) == (ReasonCode.FETCH_REDIRECT_LIMIT, "/next")
+    ftp = redirect_target(here, "ftp://a.example/f")
+    assert redirect_refusal(*ftp, "ftp://a.example/f", 1) == (
+        ReasonCode.FETCH_ERROR,
+        "ftp://a.example/f",
+    )
+    bad = redirect_target(here, "http://a.example:99999/")
+    reason, raw = redirect_refusal(*bad, "http://a.example:99999/", 1) or (None, "")
+    assert reason is ReasonCode.FETCH_INVALID_URL and raw.endswith("http://a.example:99999/")
