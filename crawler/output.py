@@ -20,10 +20,9 @@ exceed that by at most one row group and the footer), on ``flush()``/``close()``
 progress.
 
 Choices where the SPEC is silent:
-- One writer per output directory at a time: the writer takes an exclusive ``flock`` on
-  ``out_dir/.heed-output.lock`` (released by the kernel if the process dies), so the stale
-  temporary cleanup can never delete a live writer's file. A second writer raises
-  ``OutputLockedError``.
+- One writer per output directory at a time (``crawler/_output_folder.py``: an exclusive
+  ``flock``), so the stale temporary cleanup can never delete a live writer's file. A second
+  writer raises ``OutputLockedError``.
 - ``run.json`` already present (a resumed run): the earlier content is kept under
   ``previous_runs`` in the new file instead of being lost; an unreadable one is set aside as
   ``run.json.unreadable-<crawl_id>``.
@@ -44,8 +43,6 @@ Choices where the SPEC is silent:
   before the failure stay as they are, complete; ``close()`` still writes ``run.json`` (with
   ``write_error`` and ``fatal`` set) if the folder allows it. The rows lost belong to URLs a
   rerun has not seen decided, so it crawls them again.
-- ``check_output_dir`` says before a run starts whether a folder can hold output (exists or can
-  be created, is a folder, is writable, its ``records/`` and ``decisions/`` are folders).
 
 Thread-safety: a ``RunWriter`` is single-threaded. Scrapy item pipelines run in the reactor
 thread, which is the intended caller; call ``maybe_flush`` from a ``LoopingCall`` there too.
@@ -65,12 +62,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from filters.errors import HeedError
 
-from filters.errors import ConfigError, HeedError
-
-from ._output_parts import Stream, fsync_dir, part_files
+from ._output_folder import (
+    TABLES as _TABLES,
+)
+from ._output_folder import (
+    OutputLockedError,
+    adopt_lock,
+    check_output_dir,
+    hold_output_lock,
+)
+from ._output_folder import (
+    why as _why,
+)
+from ._output_parts import Stream, fsync_dir
+from ._output_read import read_decisions, read_records
 from ._output_schema import (
     DECISION_SCHEMA,
     RECORD_SCHEMA,
@@ -78,11 +85,6 @@ from ._output_schema import (
     normalize_decision,
     normalize_record,
 )
-
-try:  # POSIX only; elsewhere the single-writer rule is documented but not enforced.
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "DECISION_SCHEMA",
@@ -105,79 +107,10 @@ _MIB = 1024 * 1024
 DEFAULT_PART_MAX_BYTES = 256 * _MIB
 #: A crawl_id becomes part of file names, so it is restricted to a portable, slash-free set.
 _CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_LOCK_NAME = ".heed-output.lock"
-_TABLES = ("records", "decisions")
-
-
-class OutputLockedError(HeedError):
-    """Another live writer holds the output directory."""
 
 
 class OutputWriteError(HeedError):
     """Writing or publishing output failed (permissions, disk full, a closed file)."""
-
-
-#: Locks taken by :func:`hold_output_lock`, waiting for this process's next ``RunWriter`` on
-#: the same folder (a second ``flock`` from the same process would conflict with the first).
-_HELD_LOCKS: dict[str, IO[bytes]] = {}
-
-
-def _lock_key(out_dir: Path) -> str:
-    return str(Path(out_dir).resolve())
-
-
-def hold_output_lock(out_dir: Path) -> None:
-    """Take ``out_dir``'s writer lock now; the next ``RunWriter`` on it in this process adopts
-    it. For commands that prepare a folder before a crawl writes to it (``heed demo``).
-
-    Raises:
-        OutputLockedError: another live writer uses ``out_dir``.
-    """
-    key = _lock_key(out_dir)
-    if key not in _HELD_LOCKS:
-        _HELD_LOCKS[key] = _flock(Path(out_dir))
-
-
-def _flock(out_dir: Path) -> IO[bytes]:
-    handle = open(out_dir / _LOCK_NAME, "ab")  # noqa: SIM115 (held for the run)
-    if fcntl is None:  # pragma: no cover
-        return handle
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
-        handle.close()
-        raise OutputLockedError(f"{out_dir}: another heed writer is using it") from e
-    return handle
-
-
-def check_output_dir(out_dir: Path) -> None:
-    """Make sure ``out_dir`` can hold a run's output, creating it if needed.
-
-    Raises:
-        ConfigError: naming the path and what is wrong (a file, no permission, ...).
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"output folder {out_dir}: exists and is not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"output folder {out_dir}: cannot create it ({_why(e)})") from None
-    for table in _TABLES:
-        sub = out_dir / table
-        if sub.exists() and not sub.is_dir():
-            raise ConfigError(f"output folder {sub}: exists and is not a folder")
-    probe = out_dir / f".heed-write-probe-{os.getpid()}"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as e:
-        raise ConfigError(f"output folder {out_dir}: cannot write in it ({_why(e)})") from None
-
-
-def _why(e: OSError) -> str:
-    where = f" ({e.filename})" if e.filename else ""
-    return f"{e.strerror or e}{where}"
 
 
 class RunWriter:
@@ -239,12 +172,7 @@ class RunWriter:
             self._before_publish()
 
     def _acquire_lock(self) -> IO[bytes] | None:
-        held = _HELD_LOCKS.pop(_lock_key(self.out_dir), None)
-        if held is not None:
-            return held
-        if fcntl is None:  # pragma: no cover
-            return None
-        return _flock(self.out_dir)
+        return adopt_lock(self.out_dir)
 
     @staticmethod
     def _remove_stale(folder: Path) -> None:
@@ -467,33 +395,3 @@ def _json_value(value: object) -> object:
     if isinstance(value, set | frozenset):
         return sorted(value, key=str)
     raise TypeError(f"run.json: cannot store a {type(value).__name__}")
-
-
-def _read(folder: Path, schema: pa.Schema) -> pa.Table:
-    tables = []
-    for _, path in part_files(folder):
-        table = pq.read_table(path)
-        if not table.schema.equals(schema, check_metadata=False):
-            raise ValueError(f"{path}: its schema is not heed's schema version {SCHEMA_VERSION}")
-        tables.append(table.replace_schema_metadata(schema.metadata))
-    if not tables:
-        return schema.empty_table()
-    return pa.concat_tables(tables)
-
-
-def read_records(out_dir: Path) -> pa.Table:
-    """Every complete ``records/`` part of a run directory as one table (temporaries ignored).
-
-    Raises:
-        ValueError: a part whose schema differs from ``RECORD_SCHEMA``.
-    """
-    return _read(Path(out_dir) / "records", RECORD_SCHEMA)
-
-
-def read_decisions(out_dir: Path) -> pa.Table:
-    """Every complete ``decisions/`` part of a run directory as one table (temporaries ignored).
-
-    Raises:
-        ValueError: a part whose schema differs from ``DECISION_SCHEMA``.
-    """
-    return _read(Path(out_dir) / "decisions", DECISION_SCHEMA)
