@@ -9,7 +9,7 @@ Routes (described in ``openapi.py``, served at ``/openapi.json``):
 - ``POST /v1/entries``, ``DELETE /v1/entries/{id}``: need ``Authorization: Bearer <token>``,
   a token created with ``heed registry token add`` (only its SHA-256 is stored);
 - ``POST /v1/challenges`` and ``POST /v1/challenges/{id}/verify``: a site owner registers an
-  entry for their own origin without a token by publishing the challenge (``verify.py``).
+  entry for their own origin without a token by publishing the challenge (``site_owner.py``).
 
 Bounds: request bodies ≤ ``max_body`` (1 MiB) and JSON nested ≤ ``max_json_depth`` (32)
 levels, lookups ≤ ``max_batch`` URLs (10,000), each URL ≤ 8 KiB, list pages ≤ 1,000 entries;
@@ -31,11 +31,8 @@ import contextlib
 import json
 import logging
 import re
-import secrets
 import socket
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,11 +40,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from filters.errors import RegistryError, RegistryValidationError
 from filters.model import Purpose
-from filters.registry import Entry, entry_from_dict, entry_to_dict
+from filters.registry import entry_from_dict, entry_to_dict
 
-from . import verify
+from . import site_owner
 from ._answer import dumps as _dumps
 from ._answer import lookup_body as _lookup_body
+from ._api import ApiError, ServiceConfig, refuse_past_expiry
 from ._limits import RateLimiter, nested_deeper_than
 from .openapi import openapi_document
 from .store import RegistryStore
@@ -57,7 +55,6 @@ __all__ = ["ApiError", "RegistryServer", "ServiceConfig", "make_server", "serve_
 log = logging.getLogger(__name__)
 
 _MAX_URL = 8192
-_CHALLENGE_TTL = timedelta(hours=1)
 _ENTRY_PATH = re.compile(r"^/v1/entries/([A-Za-z0-9._:-]{1,128})$")
 _VERIFY_PATH = re.compile(r"^/v1/challenges/([A-Za-z0-9_-]{1,64})/verify$")
 #: Methods of each fixed route (the ``Allow`` of a 405); the {id} routes are in ``_allowed``.
@@ -68,47 +65,6 @@ _METHODS = {
     "/v1/entries": ("GET", "POST"),
     "/v1/challenges": ("POST",),
 }
-#: Fields of a challenge's entry kept until it is verified (the validated entry's own values).
-_CHALLENGE_FIELDS = (
-    "subject_kind",
-    "subject",
-    "choice",
-    "purposes",
-    "license",
-    "registered_by",
-    "expires_at",
-    "note",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceConfig:
-    """Limits and switches of one service instance."""
-
-    max_body: int = 1024 * 1024
-    max_batch: int = 10_000
-    allow_private: bool = False
-    #: The whole proof fetch, every redirect and a trickling server included.
-    fetch_timeout: float = 10.0
-    #: Accept proofs over plain http on port 80 (they also cover https on 443).
-    allow_http_proof: bool = False
-    #: Proof fetches under way at once; one more is answered 503 at once.
-    max_verifications: int = 4
-    #: Challenges a client address may create at once, then one per ``challenge_refill`` s.
-    challenge_burst: int = 10
-    challenge_refill: float = 60.0
-    max_pending_challenges: int = 10_000
-    max_json_depth: int = 32
-
-
-class ApiError(Exception):
-    """An HTTP error answer; carries the status and a message for the JSON body."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 class RegistryServer(ThreadingHTTPServer):
@@ -327,7 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _add(self) -> tuple[int, object]:
         name = self._auth()
         entry = entry_from_dict(self._json_body(), default_by=f"token:{name}")
-        _refuse_past_expiry(entry)
+        refuse_past_expiry(entry)
         self.server.store.add(entry)
         return 201, {"entry": entry_to_dict(entry)}
 
@@ -338,75 +294,11 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"removed": entry_id}
 
     def _challenge(self) -> tuple[int, object]:
-        wait = self.server.challenge_limiter.take(str(self.client_address[0]))
-        if wait:
-            raise ApiError(
-                429, f"too many challenges from this address; retry in {wait} s",
-                {"Retry-After": str(wait)},
-            )  # fmt: skip
-        body = self._json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("origin"), str):
-            raise ApiError(400, 'expected {"origin": "https://…", "entry": {...}}')
-        origin = verify.normalize_origin(body["origin"])
-        raw_entry = body.get("entry")
-        if not isinstance(raw_entry, dict):
-            raise ApiError(400, "entry must be an object")
-        fields = {k: v for k, v in raw_entry.items() if k not in ("id", "verified")}
-        fields["registered_by"] = f"owner:{origin}"
-        entry = entry_from_dict(fields)  # validated now, so the owner learns of errors early
-        _refuse_past_expiry(entry)
-        verify.check_scope(entry, origin, allow_http=self.server.config.allow_http_proof)
-        kept = entry_to_dict(entry)  # only the validated fields are kept (bounded in size)
-        kept_json = json.dumps({k: kept[k] for k in _CHALLENGE_FIELDS})
-        challenge_id, token = secrets.token_urlsafe(16), secrets.token_urlsafe(24)
-        expires = datetime.now(UTC) + _CHALLENGE_TTL
-        limit = self.server.config.max_pending_challenges
-        if not self.server.store.put_challenge(
-            challenge_id, origin, token, kept_json, expires, max_pending=limit
-        ):
-            raise ApiError(
-                429, f"{limit} challenges are pending; retry later", {"Retry-After": "60"}
-            )
-        return 201, {
-            "challenge_id": challenge_id,
-            "origin": origin,
-            "well_known_url": origin + verify.WELL_KNOWN_PATH,
-            "content": verify.challenge_line(token),
-            "expires_at": expires.isoformat(),
-            "verify_url": f"/v1/challenges/{challenge_id}/verify",
-        }
+        client = str(self.client_address[0])
+        return 201, site_owner.create_challenge(self.server, client, self._json_body)
 
     def _verify(self, challenge_id: str) -> tuple[int, object]:
-        found = self.server.store.get_challenge(challenge_id)
-        if found is None:
-            raise ApiError(404, "no such challenge (unknown or already used)")
-        origin, token, fields_json, expires = found
-        if datetime.now(UTC) >= expires:
-            raise ApiError(410, "challenge expired; ask for a new one")
-        config = self.server.config
-        fields = json.loads(fields_json)
-        fields["verified"] = True
-        fields["registered_at"] = None
-        entry = entry_from_dict(fields)
-        # Again at verification: a challenge stored under older rules must not outgrow its proof.
-        verify.check_scope(entry, origin, allow_http=config.allow_http_proof)
-        if not self.server.verifications.acquire(blocking=False):
-            raise ApiError(
-                503, "too many verifications under way; retry shortly", {"Retry-After": "10"}
-            )
-        try:
-            text = verify.fetch_proof(
-                origin, allow_private=config.allow_private, timeout=config.fetch_timeout
-            )
-        finally:
-            self.server.verifications.release()
-        if not verify.proof_matches(text, token):
-            raise verify.VerificationFailed(
-                f"{origin}{verify.WELL_KNOWN_PATH} does not contain the challenge line"
-            )
-        if not self.server.store.complete_challenge(challenge_id, entry):
-            raise ApiError(404, "challenge already used")
-        return 201, {"entry": entry_to_dict(entry)}
+        return 201, site_owner.verify_challenge(self.server, challenge_id)
 
 
 def _allowed(path: str) -> tuple[str, ...]:
@@ -418,11 +310,6 @@ def _allowed(path: str) -> tuple[str, ...]:
     if _VERIFY_PATH.match(path):
         return ("POST",)
     return ()
-
-
-def _refuse_past_expiry(entry: Entry) -> None:
-    if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
-        raise ApiError(400, f"expires_at {entry.expires_at.isoformat()} is in the past")
 
 
 def make_server(

@@ -1,0 +1,46 @@
+"""What the registry service's routes share: its limits (``ServiceConfig``) and the error
+answer type (``ApiError``), apart from the HTTP plumbing in ``service.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from filters.registry import Entry
+
+__all__ = ["ApiError", "ServiceConfig", "refuse_past_expiry"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """Limits and switches of one service instance."""
+
+    max_body: int = 1024 * 1024
+    max_batch: int = 10_000
+    allow_private: bool = False
+    #: The whole proof fetch, every redirect and a trickling server included.
+    fetch_timeout: float = 10.0
+    #: Accept proofs over plain http on port 80 (they also cover https on 443).
+    allow_http_proof: bool = False
+    #: Proof fetches under way at once; one more is answered 503 at once.
+    max_verifications: int = 4
+    #: Challenges a client address may create at once, then one per ``challenge_refill`` s.
+    challenge_burst: int = 10
+    challenge_refill: float = 60.0
+    max_pending_challenges: int = 10_000
+    max_json_depth: int = 32
+
+
+class ApiError(Exception):
+    """An HTTP error answer; carries the status and a message for the JSON body."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def refuse_past_expiry(entry: Entry) -> None:
+    if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
+        raise ApiError(400, f"expires_at {entry.expires_at.isoformat()} is in the past")
