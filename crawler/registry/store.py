@@ -166,7 +166,10 @@ class RegistryStore:
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # WAL is persistent: switch only a database that is not in it yet (the switch needs
+            # an exclusive lock, which a concurrent opener may refuse as "database is locked").
+            if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA mmap_size={_MMAP_SIZE}")
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
