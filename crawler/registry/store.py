@@ -31,125 +31,26 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from filters.errors import RegistryConflictError, RegistryError, RegistryValidationError
-from filters.model import Purpose
-from filters.registry import Choice, Entry, SubjectKind, lookup_keys
+from filters.registry import Entry, SubjectKind, lookup_keys
+
+from ._store_rows import COLUMNS, MIGRATIONS, SCHEMA_VERSION, entry_row, row_entry
 
 __all__ = ["SCHEMA_VERSION", "RegistryStore", "hash_token"]
 
-#: Migrations, in order; ``PRAGMA user_version`` is the number applied so far.
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE entries (
-        id TEXT PRIMARY KEY,
-        host TEXT NOT NULL,
-        subject_kind TEXT NOT NULL CHECK (subject_kind IN ('domain', 'prefix', 'url')),
-        subject TEXT NOT NULL,
-        choice TEXT NOT NULL CHECK (choice IN ('opt-out', 'opt-in')),
-        purposes TEXT NOT NULL,
-        license TEXT,
-        registered_by TEXT NOT NULL,
-        registered_at TEXT NOT NULL,
-        expires_at TEXT,
-        note TEXT,
-        verified INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX entries_host ON entries (host);
-    CREATE TABLE tokens (
-        name TEXT PRIMARY KEY,
-        sha256 TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE challenges (
-        id TEXT PRIMARY KEY,
-        origin TEXT NOT NULL,
-        token TEXT NOT NULL,
-        entry TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-_COLUMNS = (
-    "id, host, subject_kind, subject, choice, purposes, license, registered_by, "
-    "registered_at, expires_at, note, verified"
-)
-_SELECT = f"SELECT {_COLUMNS} FROM entries"
+_SELECT = f"SELECT {COLUMNS} FROM entries"
 _CHUNK = 500  # bound on SQL variables per statement (SQLite's limit is 999 on old builds)
 _DOMAIN_ONLY = " AND subject_kind = 'domain'"  # all that a parent domain's rows can add
 #: Bytes of the file read through a memory map (address space only; the OS shares the pages).
 _MMAP_SIZE = 1 << 30
-#: Rows whose ``Entry`` is kept for reuse; past this the cache starts over (bounded memory).
-_ENTRY_CACHE_LIMIT = 65_536
-_PURPOSES: dict[str, frozenset[Purpose]] = {}
-_KINDS = {k.value: k for k in SubjectKind}
 _DOMAIN = SubjectKind.DOMAIN  # bound once: member lookups through the enum class are slow
-_CHOICES = {c.value: c for c in Choice}
-_ENTRIES: dict[tuple[object, ...], Entry] = {}
 _CONFLICT_VERBS = {"fail": "INSERT", "skip": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}
 
 
 def hash_token(token: str) -> str:
     """SHA-256 of a write token; tokens are 256-bit random, so no salt or stretching is needed."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _purposes(text: str) -> frozenset[Purpose]:
-    cached = _PURPOSES.get(text)
-    if cached is None:
-        cached = frozenset(Purpose(p) for p in text.split(",") if p)
-        _PURPOSES[text] = cached
-    return cached
-
-
-def _row_entry(row: tuple[Any, ...]) -> Entry:
-    """The ``Entry`` of a row, shared between lookups (keyed by the whole row)."""
-    entry = _ENTRIES.get(row)
-    if entry is None:
-        entry = _build_entry(row)
-        if len(_ENTRIES) >= _ENTRY_CACHE_LIMIT:
-            _ENTRIES.clear()
-        _ENTRIES[row] = entry
-    return entry
-
-
-def _build_entry(row: tuple[Any, ...]) -> Entry:
-    # Rows were validated by make_entry before they were written; rebuild without re-checking
-    # (TEXT NOT NULL columns hold str). Arguments by position, in Entry's field order.
-    kind, choice = _KINDS.get(row[2]), _CHOICES.get(row[4])
-    return Entry(
-        row[0],
-        SubjectKind(row[2]) if kind is None else kind,
-        row[3],
-        Choice(row[4]) if choice is None else choice,
-        _purposes(row[5]),
-        row[6],
-        row[7],
-        datetime.fromisoformat(row[8]),
-        None if row[9] is None else datetime.fromisoformat(row[9]),
-        row[10],
-        bool(row[11]),
-    )
-
-
-def _entry_row(entry: Entry) -> tuple[object, ...]:
-    return (
-        entry.id,
-        entry.host,
-        entry.subject_kind.value,
-        entry.subject,
-        entry.choice.value,
-        ",".join(sorted(p.value for p in entry.purposes)),
-        entry.license,
-        entry.registered_by,
-        entry.registered_at.isoformat(),
-        entry.expires_at.isoformat() if entry.expires_at else None,
-        entry.note,
-        1 if entry.verified else 0,
-    )
 
 
 class RegistryStore:
@@ -187,7 +88,7 @@ class RegistryStore:
             if version > SCHEMA_VERSION:
                 raise RegistryError(f"registry schema {version} is newer than {SCHEMA_VERSION}")
             for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number].split(";"):
+                for statement in MIGRATIONS[number].split(";"):
                     if statement.strip():
                         self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version={number + 1}")
@@ -256,8 +157,8 @@ class RegistryStore:
         verb = _CONFLICT_VERBS.get(on_conflict)
         if verb is None:
             raise RegistryValidationError(f"on_conflict must be one of {sorted(_CONFLICT_VERBS)}")
-        rows = [_entry_row(e) for e in entries]
-        sql = f"{verb} INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+        rows = [entry_row(e) for e in entries]
+        sql = f"{verb} INTO entries ({COLUMNS}) VALUES ({', '.join('?' * 12)})"
         with self._transaction() as db:
             if on_conflict == "fail":
                 ids = [str(row[0]) for row in rows]
@@ -287,7 +188,7 @@ class RegistryStore:
     def get(self, entry_id: str) -> Entry | None:
         with self._lock:
             row = self._db.execute(f"{_SELECT} WHERE id = ?", (entry_id,)).fetchone()
-        return _row_entry(row) if row else None
+        return row_entry(row) if row else None
 
     def count(self) -> int:
         with self._lock:
@@ -304,7 +205,7 @@ class RegistryStore:
             sql, params = f"{_SELECT} WHERE id > ? ORDER BY id LIMIT ?", ()
         with self._lock:
             rows = self._db.execute(sql, (*params, after, limit)).fetchall()
-        return [_row_entry(r) for r in rows]
+        return [row_entry(r) for r in rows]
 
     def iter_all(self, page: int = 1000) -> Iterator[Entry]:
         after = ""
@@ -337,7 +238,7 @@ class RegistryStore:
                         chunk = keys_list[start : start + _CHUNK]
                         sql = f"{_SELECT} WHERE host IN ({','.join('?' * len(chunk))}){where}"
                         for row in self._db.execute(sql, chunk):
-                            by_host.setdefault(row[1], []).append(_row_entry(row))
+                            by_host.setdefault(row[1], []).append(row_entry(row))
         except sqlite3.Error as e:
             raise RegistryError(f"registry read failed: {e}") from e
         # A URL's candidates: every entry under its own host (its first key); under a parent
@@ -446,7 +347,7 @@ class RegistryStore:
 
     def complete_challenge(self, challenge_id: str, entry: Entry) -> bool:
         """Atomically consume the challenge and store its entry; False if already consumed."""
-        sql = f"INSERT INTO entries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+        sql = f"INSERT INTO entries ({COLUMNS}) VALUES ({', '.join('?' * 12)})"
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -454,7 +355,7 @@ class RegistryStore:
                 if gone.rowcount == 0:
                     self._db.execute("ROLLBACK")
                     return False
-                self._db.execute(sql, _entry_row(entry))
+                self._db.execute(sql, entry_row(entry))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
