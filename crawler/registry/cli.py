@@ -23,17 +23,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from filters.errors import RegistryConflictError, RegistryError, RegistryValidationError
 from filters.registry import Entry, entry_from_dict, entry_to_dict
 
+from ._import import format_of, plan_import
 from .store import RegistryStore
 
 __all__ = ["CSV_FIELDS", "main", "register"]
@@ -125,31 +125,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_records(text: str, fmt: str) -> Iterator[tuple[int, object]]:
-    """(line number, record) pairs; a line that is not JSON yields its error as the record."""
-    if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text))
-        for row in reader:
-            record = {k: (v if v != "" else None) for k, v in row.items() if k is not None}
-            yield reader.line_num, record
-        return
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except ValueError as e:
-            yield number, RegistryValidationError(f"not JSON: {e}")
-
-
-def _format_of(path: str, given: str | None) -> str:
-    if given:
-        return given
-    return "csv" if path.lower().endswith(".csv") else "jsonl"
-
-
 def _cmd_import(args: argparse.Namespace) -> int:
-    fmt = _format_of(args.file, args.format)
+    fmt = format_of(args.file, args.format)
     try:
         if args.file == "-":
             text = sys.stdin.read()
@@ -160,25 +137,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(f"error: cannot read {args.file}: {e}", file=sys.stderr)
         return EXIT_INVALID
     conflict = args.on_conflict
-    by_id: dict[str, tuple[int, Entry]] = {}  # id -> (line, entry) of the record kept
-    errors: list[str] = []
-    skipped = 0
-    for number, record in _read_records(text, fmt):
-        try:
-            if isinstance(record, Exception):
-                raise record
-            entry = entry_from_dict(record, default_by=args.by)
-        except RegistryValidationError as e:
-            errors.append(f"{args.file}:{number}: {e}")
-            continue
-        earlier = by_id.get(entry.id)
-        if earlier is None or conflict == "replace":
-            by_id.pop(entry.id, None)  # a replacement takes the later record's place
-            by_id[entry.id] = (number, entry)
-        elif conflict == "skip":
-            skipped += 1
-        else:
-            errors.append(f"{args.file}:{number}: id {entry.id} is also on line {earlier[0]}")
+    by_id, errors, skipped = plan_import(
+        text, fmt, args.file, default_by=args.by, conflict=conflict
+    )
     if errors:
         return _import_failed(errors)
     entries = [entry for _, entry in by_id.values()]
@@ -216,7 +177,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    fmt = _format_of(args.file, args.format)
+    fmt = format_of(args.file, args.format)
     with contextlib.ExitStack() as stack:
         store = stack.enter_context(_store(args))  # first: no output file for a missing db
         out: TextIO = sys.stdout
