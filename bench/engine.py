@@ -8,7 +8,7 @@
     tdmrep.json, the registry's entries, RSL) plus the post-fetch decision on the response
     headers, licence and mode, for a page of an origin whose documents are already parsed.
     Every URL is distinct, so no per-URL cache helps; the engine reuses the site documents'
-    results for URLs that match the same patterns (path classes, filters/_pathclass.py), as
+    results for URLs that match the same patterns (path classes, filters/engine/_pathclass.py), as
     it does in a crawl. The line below it evaluates every signal afresh for each URL.
 (c) the same full decision for an HTML page, including parsing the page with lxml (its size
     is printed: HTML parsing dominates and scales with the page).

@@ -41,11 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from filters import aipref, aitxt, content_signal, robots, rsl, tdmrep, xrobots  # noqa: E402
-from filters._robots_parse import ExtensionRule  # noqa: E402
 from filters._rsl_xml import read_document  # noqa: E402
 from filters.errors import ConfigError, SignalParseError  # noqa: E402
 from filters.model import DocState, FetchOutcome, Purpose, Verdict  # noqa: E402
 from filters.reasons import ReasonCode  # noqa: E402
+from filters.robots._grammar import ExtensionRule  # noqa: E402
 
 VECTORS = ROOT / "tests" / "vectors"
 HOST = "www.example.com"

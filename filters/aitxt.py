@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ._robots_match import EMPTY_BOOK, Book, ResultMemo, match_path, unreachable_raw
-from ._robots_parse import parse_file, url_host
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
 from .reasons import ReasonCode
+from .robots._grammar import parse_file, url_host
+from .robots._match import EMPTY_BOOK, Book, ResultMemo, match_path, unreachable_raw
 
 __all__ = ["DEFAULT_MAX_BYTES", "AitxtPolicy", "evaluate", "is_html", "parse", "policy_from_fetch"]
 

@@ -1,4 +1,4 @@
-"""Path classes (filters/_pathclass.py): a reused pre-fetch result must equal a full one.
+"""Path classes (filters/engine/_pathclass.py): a reused pre-fetch result must equal a full one.
 
 ``decide_pre_fetch`` reuses the site documents' results for URLs of the same path class;
 ``decide_pre_fetch_unclassed`` evaluates everything afresh. On generated sites (robots.txt with
@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filters import FetchOutcome, Headers, Purpose, aitxt, robots, rsl, tdmrep
-from filters._pathclass import MAX_CLASSES, build_site_classes
 from filters.engine import (
     EngineConfig,
     SiteSignals,
@@ -24,6 +23,7 @@ from filters.engine import (
     decide_pre_fetch,
     decide_pre_fetch_unclassed,
 )
+from filters.engine._pathclass import MAX_CLASSES, build_site_classes
 from filters.registry import make_entry
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)

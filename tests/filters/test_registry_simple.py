@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filters import Purpose
-from filters._registry_url import parse_for_match
 from filters.registry import evaluate, evaluate_parsed, make_entry, parse_simple_for_match
+from filters.registry._url import parse_for_match
 
 hosts = st.sampled_from(
     ["example.org", "Example.ORG", "www.example.org", "127.0.0.1", "a-b.c_d.net", "example.org.",
@@ -56,7 +56,7 @@ urlish = st.builds(
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(urlish, st.text(max_size=30)))
 def test_the_host_fast_path_agrees_with_the_full_parse(url) -> None:  # type: ignore[no-untyped-def]
-    from filters._registry_url import _fast_host
+    from filters.registry._url import _fast_host
 
     host = _fast_host(url)
     if host is not None:

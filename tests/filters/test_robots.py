@@ -1,4 +1,4 @@
-"""Unit tests for filters/robots.py (SPEC.md §3.1, §3.2, RFC 9309)."""
+"""Unit tests for filters/robots/ (SPEC.md §3.1, §3.2, RFC 9309)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hypothesis properties of filters/robots.py (SPEC.md §3.1, RFC 9309)."""
+"""Hypothesis properties of filters/robots/ (SPEC.md §3.1, RFC 9309)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from protego import Protego
 
 from filters import robots
-from filters._robots_match import match_path
 from filters.model import Verdict
 from filters.patterns import url_path
+from filters.robots._match import match_path
 
 FAST = settings(max_examples=200, deadline=None)
 

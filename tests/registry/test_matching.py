@@ -13,12 +13,12 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filters import _registry_url as registry_url
-from filters._registry_url import _is_ip, known_to_parse, parse_for_match, split_url
 from filters.errors import RegistryValidationError
 from filters.model import Purpose, Signal, SignalResult, Verdict
 from filters.reasons import ReasonCode
 from filters.registry import Choice, Entry, SubjectKind, _sort_key, evaluate, lookup_keys
+from filters.registry import _url as registry_url
+from filters.registry._url import _is_ip, known_to_parse, parse_for_match, split_url
 
 from .conftest import NOW, entry
 

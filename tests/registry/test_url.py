@@ -1,4 +1,4 @@
-"""filters._registry_url: the regex fast path agrees with the full ``urlsplit`` normaliser."""
+"""filters.registry._url: the regex fast path agrees with the full ``urlsplit`` normaliser."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filters._registry_url import _HOST, _is_plain_name, _split_fast, _split_full, split_url
 from filters.errors import RegistryValidationError
 from filters.registry import lookup_keys, normalize_url
+from filters.registry._url import _HOST, _is_plain_name, _split_fast, _split_full, split_url
 
 _PIECES = "aZ09-._~!$&'()*+,;=:@%/?#é [] \t\\\"<>"
 _SCHEMES = st.sampled_from(["http", "https", "HTTP", "HtTpS", "ftp", "http:", "", "https:/"])

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .errors import RegistryValidationError
+from ..errors import RegistryValidationError
 
 if TYPE_CHECKING:
-    from .registry import Entry
+    from . import Entry
 
 __all__ = ["entry_from_dict", "entry_to_dict"]
 
@@ -97,4 +97,4 @@ def entry_from_dict(data: object, *, default_by: str | None = None) -> Entry:
 
 # Last: ``registry`` imports this module at its own end, so whichever of the two is imported
 # first, ``make_entry`` is defined by the time this line runs.
-from .registry import make_entry  # noqa: E402
+from . import make_entry  # noqa: E402

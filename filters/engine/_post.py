@@ -5,8 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from . import aipref, content_signal, html, license, registry, rsl, tdmrep, xrobots
-from ._engine_core import (
+from .. import aipref, content_signal, html, license, registry, rsl, tdmrep, xrobots
+from ..fetch import fetch_result
+from ..headers import Headers
+from ..model import (
+    Decision,
+    FetchOutcome,
+    LicenseInfo,
+    Mode,
+    Signal,
+    SignalResult,
+    Stage,
+    Verdict,
+)
+from ..reasons import ReasonCode
+from ._core import (
     _NO_LICENSE,
     NOT_CONFIGURED,
     EngineConfig,
@@ -18,19 +31,6 @@ from ._engine_core import (
     _registry_result,
     denied,
 )
-from .fetch import fetch_result
-from .headers import Headers
-from .model import (
-    Decision,
-    FetchOutcome,
-    LicenseInfo,
-    Mode,
-    Signal,
-    SignalResult,
-    Stage,
-    Verdict,
-)
-from .reasons import ReasonCode
 
 # --------------------------------------------------------------------------- post-fetch
 

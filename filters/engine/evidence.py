@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .model import Decision
+from ..model import Decision
 
 if TYPE_CHECKING:
-    from .engine import EngineConfig, SiteSignals
+    from . import EngineConfig, SiteSignals
 
 __all__ = ["evidence_json", "site_documents"]
 
@@ -42,7 +42,7 @@ def site_documents(site: SiteSignals) -> dict[str, Any]:
 
 def evidence_json(decision: Decision, cfg: EngineConfig, site: SiteSignals | None = None) -> str:
     """The ``evidence`` column: every signal consulted, its verdict, raw value and document."""
-    from ._engine_core import _effective
+    from ._core import _effective
 
     items = []
     for result in decision.evidence:

@@ -3,7 +3,7 @@
 ``Matcher`` holds one ``Protego`` object per distinct merged rule list (a clean one-group file,
 parsed once) and answers a normalised path with ``Protego.can_fetch``; ``Screen`` holds every
 ``Disallow`` line of a file, so one query can rule out a denial by any group. The RFC 9309
-fixes heed applies around protego are described in ``_robots_match`` and docs/robots.md.
+fixes heed applies around protego are described in ``_match`` and docs/robots.md.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from urllib.parse import unquote
 
 from protego import Protego
 
-from ._robots_parse import RuleLine
-from .patterns import Pattern, compile_pattern, normalize_path
+from ..patterns import Pattern, compile_pattern, normalize_path
+from ._grammar import RuleLine
 
 __all__ = ["Matcher", "Screen"]
 

@@ -3,7 +3,7 @@
 This is heed's own front end to protego: protego gives the Allow/Disallow verdicts, but its
 grouping differs from RFC 9309 in ways that matter here (an unknown line splits a group; a
 ``User-agent`` value is kept whole and matched as a substring). So the file is read here, and
-``_robots_match`` hands each merged group's clean rule list to protego as a one-group file.
+``_match`` hands each merged group's clean rule list to protego as a one-group file.
 
 What this module does, and the choices it makes where RFC 9309 is silent:
 

@@ -33,7 +33,10 @@ from urllib.parse import urlsplit
 
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
 
-from ._registry_url import (
+from ..errors import RegistryValidationError
+from ..model import Purpose, Signal, SignalResult, Verdict
+from ..reasons import ReasonCode
+from ._url import (
     _is_ip,
     known_to_parse,
     lookup_keys,
@@ -42,9 +45,6 @@ from ._registry_url import (
     parse_for_match,
     parse_simple_for_match,
 )
-from .errors import RegistryValidationError
-from .model import Purpose, Signal, SignalResult, Verdict
-from .reasons import ReasonCode
 
 __all__ = [
     "MAX_NOTE_LENGTH",
@@ -392,4 +392,4 @@ def unavailable(detail: str) -> SignalResult:
 
 
 # Serialisation lives in its own module; re-exported here as part of the public surface.
-from ._registry_json import entry_from_dict, entry_to_dict  # noqa: E402
+from ._json import entry_from_dict, entry_to_dict  # noqa: E402

@@ -21,10 +21,9 @@ import operator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from . import aipref, aitxt, content_signal, registry, robots, rsl, tdmrep
-from ._extrules import IdentityMemo
-from ._pathclass import SiteClasses, build_site_classes
-from .model import (
+from .. import aipref, aitxt, content_signal, registry, robots, rsl, tdmrep
+from .._extrules import IdentityMemo
+from ..model import (
     Decision,
     DocState,
     Signal,
@@ -32,7 +31,8 @@ from .model import (
     Stage,
     Verdict,
 )
-from .reasons import ReasonCode
+from ..reasons import ReasonCode
+from ._pathclass import SiteClasses, build_site_classes
 
 __all__ = [
     "NOT_CONFIGURED",
@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 
-from ._engine_core import (
+from ._core import (
     _AI,
     _NO_LICENSE,
     NOT_CONFIGURED,
@@ -64,7 +64,7 @@ from ._engine_core import (
     _registry_result,
     denied,
 )
-from ._engine_post import decide_post_fetch, evaluate_headers, inspect_response, rsl_urls_needed
+from ._post import decide_post_fetch, evaluate_headers, inspect_response, rsl_urls_needed
 from .evidence import evidence_json
 
 # --------------------------------------------------------------------------- pre-fetch

@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 import idna
 
-from .errors import RegistryValidationError
-from .patterns import normalize_path
+from ..errors import RegistryValidationError
+from ..patterns import normalize_path
 
 __all__ = [
     "known_to_parse",

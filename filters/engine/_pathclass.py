@@ -32,15 +32,15 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .model import DocState
-from .patterns import Pattern, compile_pattern, normalize_path
+from ..model import DocState
+from ..patterns import Pattern, compile_pattern, normalize_path
 
 if TYPE_CHECKING:
-    from ._robots_parse import RuleLine
-    from .aitxt import AitxtPolicy
-    from .robots import RobotsPolicy
-    from .rsl import RslPolicy
-    from .tdmrep import TdmrepPolicy
+    from ..aitxt import AitxtPolicy
+    from ..robots import RobotsPolicy
+    from ..robots._grammar import RuleLine
+    from ..rsl import RslPolicy
+    from ..tdmrep import TdmrepPolicy
 
 __all__ = ["SiteClasses", "build_site_classes"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from . import aitxt, html, license, registry, robots, rsl, tdmrep
-from .model import (
+from .. import aitxt, html, license, registry, robots, rsl, tdmrep
+from ..model import (
     Decision,
     FetchOutcome,
     LicenseInfo,
@@ -19,7 +19,7 @@ from .model import (
     Stage,
     Verdict,
 )
-from .reasons import ReasonCode
+from ..reasons import ReasonCode
 
 _AI = frozenset({Purpose.TRAIN_AI, Purpose.AI_INPUT})
 _ALL = frozenset(Purpose)

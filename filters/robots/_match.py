@@ -6,7 +6,7 @@ groups that name it, RFC 9309 §2.2.1); a token without a group of its own falls
 the same rules share one ``Matcher``, so deciding a URL for many tokens costs one protego query
 per distinct rule set (the engine asks for ~15 tokens per URL, SPEC.md §3.2).
 
-How protego is wrapped: ``_robots_parse`` does the RFC 9309 grouping protego does not (an
+How protego is wrapped: ``_grammar`` does the RFC 9309 grouping protego does not (an
 unknown line never splits a group, a ``User-agent`` is cut at its first space, BOM, CR/CRLF,
 the 2 MiB bound). Each distinct merged rule list is then written out as one clean
 ``User-agent: *`` group and read once with ``Protego.parse``; ``Matcher.decide`` answers with
@@ -43,11 +43,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from ._robots_parse import ExtensionRule, ParsedFile, RawGroup, RuleLine
-from ._robots_protego import Matcher, Screen
-from .model import DocumentInfo, Signal, SignalResult, Verdict
-from .patterns import normalize_path
-from .reasons import ReasonCode
+from ..model import DocumentInfo, Signal, SignalResult, Verdict
+from ..patterns import normalize_path
+from ..reasons import ReasonCode
+from ._grammar import ExtensionRule, ParsedFile, RawGroup, RuleLine
+from ._protego import Matcher, Screen
 
 __all__ = [
     "EMPTY_BOOK",

@@ -8,14 +8,14 @@ which ``on_signal_error`` never lifts). Queries are pure: ``evaluate`` (the prod
 ``evaluate_ai_agents`` (SPEC.md §3.2), ``crawl_delay`` and ``extension_rules`` (the
 ``Content-Usage``/``Content-Signal`` lines of SPEC.md §3.3).
 
-The file is tokenised and grouped by ``_robots_parse`` (RFC 9309 grouping, which protego does
+The file is tokenised and grouped by ``_grammar`` (RFC 9309 grouping, which protego does
 not follow exactly); each distinct merged group becomes one protego object at parse time and
-protego's ``can_fetch`` gives every Allow/Disallow verdict (``_robots_match`` and
-``_robots_protego``, which list the RFC 9309 fixes heed applies on top: percent-encoding
+protego's ``can_fetch`` gives every Allow/Disallow verdict (``_match`` and
+``_protego``, which list the RFC 9309 fixes heed applies on top: percent-encoding
 normalised first, a fail-closed check where protego's own escaping would allow what RFC 9309
 disallows). The deciding line, the
 verdict's ``raw``, is found after protego's verdict. Choices where RFC 9309 and the SPEC are
-silent are listed in ``_robots_parse`` and in docs/robots.md; in short: Crawl-delay takes the
+silent are listed in ``_grammar`` and in docs/robots.md; in short: Crawl-delay takes the
 largest valid value of the merged group, a Disallow value without a leading ``/`` is
 repaired rather than dropped, and ``/robots.txt`` itself is always allowed, even when the
 file is unreachable.
@@ -28,7 +28,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from ._robots_match import (
+from ..model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult
+from ..reasons import ReasonCode
+from ._grammar import ExtensionRule, parse_file, url_host
+from ._match import (
     EMPTY_BOOK,
     Book,
     MergedGroup,
@@ -36,9 +39,6 @@ from ._robots_match import (
     match_path,
     unreachable_raw,
 )
-from ._robots_parse import ExtensionRule, parse_file, url_host
-from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult
-from .reasons import ReasonCode
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
