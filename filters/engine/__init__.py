@@ -32,6 +32,7 @@ from ..model import (
     Verdict,
 )
 from ..reasons import ReasonCode
+from ..registry.answer import NOT_CONFIGURED, Answer, RegistryAnswer
 from ._pathclass import SiteClasses, build_site_classes
 
 __all__ = [
@@ -54,11 +55,9 @@ __all__ = [
 from ._core import (
     _AI,
     _NO_LICENSE,
-    NOT_CONFIGURED,
     SIGNAL_PURPOSES,
     EngineConfig,
     PageSignals,
-    RegistryAnswer,
     SiteSignals,
     _fold,
     _registry_result,
@@ -206,11 +205,11 @@ def _pre_fetch(
 ) -> Decision:
     """The decision from the site documents' ``parts`` and the registry's answer for ``url``;
     ``simple`` is (origin, path) when ``url`` is a simple URL (see ``_pathclass``)."""
-    if simple is not None and type(registry_answer) is tuple and registry_answer:
+    if simple is not None and type(registry_answer) is Answer and registry_answer.entries:
         # A simple URL: the registry only normalises its origin (cached per origin).
         parsed = registry.parse_simple_for_match(*simple)
         reg: SignalResult | None = registry.evaluate_parsed(
-            registry_answer, url, parsed, cfg.purpose, now or datetime.now(UTC)
+            registry_answer.entries, url, parsed, cfg.purpose, now or datetime.now(UTC)
         )[0]
     else:
         reg = _registry_result(registry_answer, url, cfg.purpose, now or datetime.now(UTC))[0]

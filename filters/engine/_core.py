@@ -20,6 +20,7 @@ from ..model import (
     Verdict,
 )
 from ..reasons import ReasonCode
+from ..registry.answer import Answer, NotConfigured, RegistryAnswer, Unavailable
 
 _AI = frozenset({Purpose.TRAIN_AI, Purpose.AI_INPUT})
 _ALL = frozenset(Purpose)
@@ -80,22 +81,6 @@ class SiteSignals:
     aitxt: aitxt.AitxtPolicy | None = None
     tdmrep: tdmrep.TdmrepPolicy | None = None
     rsl: Mapping[str, rsl.RslPolicy] = field(default_factory=dict)
-
-
-class _NotConfigured:
-    """Marker: the run has no consent registry."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NOT_CONFIGURED"
-
-
-#: Pass as ``registry_answer`` when the run has no registry.
-NOT_CONFIGURED = _NotConfigured()
-
-#: The registry's candidate entries for a URL; None means the registry could not answer.
-RegistryAnswer = tuple[registry.Entry, ...] | None | _NotConfigured
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +201,11 @@ def denied(
 def _registry_result(
     answer: RegistryAnswer, url: str, purpose: Purpose, now: datetime
 ) -> tuple[SignalResult | None, registry.Entry | None]:
-    if isinstance(answer, _NotConfigured):
+    if type(answer) is Answer:
+        return registry.evaluate(answer.entries, url, purpose, now)
+    if type(answer) is Unavailable:
+        return registry.unavailable(answer.detail), None
+    if isinstance(answer, NotConfigured):
         return None, None
-    if answer is None:
-        return registry.unavailable("registry did not answer"), None
-    return registry.evaluate(answer, url, purpose, now)
+    # Not a registry answer at all (a caller's bug): fail closed, as for an unavailable one.
+    return registry.unavailable(f"not a registry answer: {type(answer).__name__}"), None

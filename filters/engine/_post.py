@@ -19,15 +19,13 @@ from ..model import (
     Verdict,
 )
 from ..reasons import ReasonCode
+from ..registry.answer import NOT_CONFIGURED, Answer, RegistryAnswer
 from ._core import (
     _NO_LICENSE,
-    NOT_CONFIGURED,
     EngineConfig,
     PageSignals,
-    RegistryAnswer,
     SiteSignals,
     _fold,
-    _NotConfigured,
     _registry_result,
     denied,
 )
@@ -322,6 +320,4 @@ def _decide_post_fetch(
 
 def _may_license(answer: RegistryAnswer) -> bool:
     """Whether the registry's winning entry could carry a licence (only then is it needed)."""
-    if isinstance(answer, tuple):
-        return any(entry.license for entry in answer)
-    return answer is not None and not isinstance(answer, _NotConfigured)
+    return type(answer) is Answer and any(entry.license for entry in answer.entries)
