@@ -17,14 +17,16 @@ setup: $(BIN)/heed
 demo: setup
 	$(BIN)/heed demo --out demo-out
 
-## Set up and run the whole test suite (what CI runs)
+## Set up and run the whole test suite (what CI runs): lint (banned imports included), types, tests
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 bench: setup
 	$(BIN)/python bench/engine.py

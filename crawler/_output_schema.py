@@ -44,11 +44,11 @@ __all__ = [
 
 #: Stored in every part's schema metadata as ``heed.schema_version``.
 SCHEMA_VERSION = "1"
-_METADATA = {"heed.schema_version": SCHEMA_VERSION}
+_METADATA: dict[bytes | str, bytes | str] = {"heed.schema_version": SCHEMA_VERSION}
 _UTC_US = pa.timestamp("us", tz="UTC")
 
 
-def _f(name: str, type_: pa.DataType, nullable: bool = False) -> pa.Field:
+def _f(name: str, type_: pa.DataType, nullable: bool = False) -> pa.Field[pa.DataType]:
     return pa.field(name, type_, nullable=nullable)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 __all__ = ["after_html", "tree"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 __all__ = ["MAX_TEXT_CHARS", "visible_text", "walk_text"]
 

@@ -41,9 +41,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from ._html_encoding import decode, encoding_name, http_charset
 from ._html_parse import after_html, tree
@@ -248,7 +248,7 @@ def _visit(root: Any, collector: _Collector) -> None:
 
 def _title(root: Any) -> str | None:
     for title in root.iter("title"):
-        text = " ".join(_STRING(title).split())
+        text = " ".join(cast(str, _STRING(title)).split())  # string() with smart_strings off
         return text or None
     return None
 
@@ -288,8 +288,8 @@ def _extract(
         body = body[:MAX_PARSE_BYTES]
     decoded = decode(body, content_type)
     if decoded is None:
-        error = "declared encoding cannot be read (the Encoding Standard's replacement)"
-        return HtmlSignals(diagnostics=tuple(notes), error=error)
+        unreadable = "declared encoding cannot be read (the Encoding Standard's replacement)"
+        return HtmlSignals(diagnostics=tuple(notes), error=unreadable)
     root, error = tree(decoded.text, notes, decoded.clean)
     if error is not None:
         return HtmlSignals(diagnostics=tuple(notes), error=error)
