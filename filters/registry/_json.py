@@ -1,17 +1,15 @@
 """JSON-ready (de)serialisation of registry entries, for the CLI, the service and its clients.
 
-Split from ``filters.registry`` (the model and the matching); both names are re-exported there.
+Split from the model (``_model.py``), which it imports; both names are re-exported by
+``filters.registry``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from ..errors import RegistryValidationError
-
-if TYPE_CHECKING:
-    from . import Entry
+from ._model import Entry, make_entry
 
 __all__ = ["entry_from_dict", "entry_to_dict"]
 
@@ -93,8 +91,3 @@ def entry_from_dict(data: object, *, default_by: str | None = None) -> Entry:
         verified=verified,
         id=texts["id"],
     )
-
-
-# Last: ``registry`` imports this module at its own end, so whichever of the two is imported
-# first, ``make_entry`` is defined by the time this line runs.
-from . import make_entry  # noqa: E402

@@ -1,6 +1,6 @@
 """URL and host normalisation for the consent registry (SPEC.md §3.6), and a URL's index keys
-(``lookup_keys``), kept apart from ``registry.py`` to keep that module small. Public names are
-re-exported there.
+(``lookup_keys``). The first module of the package: it imports no other; public names are
+re-exported by ``filters.registry``.
 
 Subjects and looked-up URLs are compared in one canonical form: scheme and host lower-case,
 IDNA (UTS #46) for non-ASCII hosts, default port dropped, path percent-escapes normalised as
@@ -220,9 +220,13 @@ _HOST_ONLY = re.compile(
 ).fullmatch
 
 
+@lru_cache(maxsize=16384)
 def _fast_host(url: str) -> str | None:
     """The host ``parse_for_match(url)`` gives, for an ordinary URL whose host is a plain
-    name (not an IP address); None means "ask ``parse_for_match``"."""
+    name (not an IP address); None means "ask ``parse_for_match``".
+
+    Cached (a pure function of a string): a crawler looks a URL up (``lookup_keys``) and then
+    decides it (``evaluate`` of an empty answer asks ``known_to_parse``)."""
     match = _HOST_ONLY(url)
     if match is None:
         return None
@@ -232,13 +236,6 @@ def _fast_host(url: str) -> str | None:
         return None
     host = host_text.lower()
     return host if _is_plain_name(host) else None
-
-
-#: URLs that ``lookup_keys`` found keys for lately (so they parse), bounded: cleared when full.
-#: A crawler looks a URL up and then decides it; ``known_to_parse`` reads this. A set of str
-#: keeps no object the garbage collector has to visit.
-_PARSED_SEEN: set[str] = set()
-_PARSED_SEEN_LIMIT = 16384
 
 
 def lookup_keys(url: str) -> tuple[str, ...]:
@@ -255,9 +252,6 @@ def lookup_keys(url: str) -> tuple[str, ...]:
         host, _, is_ip = parsed
         if is_ip:
             return (host,)
-    if len(_PARSED_SEEN) >= _PARSED_SEEN_LIMIT:
-        _PARSED_SEEN.clear()
-    _PARSED_SEEN.add(url)
     keys = [host]
     rest = host
     while "." in rest:  # the text after each dot: the parent domains
@@ -268,9 +262,10 @@ def lookup_keys(url: str) -> tuple[str, ...]:
 
 def known_to_parse(url: str) -> bool:
     """True when ``parse_for_match(url)`` is surely not None, found without normalising the
-    URL: it was looked up lately (keys come only from a URL that parses), or it is an ordinary
-    URL. False means "not known": ask ``parse_for_match``."""
-    return url in _PARSED_SEEN or _fast_host(url) is not None
+    URL: it is an ordinary URL (``_fast_host``, cached, so a URL ``lookup_keys`` saw lately
+    costs one cache hit). False means "not known": ask ``parse_for_match`` (which a lookup
+    of an unusual URL has cached too)."""
+    return _fast_host(url) is not None
 
 
 def _split_full(url: str) -> tuple[str, str]:

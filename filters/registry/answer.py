@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from . import Entry
+    from ._model import Entry
 
 __all__ = ["NOT_CONFIGURED", "Answer", "NotConfigured", "RegistryAnswer", "Unavailable"]
 

@@ -16,8 +16,11 @@ from hypothesis import strategies as st
 from filters.errors import RegistryValidationError
 from filters.model import Purpose, Signal, SignalResult, Verdict
 from filters.reasons import ReasonCode
-from filters.registry import Choice, Entry, SubjectKind, _sort_key, evaluate, lookup_keys
+from filters.registry import Choice, Entry, SubjectKind, evaluate, lookup_keys
+from filters.registry import _match as registry_match
+from filters.registry import _model as registry_model
 from filters.registry import _url as registry_url
+from filters.registry._model import _sort_key
 from filters.registry._url import _is_ip, known_to_parse, parse_for_match, split_url
 
 from .conftest import NOW, entry
@@ -216,7 +219,29 @@ def test_a_winners_result_is_made_once():
     again, _ = evaluate([dom], "http://example.com/x", Purpose.TRAIN_AI, NOW)
     assert again is first
     assert first == _oracle([dom], "https://example.com/", Purpose.TRAIN_AI, NOW)[0]
-    assert dataclasses.replace(dom, choice=Choice.OPT_IN)._result is None  # a new value
+    flipped = dataclasses.replace(dom, choice=Choice.OPT_IN)  # a new value, its own result
+    got, winner = evaluate([flipped], "https://example.com/", Purpose.TRAIN_AI, NOW)
+    assert winner is flipped and got.verdict is Verdict.GRANT and not got.reasons
+    assert got == _oracle([flipped], "https://example.com/", Purpose.TRAIN_AI, NOW)[0]
+    assert evaluate([dom], "https://example.com/", Purpose.TRAIN_AI, NOW)[0] is first
+
+
+def test_evaluating_never_changes_an_entry():
+    # Entries are frozen values: deciding URLs with them must leave every slot as it was.
+    entries = [
+        entry("domain", "example.com", "opt-out", id="dom"),
+        entry("prefix", "https://example.com/a/", "opt-in", id="pre"),
+    ]
+    slots = [f.name for f in dataclasses.fields(Entry)]
+    before = [[getattr(e, name) for name in slots] for e in entries]
+    for url in ("https://example.com/a/x", "https://b.example.com/", "https://x.org/"):
+        evaluate(entries, url, Purpose.TRAIN_AI, NOW)
+    after = [[getattr(e, name) for name in slots] for e in entries]
+    assert all(
+        a is b
+        for old, new in zip(before, after, strict=True)
+        for a, b in zip(old, new, strict=True)
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -231,12 +256,26 @@ def test_an_empty_answer_after_a_lookup_or_not(url, looked_up):
     assert evaluate((), url, Purpose.TRAIN_AI, NOW) == _oracle((), url, Purpose.TRAIN_AI, NOW)
 
 
-def test_recent_lookups_are_bounded(monkeypatch):
-    monkeypatch.setattr(registry_url, "_PARSED_SEEN_LIMIT", 3)
-    registry_url._PARSED_SEEN.clear()
-    urls = [f"https://h{i}.example.com/" for i in range(7)]
-    for url in urls:
-        assert lookup_keys(url) == (url[8:-1], "example.com", "com")
-        assert url in registry_url._PARSED_SEEN
-    assert len(registry_url._PARSED_SEEN) <= 3
+def test_no_module_level_state_remembers_lookups():
+    # What a lookup saw is not kept outside functools caches of pure functions: looking URLs
+    # up changes no module attribute of filters.registry.
+    modules = [registry_url, registry_model, registry_match]
+
+    def state():
+        return {
+            (m.__name__, name): (value, len(value) if isinstance(value, dict | set | list) else -1)
+            for m in modules
+            for name, value in vars(m).items()
+            if not callable(value) and not name.startswith("__")
+        }
+
+    before = state()
+    for i in range(50):
+        url = f"https://h{i}.example.com/p{i}"
+        assert lookup_keys(url) == (f"h{i}.example.com", "example.com", "com")
+        assert known_to_parse(url)
+        evaluate((), url, Purpose.TRAIN_AI, NOW)
+        made = entry("domain", f"h{i}.example.com", purposes=["train-ai", "search"][: i % 2 + 1])
+        assert evaluate((made,), url, Purpose.TRAIN_AI, NOW)[1] is made
+    assert state() == before
     assert lookup_keys("not a url") == () and not known_to_parse("not a url")
