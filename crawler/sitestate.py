@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from filters import DocState, FetchOutcome, aitxt, robots, rsl, tdmrep
 from filters.engine import SiteSignals
+from filters.urls import origin_of
 
 from .config import RunConfig
 from .fetcher import Fetcher
@@ -46,19 +47,6 @@ log = logging.getLogger(__name__)
 
 #: SPEC.md §3.1: an unreachable result is cached for at most 10 minutes, then retried.
 UNREACHABLE_TTL = 600.0
-
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url``, lower-cased, default ports dropped."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{port}"
 
 
 class SiteState(StrEnum):

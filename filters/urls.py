@@ -46,6 +46,7 @@ __all__ = [
     "MAX_URL_LENGTH",
     "check_host",
     "check_url",
+    "origin_of",
     "redirect_refusal",
     "redirect_target",
     "resolve_dot_segments",
@@ -200,3 +201,18 @@ def redirect_refusal(
     if not target.startswith(("http://", "https://")):
         return ReasonCode.FETCH_ERROR, location[:300]  # another scheme
     return ReasonCode.FETCH_INVALID_URL, f"{problem}: {location}"[:300]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased, default ports dropped: the key a
+    site's documents are fetched and shared under. Raises ValueError for a URL that does not
+    parse (an invalid port); callers check URLs with :func:`check_url` first."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or (scheme, port) in (("http", 80), ("https", 443)):
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"

@@ -115,12 +115,17 @@ _SILENT = ReasonCode.AIPREF_PARSE_ERROR
 
 
 def _fold(evidence: Sequence[SignalResult], cfg: EngineConfig) -> tuple[list[ReasonCode], bool]:
-    """Deny reasons in evidence order (deduplicated), and whether any grant was stated."""
+    """Deny reasons in evidence order (deduplicated), and whether any grant was stated.
+
+    The one precedence rule (SPEC.md §2): a result counts when its signal speaks to the
+    purpose; a grant is remembered (opt-in mode); a deny counts, and so does an error unless
+    ``on_signal_error = "ignore"`` (never for the mandatory denials). A purpose the engine does
+    not know raises ValueError: the caller excludes the URL (fail closed)."""
     reasons: list[ReasonCode] = []
     granted = False
     ignored = _IGNORED.get(cfg.purpose)
-    if ignored is None:  # not a Purpose member: the plain rule
-        return _fold_plain(evidence, cfg)
+    if ignored is None:
+        ignored = _IGNORED[Purpose(cfg.purpose)]
     errors_deny = cfg.on_signal_error == "deny"
     for result in evidence:
         verdict = result.verdict
@@ -134,27 +139,6 @@ def _fold(evidence: Sequence[SignalResult], cfg: EngineConfig) -> tuple[list[Rea
         ):
             for code in result.reasons:
                 if code not in reasons and code is not _SILENT:
-                    reasons.append(code)
-    return reasons, granted
-
-
-def _fold_plain(
-    evidence: Sequence[SignalResult], cfg: EngineConfig
-) -> tuple[list[ReasonCode], bool]:
-    reasons: list[ReasonCode] = []
-    granted = False
-    for result in evidence:
-        if not _effective(result, cfg.purpose):
-            continue
-        if result.verdict is Verdict.GRANT:
-            granted = True
-            continue
-        if result.verdict is Verdict.DENY or (
-            result.verdict is Verdict.ERROR
-            and (cfg.on_signal_error == "deny" or set(result.reasons) & _MANDATORY)
-        ):
-            for code in result.reasons:
-                if code not in reasons and code is not ReasonCode.AIPREF_PARSE_ERROR:
                     reasons.append(code)
     return reasons, granted
 
@@ -207,5 +191,5 @@ def _registry_result(
         return registry.unavailable(answer.detail), None
     if isinstance(answer, NotConfigured):
         return None, None
-    # Not a registry answer at all (a caller's bug): fail closed, as for an unavailable one.
-    return registry.unavailable(f"not a registry answer: {type(answer).__name__}"), None
+    # A caller's bug; the gate turns it into an exclusion (fetch.error, internal error).
+    raise TypeError(f"not a registry answer: {type(answer).__name__}")

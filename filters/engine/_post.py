@@ -71,37 +71,31 @@ def rsl_urls_needed(page: PageSignals) -> tuple[str, ...]:
 
 _NO_RESULTS: tuple[SignalResult, ...] = ()
 
-#: Per config (by identity; the config is held so its id is never reused): (X-Robots-Tag,
-#: Content-Usage, Content-Signal values) -> results. Header values repeat across a site's
-#: responses and results are immutable, so a response whose signal headers were seen before
-#: costs one dict lookup. Bounded by clearing.
-_HEADER_MEMOS: dict[int, tuple[EngineConfig, dict[tuple[object, ...], tuple[SignalResult, ...]]]]
-_HEADER_MEMOS = {}
-_HEADER_MEMO_MAX = 4096
+#: Bound on the header memo of an evaluator (cleared when full).
+HEADER_MEMO_MAX = 4096
+
+#: (X-Robots-Tag, Content-Usage, Content-Signal values) -> their results, for one
+#: configuration. Header values repeat across a site's responses and results are immutable, so
+#: a response whose signal headers were seen before costs one dict lookup.
+HeaderMemo = dict[tuple[object, ...], tuple[SignalResult, ...]]
 
 
-def _header_memo(cfg: EngineConfig) -> dict[tuple[object, ...], tuple[SignalResult, ...]]:
-    held = _HEADER_MEMOS.get(id(cfg))
-    if held is None or held[0] is not cfg:
-        if len(_HEADER_MEMOS) > 64:
-            _HEADER_MEMOS.clear()
-        held = _HEADER_MEMOS[id(cfg)] = (cfg, {})
-    return held[1]
-
-
-def evaluate_headers(headers: Headers, cfg: EngineConfig) -> tuple[SignalResult, ...]:
-    """The header-only signals of a response (SPEC.md §3.7), the hot path of every page."""
+def evaluate_headers(
+    headers: Headers, cfg: EngineConfig, memo: HeaderMemo | None = None
+) -> tuple[SignalResult, ...]:
+    """The header-only signals of a response (SPEC.md §3.7), the hot path of every page;
+    ``memo`` (one per configuration, owned by the run's evaluator) remembers the results."""
     found = headers._map  # read-only use of the multimap inside the package
     xrt = found.get("x-robots-tag")
     usage = found.get("content-usage")
     signal = found.get("content-signal")
     if xrt is None and usage is None and signal is None:
         return _NO_RESULTS
-    memo = _header_memo(cfg)
     key = (xrt, usage, signal)
-    cached = memo.get(key)
-    if cached is not None:
-        return cached
+    if memo is not None:
+        cached = memo.get(key)
+        if cached is not None:
+            return cached
     out: list[SignalResult] = []
     if xrt:
         out.append(
@@ -117,9 +111,11 @@ def evaluate_headers(headers: Headers, cfg: EngineConfig) -> tuple[SignalResult,
         out.append(aipref.evaluate_header(usage, cfg.purpose))
     if signal:
         out.append(content_signal.evaluate_header(signal, cfg.purpose))
-    if len(memo) >= _HEADER_MEMO_MAX:
-        memo.clear()
-    result = memo[key] = tuple(out)
+    result = tuple(out)
+    if memo is not None:
+        if len(memo) >= HEADER_MEMO_MAX:
+            memo.clear()
+        memo[key] = result
     return result
 
 
@@ -232,6 +228,7 @@ def decide_post_fetch(
     rsl_documents: Mapping[str, rsl.RslPolicy] | None = None,
     registry_answer: RegistryAnswer = NOT_CONFIGURED,
     now: datetime | None = None,
+    header_memo: HeaderMemo | None = None,
 ) -> Decision:
     """The final decision for a fetched page (SPEC.md §3.7, §3.8, §4, §1 modes).
 
@@ -243,7 +240,14 @@ def decide_post_fetch(
     """
     try:
         return _decide_post_fetch(
-            pre, site, page, cfg, rsl_documents, registry_answer=registry_answer, now=now
+            pre,
+            site,
+            page,
+            cfg,
+            rsl_documents,
+            registry_answer=registry_answer,
+            now=now,
+            header_memo=header_memo,
         )
     except Exception as e:
         return denied(
@@ -265,6 +269,7 @@ def _decide_post_fetch(
     *,
     registry_answer: RegistryAnswer,
     now: datetime | None,
+    header_memo: HeaderMemo | None,
 ) -> Decision:
     tdm = _tdmrep_result(site, page)
     if tdm is None:
@@ -274,7 +279,9 @@ def _decide_post_fetch(
     status = _status_result(page, cfg)
     if status is not None:
         evidence.append(status)
-    evidence.extend(evaluate_headers(page.response.headers, cfg))  # never TDMRep results
+    evidence.extend(
+        evaluate_headers(page.response.headers, cfg, header_memo)
+    )  # never TDMRep results
     if tdm is not None:
         evidence.append(tdm)
     if status is None and page.html is not None and page.html.error is not None:
