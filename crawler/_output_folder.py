@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 from typing import IO
 
-from filters.errors import ConfigError, HeedError
+from filters.errors import ConfigError
+
+from .errors import OutputLockedError
 
 try:  # POSIX only; elsewhere the single-writer rule is documented but not enforced.
     import fcntl
@@ -31,10 +33,6 @@ __all__ = [
 
 TABLES = ("records", "decisions")
 _LOCK_NAME = ".heed-output.lock"
-
-
-class OutputLockedError(HeedError):
-    """Another live writer holds the output directory."""
 
 
 #: Locks taken by :func:`hold_output_lock`, waiting for this process's next ``RunWriter`` on

@@ -42,6 +42,8 @@ import httpx
 
 from filters.fetch import is_blocked_address
 
+from .errors import BlockedAddress, NetGuardError, UnresolvableHost
+
 __all__ = [
     "BlockedAddress",
     "GuardedAsyncBackend",
@@ -62,27 +64,6 @@ __all__ = [
 REFUSAL_MEMORY = 60.0
 
 _SocketOption = typing.Any  # httpcore's SOCKET_OPTION (a tuple), not exported
-
-
-class NetGuardError(httpcore.ConnectError):
-    """The guard refused a connection to ``host``."""
-
-    def __init__(self, host: str, message: str) -> None:
-        super().__init__(message)
-        self.host = host
-
-
-class UnresolvableHost(NetGuardError):
-    """``host`` did not resolve (an error that excludes: ``fetch.error``)."""
-
-
-class BlockedAddress(NetGuardError):
-    """``host`` is, or resolves to, a non-public address (``fetch.blocked-address``)."""
-
-    def __init__(self, host: str, addresses: tuple[str, ...]) -> None:
-        blocked = [a for a in addresses if is_blocked_address(a)]
-        super().__init__(host, f"{host} resolves to a non-public address: {', '.join(blocked)}")
-        self.addresses = addresses
 
 
 def literal_address(host: str) -> str | None:

@@ -62,13 +62,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from filters.errors import HeedError
-
 from ._output_folder import (
     TABLES as _TABLES,
 )
 from ._output_folder import (
-    OutputLockedError,
     adopt_lock,
     check_output_dir,
     hold_output_lock,
@@ -85,6 +82,7 @@ from ._output_schema import (
     normalize_decision,
     normalize_record,
 )
+from .errors import OutputLockedError, OutputWriteError
 
 __all__ = [
     "DECISION_SCHEMA",
@@ -107,10 +105,6 @@ _MIB = 1024 * 1024
 DEFAULT_PART_MAX_BYTES = 256 * _MIB
 #: A crawl_id becomes part of file names, so it is restricted to a portable, slash-free set.
 _CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class OutputWriteError(HeedError):
-    """Writing or publishing output failed (permissions, disk full, a closed file)."""
 
 
 class RunWriter:

@@ -1,5 +1,6 @@
 """What the registry service's routes share: its limits (``ServiceConfig``) and the error
-answer type (``ApiError``), apart from the HTTP plumbing in ``service.py``."""
+answer type (``ApiError``, defined in ``crawler/errors.py``), apart from the HTTP plumbing in
+``service.py``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from filters.registry import Entry
+
+from ..errors import ApiError
 
 __all__ = ["ApiError", "ServiceConfig", "refuse_past_expiry"]
 
@@ -29,16 +32,6 @@ class ServiceConfig:
     challenge_refill: float = 60.0
     max_pending_challenges: int = 10_000
     max_json_depth: int = 32
-
-
-class ApiError(Exception):
-    """An HTTP error answer; carries the status and a message for the JSON body."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 def refuse_past_expiry(entry: Entry) -> None:

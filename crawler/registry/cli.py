@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from filters.errors import RegistryConflictError, RegistryError, RegistryValidationError
 from filters.registry import Entry, entry_from_dict, entry_to_dict
 
+from ..errors import MissingDatabase
 from ._import import format_of, plan_import
 from .store import RegistryStore
 
@@ -53,10 +54,6 @@ CSV_FIELDS = (
 )
 EXIT_NOT_FOUND, EXIT_INVALID, EXIT_STORE = 1, 2, 3
 Handler = Callable[[argparse.Namespace], int]
-
-
-class MissingDatabase(Exception):
-    """A command that does not create a database was pointed at a path with none."""
 
 
 def _store(args: argparse.Namespace, *, create: bool = False) -> RegistryStore:

@@ -32,6 +32,7 @@ from filters.errors import RegistryValidationError
 from filters.registry import Entry, SubjectKind, normalize_url
 
 from .. import netguard
+from ..errors import VerificationFailed
 
 __all__ = [
     "WELL_KNOWN_PATH",
@@ -49,10 +50,6 @@ __all__ = [
 WELL_KNOWN_PATH = "/.well-known/heed-registry.txt"
 _MAX_BYTES = 64 * 1024
 _MAX_REDIRECTS = 5
-
-
-class VerificationFailed(RegistryValidationError):
-    """The proof file could not be fetched or did not contain the challenge."""
 
 
 def challenge_line(token: str) -> str:
