@@ -22,7 +22,7 @@ from crawler.registry.client import HttpRegistryClient, SqliteRegistryClient
 from crawler.registry.service import make_server, serve_in_thread
 from crawler.registry.store import RegistryStore
 from filters.model import Purpose
-from filters.registry import Choice, Entry, SubjectKind, evaluate
+from filters.registry import Answer, Choice, Entry, SubjectKind, evaluate
 
 NOW = datetime.now(UTC)
 TRAIN = frozenset({Purpose.TRAIN_AI})
@@ -78,7 +78,9 @@ async def embedded(path: Path, batch: list[str]) -> float:
         chunk = batch[i : i + 1000]
         found = await client.lookup(chunk)
         for url in chunk:
-            evaluate(found[url] or (), url, Purpose.TRAIN_AI, NOW)
+            answer = found[url]
+            assert type(answer) is Answer, f"store failed to answer: {answer}"
+            evaluate(answer.entries, url, Purpose.TRAIN_AI, NOW)
     elapsed = time.perf_counter() - start
     await client.aclose()
     return len(batch) / elapsed
@@ -93,9 +95,10 @@ async def service(path: Path, batch: list[str]) -> float:
     for i in range(0, len(batch), 4000):  # 4 concurrent requests of 1,000 URLs
         chunk = batch[i : i + 4000]
         found = await client.lookup(chunk)
-        assert all(found[u] is not None for u in chunk), "service failed to answer"
         for url in chunk:
-            evaluate(found[url] or (), url, Purpose.TRAIN_AI, NOW)
+            answer = found[url]
+            assert type(answer) is Answer, f"service failed to answer: {answer}"
+            evaluate(answer.entries, url, Purpose.TRAIN_AI, NOW)
     elapsed = time.perf_counter() - start
     await client.aclose()
     server.stop()

@@ -6,12 +6,14 @@ embedded store (``sqlite:///var/lib/heed/registry.db`` is the absolute path
 with a per-client cache, and an empty URL means no registry. With ``spawning=True`` the
 Spawning opt-out API is consulted as a second source.
 
-Every client returns, per URL, the candidate entries that may match it (the pure
-``filters.registry.evaluate`` picks the winner) or ``None`` when the source could not answer.
-``None`` must become ``registry.unavailable``: an unreachable or erroring registry never means
-"allowed". ``lookup`` never raises for I/O errors; only failures are left uncached, so a later
-lookup retries them. A configured SQLite file that does not exist is a configuration error at
-open time (an empty registry would silently allow everything).
+Every client answers every URL it is asked about with a ``filters.registry.Answer`` (the
+candidate entries that may match it; the pure ``filters.registry.evaluate`` picks the winner)
+or an ``Unavailable`` whose ``detail`` says why the source could not answer ("timeout",
+"HTTP 503", "database error: ..."). ``Unavailable`` becomes ``registry.unavailable``: an
+unreachable or erroring registry never means "allowed". ``lookup`` never raises for I/O
+errors; only answers are cached, never failures, so a later lookup retries them. A configured
+SQLite file that does not exist is a configuration error at open time (an empty registry
+would silently allow everything).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import httpx
 
 from filters.errors import ConfigError, RegistryError, RegistryValidationError
 from filters.registry import Entry, entry_from_dict
+from filters.registry.answer import EMPTY_ANSWER, Answer, Unavailable
 
 from .store import RegistryStore
 
@@ -37,13 +40,15 @@ __all__ = [
     "open_registry",
 ]
 
-#: Candidate entries per URL; None = the source could not answer (registry.unavailable).
-LookupResult = dict[str, tuple[Entry, ...] | None]
+#: Every URL asked about → the source's answer, or why it could not give one.
+LookupResult = dict[str, Answer | Unavailable]
 
 #: URLs per request to the service; the service accepts up to 10,000.
 DEFAULT_BATCH = 1000
 #: Answers kept per client; past this the cache starts over (memory stays bounded in long runs).
 _CACHE_LIMIT = 1_000_000
+#: Distinct entries kept validated per client (a host's entries recur in every answer).
+_ENTRY_CACHE_LIMIT = 65_536
 
 
 class RegistryClient(abc.ABC):
@@ -51,11 +56,15 @@ class RegistryClient(abc.ABC):
 
     @abc.abstractmethod
     async def lookup(self, urls: Sequence[str]) -> LookupResult:
-        """Candidate entries per URL, None for a URL this source could not answer."""
+        """An ``Answer`` or ``Unavailable`` for every URL in ``urls`` (duplicates once)."""
 
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release connections and files."""
+
+
+def _answer(entries: tuple[Entry, ...]) -> Answer:
+    return Answer(entries) if entries else EMPTY_ANSWER
 
 
 class SqliteRegistryClient(RegistryClient):
@@ -69,12 +78,20 @@ class SqliteRegistryClient(RegistryClient):
     async def lookup(self, urls: Sequence[str]) -> LookupResult:
         try:
             found = await asyncio.to_thread(self._store.candidates, list(urls))
-        except (RegistryError, OSError, ValueError):
-            return dict.fromkeys(urls)
-        return dict(found)
+        except (RegistryError, OSError, ValueError) as e:
+            return dict.fromkeys(urls, Unavailable(f"database error: {e}"))
+        return {url: _answer(entries) for url, entries in found.items()}
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._store.close)
+
+
+def _http_failure(e: httpx.HTTPError) -> Unavailable:
+    if isinstance(e, httpx.TimeoutException):
+        return Unavailable("timeout")
+    if isinstance(e, httpx.ConnectError):
+        return Unavailable(f"connection failed: {e}" if str(e) else "connection failed")
+    return Unavailable(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
 
 
 class HttpRegistryClient(RegistryClient):
@@ -83,7 +100,8 @@ class HttpRegistryClient(RegistryClient):
     def __init__(self, base_url: str, *, timeout: float = 10, batch: int = DEFAULT_BATCH) -> None:
         self._endpoint = base_url.rstrip("/") + "/v1/lookup"
         self._batch = batch
-        self._cache: dict[str, tuple[Entry, ...]] = {}
+        self._cache: dict[str, Answer] = {}
+        self._entries = _EntryMemo()
         self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def lookup(self, urls: Sequence[str]) -> LookupResult:
@@ -104,10 +122,12 @@ class HttpRegistryClient(RegistryClient):
         try:
             response = await self._http.post(self._endpoint, json={"urls": urls})
             if response.status_code != 200:
-                return dict.fromkeys(urls)
-            parsed = _parse_lookup(response.json(), urls)
-        except (httpx.HTTPError, ValueError, RegistryValidationError):
-            return dict.fromkeys(urls)
+                return dict.fromkeys(urls, Unavailable(f"HTTP {response.status_code}"))
+            parsed = _parse_lookup(response.json(), urls, self._entries)
+        except httpx.HTTPError as e:
+            return dict.fromkeys(urls, _http_failure(e))
+        except (ValueError, RegistryValidationError) as e:
+            return dict.fromkeys(urls, Unavailable(f"bad lookup answer: {e}"))
         if len(self._cache) + len(parsed) > _CACHE_LIMIT:
             self._cache.clear()
         self._cache.update(parsed)
@@ -117,21 +137,26 @@ class HttpRegistryClient(RegistryClient):
         await self._http.aclose()
 
 
-def _parse_lookup(body: object, urls: list[str]) -> dict[str, tuple[Entry, ...]]:
+def _parse_lookup(
+    body: object, urls: list[str], memo: _EntryMemo | None = None
+) -> dict[str, Answer]:
     """Validate a /v1/lookup answer; any URL missing or malformed fails the whole batch.
+    ``memo`` shares validated entries between answers (one per client).
 
     Raises:
         ValueError: the answer does not have the documented shape.
+        RegistryValidationError: an entry in it is invalid.
     """
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise ValueError("lookup answer without results")
-    parsed: dict[str, tuple[Entry, ...]] = {}
+    entry = (memo or _EntryMemo()).entry
+    parsed: dict[str, Answer] = {}
     for item in body["results"]:
         if not isinstance(item, dict) or not isinstance(item.get("entries"), list):
             raise ValueError("malformed lookup result")
         url, entries = item.get("url"), item["entries"]
         if isinstance(url, str):
-            parsed[url] = tuple([_entry(e) for e in entries]) if entries else ()
+            parsed[url] = Answer(tuple([entry(e) for e in entries])) if entries else EMPTY_ANSWER
     if any(url not in parsed for url in urls):
         raise ValueError("lookup answer is missing URLs")
     return parsed
@@ -150,41 +175,52 @@ _FIELDS = (
     "note",
     "verified",
 )
-_ENTRY_CACHE_LIMIT = 65_536
-_ENTRIES: dict[tuple[object, ...], Entry] = {}
 
 
-def _entry(data: object) -> Entry:
-    """``entry_from_dict(data)``, validated once per distinct entry (a host's entries recur in
-    every answer for its URLs). Only dicts with an id and a registration time are cached:
-    without them validation makes up a fresh id or time, so it is not a pure function.
+class _EntryMemo:
+    """Validated entries by their fields, bounded (starts over when full); one per client."""
 
-    Raises:
-        RegistryValidationError: the entry is invalid (never cached).
-    """
-    if (
-        not isinstance(data, dict)
-        or not data.get("id")
-        or not data.get("registered_at")
-        or not isinstance(data.get("verified", False), (bool, str))  # 1 == True as a key
-    ):
-        return entry_from_dict(data)
-    purposes = data.get("purposes")
-    key = (*map(data.get, _FIELDS), tuple(purposes) if isinstance(purposes, list) else purposes)
-    try:
-        cached = _ENTRIES.get(key)
-    except TypeError:  # an unhashable value: validation will refuse or convert it
-        return entry_from_dict(data)
-    if cached is None:
-        cached = entry_from_dict(data)
-        if len(_ENTRIES) >= _ENTRY_CACHE_LIMIT:
-            _ENTRIES.clear()
-        _ENTRIES[key] = cached
-    return cached
+    __slots__ = ("_entries", "_limit")
+
+    def __init__(self, limit: int = _ENTRY_CACHE_LIMIT) -> None:
+        self._entries: dict[tuple[object, ...], Entry] = {}
+        self._limit = limit
+
+    def entry(self, data: object) -> Entry:
+        """``entry_from_dict(data)``, validated once per distinct entry (a host's entries recur
+        in every answer for its URLs). Only dicts with an id and a registration time are kept:
+        without them validation makes up a fresh id or time, so it is not a pure function.
+
+        Raises:
+            RegistryValidationError: the entry is invalid (never kept).
+        """
+        if (
+            not isinstance(data, dict)
+            or not data.get("id")
+            or not data.get("registered_at")
+            or not isinstance(data.get("verified", False), (bool, str))  # 1 == True as a key
+        ):
+            return entry_from_dict(data)
+        purposes = data.get("purposes")
+        key = (
+            *map(data.get, _FIELDS),
+            tuple(purposes) if isinstance(purposes, list) else purposes,
+        )
+        try:
+            cached = self._entries.get(key)
+        except TypeError:  # an unhashable value: validation will refuse or convert it
+            return entry_from_dict(data)
+        if cached is None:
+            cached = entry_from_dict(data)
+            if len(self._entries) >= self._limit:
+                self._entries.clear()
+            self._entries[key] = cached
+        return cached
 
 
 class CombinedRegistryClient(RegistryClient):
-    """Several sources asked together: a URL any source cannot answer is None (unavailable)."""
+    """Several sources asked together: a URL any source cannot answer is ``Unavailable`` (the
+    details of every source that failed, joined); otherwise the entries of all of them."""
 
     def __init__(self, sources: Sequence[RegistryClient]) -> None:
         self._sources = tuple(sources)
@@ -193,17 +229,23 @@ class CombinedRegistryClient(RegistryClient):
         answers = await asyncio.gather(*(s.lookup(urls) for s in self._sources))
         out: LookupResult = {}
         for url in urls:
-            parts = [a.get(url) for a in answers]
-            out[url] = (
-                None
-                if any(p is None for p in parts)
-                else tuple(e for p in parts if p is not None for e in p)
-            )
+            parts = [a.get(url, _NO_ANSWER) for a in answers]
+            failed = [p.detail for p in parts if isinstance(p, Unavailable)]
+            if failed:
+                out[url] = Unavailable("; ".join(dict.fromkeys(failed)))
+            else:
+                out[url] = _answer(
+                    tuple(e for p in parts if isinstance(p, Answer) for e in p.entries)
+                )
         return out
 
     async def aclose(self) -> None:
         for source in self._sources:
             await source.aclose()
+
+
+#: What a source that left a URL out of its answer gave for it (a client's bug: fail closed).
+_NO_ANSWER = Unavailable("the source gave no answer for the URL")
 
 
 def open_registry(

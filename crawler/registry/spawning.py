@@ -8,9 +8,10 @@ README, configs/example.toml and docs/registry.md), the endpoint from ``HEED_SPA
 ``spawning = true`` excludes everything: that is said once, as a warning, when the client opens.
 
 Fail closed (SPEC.md §3.6): a missing key, a transport error, a non-200 answer or an
-answer that does not cover every URL asked makes those URLs ``None`` (``registry.unavailable``),
-never "allowed". An ``optOut: true`` becomes a synthetic opt-out ``url`` entry for ``train-ai``
-and ``ai-input`` (the purposes Spawning's list is about, as for ai.txt in SPEC.md §3.4), with id
+answer that does not cover every URL asked makes those URLs ``Unavailable``
+(``registry.unavailable``; its detail says which of these it was), never "allowed". An
+``optOut: true`` becomes a synthetic opt-out ``url`` entry for ``train-ai`` and ``ai-input``
+(the purposes Spawning's list is about, as for ai.txt in SPEC.md §3.4), with id
 ``spawning:<sha256 of the URL, 16 hex>`` so that evidence names its source.
 """
 
@@ -28,8 +29,9 @@ import httpx
 from filters.errors import RegistryValidationError
 from filters.model import Purpose
 from filters.registry import Choice, Entry, SubjectKind, make_entry
+from filters.registry.answer import EMPTY_ANSWER, Answer, Unavailable
 
-from .client import LookupResult, RegistryClient
+from .client import LookupResult, RegistryClient, _http_failure
 
 __all__ = ["DEFAULT_URL", "KEY_ENV", "URL_ENV", "SpawningClient"]
 
@@ -42,6 +44,10 @@ _PURPOSES = frozenset({Purpose.TRAIN_AI, Purpose.AI_INPUT})
 
 log = logging.getLogger(__name__)
 
+_NO_KEY = Unavailable(f"Spawning: {KEY_ENV} is not set")
+_UNASKABLE = Unavailable("Spawning: a URL with a line break cannot be asked")
+_NOT_ANSWERED = Unavailable("Spawning: no answer for the URL")
+
 
 class SpawningClient(RegistryClient):
     """Asks the Spawning API; opt-outs come back as synthetic ``url`` entries."""
@@ -49,7 +55,7 @@ class SpawningClient(RegistryClient):
     def __init__(self, api_url: str, key: str | None, *, timeout: float = 10) -> None:
         self._api_url = api_url
         self._key = key or None
-        self._cache: dict[str, tuple[Entry, ...]] = {}
+        self._cache: dict[str, Answer] = {}
         self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     @classmethod
@@ -65,37 +71,41 @@ class SpawningClient(RegistryClient):
 
     async def lookup(self, urls: Sequence[str]) -> LookupResult:
         if self._key is None:
-            return dict.fromkeys(urls)
+            return dict.fromkeys(urls, _NO_KEY)
         missing = [u for u in dict.fromkeys(urls) if u not in self._cache]
         batches = [missing[i : i + _BATCH] for i in range(0, len(missing), _BATCH)]
         answers = await asyncio.gather(*(self._fetch(b) for b in batches))
         out: LookupResult = {u: self._cache[u] for u in urls if u in self._cache}
         for answer in answers:
             out.update(answer)
-        return {u: out.get(u) for u in urls}
+        return {u: out.get(u, _NOT_ANSWERED) for u in urls}
 
     async def _fetch(self, urls: list[str]) -> LookupResult:
         # Newlines inside a URL would split it into two; such a URL cannot be asked.
         askable = [u for u in urls if "\n" not in u and "\r" not in u]
-        failed: LookupResult = dict.fromkeys(urls)
+        out: LookupResult = dict.fromkeys(urls, _UNASKABLE)
         try:
             response = await self._http.post(
                 self._api_url,
                 content="\n".join(askable).encode("utf-8"),
                 headers={"Authorization": f"API {self._key}", "Content-Type": "text/plain"},
             )
-            if response.status_code != 200 or len(response.content) > _MAX_ANSWER:
-                return failed
+            if response.status_code != 200:
+                return dict.fromkeys(urls, Unavailable(f"Spawning: HTTP {response.status_code}"))
+            if len(response.content) > _MAX_ANSWER:
+                return dict.fromkeys(urls, Unavailable("Spawning: answer too large"))
             flags = _parse_answer(response.json())
-        except (httpx.HTTPError, ValueError):
-            return failed
-        out: LookupResult = dict(failed)
+        except httpx.HTTPError as e:
+            return dict.fromkeys(urls, Unavailable(f"Spawning: {_http_failure(e).detail}"))
+        except ValueError as e:
+            return dict.fromkeys(urls, Unavailable(f"Spawning: bad answer: {e}"))
         for url in askable:
             if url not in flags:
+                out[url] = _NOT_ANSWERED
                 continue
-            entries = (_entry(url),) if flags[url] else ()
-            self._cache[url] = entries
-            out[url] = entries
+            answer = Answer((_entry(url),)) if flags[url] else EMPTY_ANSWER
+            self._cache[url] = answer
+            out[url] = answer
         return out
 
     async def aclose(self) -> None:

@@ -313,7 +313,10 @@ class RegistryStore:
         False, and nothing stored, when ``max_pending`` challenges are already pending."""
         now = datetime.now(UTC).isoformat()
         row = (challenge_id, origin, token, entry_json, expires_at.isoformat())
-        insert = ("INSERT INTO challenges VALUES (?, ?, ?, ?, ?)", row)
+        insert: tuple[str, tuple[object, ...]] = (
+            "INSERT INTO challenges VALUES (?, ?, ?, ?, ?)",
+            row,
+        )
         if max_pending is not None:  # counted inside the write transaction: no race
             sql = (
                 "INSERT INTO challenges SELECT ?, ?, ?, ?, ? "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,7 +22,7 @@ from crawler.registry.client import (
 from filters.errors import ConfigError
 from filters.model import Purpose, Verdict
 from filters.reasons import ReasonCode
-from filters.registry import evaluate
+from filters.registry import Answer, Unavailable, evaluate
 
 from .conftest import NOW, entry
 
@@ -37,6 +38,18 @@ async def _lookup_and_close(client, urls):
         return await client.lookup(urls)
     finally:
         await client.aclose()
+
+
+def _ids(answer):
+    assert type(answer) is Answer, answer
+    return [e.id for e in answer.entries]
+
+
+def _details(answer, urls):
+    """The Unavailable details of ``urls`` (every URL must be there and unavailable)."""
+    assert set(answer) == set(urls)
+    assert all(type(answer[u]) is Unavailable for u in urls), answer
+    return {answer[u].detail for u in urls}
 
 
 def test_open_registry_dispatch(db_path, store):
@@ -56,16 +69,17 @@ def test_open_registry_dispatch(db_path, store):
 def test_sqlite_client_returns_candidates(db_path, store):
     store.add(entry("domain", "example.com", id="dom"))
     answer = run(_lookup_and_close(open_registry(f"sqlite://{db_path}"), URLS))
-    assert [e.id for e in answer[URLS[0]]] == ["dom"]
-    assert answer[URLS[1]] == ()
-    result, _ = evaluate(answer[URLS[0]], URLS[0], Purpose.TRAIN_AI, NOW)
+    assert _ids(answer[URLS[0]]) == ["dom"]
+    assert answer[URLS[1]] == Answer(())
+    result, _ = evaluate(answer[URLS[0]].entries, URLS[0], Purpose.TRAIN_AI, NOW)
     assert result.reasons == (ReasonCode.REGISTRY_OPT_OUT,)
 
 
 def test_sqlite_client_read_failure_is_unavailable(db_path, store):
     client = SqliteRegistryClient(str(db_path))
     client._store.close()  # a store that can no longer answer
-    assert run(client.lookup(URLS)) == dict.fromkeys(URLS)
+    (detail,) = _details(run(client.lookup(URLS)), URLS)
+    assert detail.startswith("database error")
 
 
 def test_http_client_batches_and_caches(service):
@@ -81,9 +95,9 @@ def test_http_client_batches_and_caches(service):
         return first, second
 
     first, second = run(scenario())
-    assert all([e.id for e in first[u]] == ["dom"] for u in urls[:25])
-    assert first["https://example.org/"] == ()
-    assert [e.id for e in second[urls[0]]] == ["dom"]
+    assert all(_ids(first[u]) == ["dom"] for u in urls[:25])
+    assert first["https://example.org/"] == Answer(())
+    assert _ids(second[urls[0]]) == ["dom"]
 
 
 def test_service_stopped_mid_run_gives_unavailable_never_allowed(service):
@@ -98,8 +112,9 @@ def test_service_stopped_mid_run_gives_unavailable_never_allowed(service):
         return before, after
 
     before, after = run(scenario())
-    assert [e.id for e in before["https://example.com/a"]] == ["dom"]
-    assert after == {"https://example.com/b": None, "https://example.org/c": None}
+    assert _ids(before["https://example.com/a"]) == ["dom"]
+    (detail,) = _details(after, ["https://example.com/b", "https://example.org/c"])
+    assert detail.startswith("connection failed")
 
 
 class FakeApi:
@@ -155,8 +170,8 @@ def test_spawning_opt_out_becomes_a_url_entry(spawning_api):
     path, body, headers = spawning_api.requests[0]
     assert path == "/api/v2/query/urls" and body == "\n".join(urls).encode()
     assert headers["content-type"] == "text/plain"
-    assert answer["https://example.com/public"] == ()
-    (opt_out,) = answer["https://example.com/private/1"]
+    assert answer["https://example.com/public"] == Answer(())
+    (opt_out,) = answer["https://example.com/private/1"].entries
     assert opt_out.id.startswith("spawning:") and opt_out.registered_by == "spawning"
     result, _ = evaluate((opt_out,), urls[0], Purpose.TRAIN_AI, NOW)
     assert (result.verdict, result.reasons) == (Verdict.DENY, (ReasonCode.REGISTRY_OPT_OUT,))
@@ -166,26 +181,37 @@ def test_spawning_opt_out_becomes_a_url_entry(spawning_api):
 @pytest.mark.parametrize("key", [None, "wrong"])
 def test_spawning_missing_or_bad_key_is_unavailable(spawning_api, key):
     client = spawning.SpawningClient(spawning_api.url, key)
-    assert run(_lookup_and_close(client, URLS)) == dict.fromkeys(URLS)
+    expected = "SPAWNING_OPTS_KEY is not set" if key is None else "HTTP 401"
+    assert _details(run(_lookup_and_close(client, URLS)), URLS) == {f"Spawning: {expected}"}
     assert len(spawning_api.requests) == (0 if key is None else 1)
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "detail"),
     [
-        lambda p, b, h: (500, b"{}"),
-        lambda p, b, h: (200, b"not json"),
-        lambda p, b, h: (200, b'{"urls": [{"url": "https://other/", "optOut": false}]}'),
-        lambda p, b, h: (200, b'{"urls": [{"url": "https://a.example.com/x", "optOut": "no"}]}'),
+        (lambda p, b, h: (500, b"{}"), "HTTP 500"),
+        (lambda p, b, h: (200, b"not json"), "bad answer"),
+        (
+            lambda p, b, h: (200, b'{"urls": [{"url": "https://other/", "optOut": false}]}'),
+            "no answer for the URL",
+        ),
+        (
+            lambda p, b, h: (
+                200,
+                b'{"urls": [{"url": "https://a.example.com/x", "optOut": "no"}]}',
+            ),
+            "no answer for the URL",
+        ),
     ],
 )
-def test_spawning_errors_are_unavailable(reply):
+def test_spawning_errors_are_unavailable(reply, detail):
     api = FakeApi(reply)
     try:
         answer = run(_lookup_and_close(spawning.SpawningClient(api.url, "secret"), URLS))
     finally:
         api.close()
-    assert answer == dict.fromkeys(URLS)
+    (got,) = _details(answer, URLS)
+    assert got.startswith(f"Spawning: {detail}")
 
 
 def test_open_registry_with_spawning_combines_sources(db_path, store, spawning_api, monkeypatch):
@@ -196,11 +222,13 @@ def test_open_registry_with_spawning_combines_sources(db_path, store, spawning_a
     assert isinstance(client, CombinedRegistryClient)
     urls = ["https://example.com/private", "https://example.org/"]
     answer = run(_lookup_and_close(client, urls))
-    assert sorted(e.id.split(":")[0] for e in answer[urls[0]]) == ["dom", "spawning"]
-    assert answer[urls[1]] == ()
+    assert sorted(i.split(":")[0] for i in _ids(answer[urls[0]])) == ["dom", "spawning"]
+    assert answer[urls[1]] == Answer(())
     monkeypatch.delenv(spawning.KEY_ENV)
     client = open_registry(f"sqlite://{db_path}", spawning=True)
-    assert run(_lookup_and_close(client, urls)) == dict.fromkeys(urls)
+    assert _details(run(_lookup_and_close(client, urls)), urls) == {
+        "Spawning: SPAWNING_OPTS_KEY is not set"
+    }
 
 
 def test_answer_entries_are_validated_once_and_invalid_ones_always_refused():
@@ -212,9 +240,54 @@ def test_answer_entries_are_validated_once_and_invalid_ones_always_refused():
     urls = ["https://a.example.com/", "https://b.example.com/"]
     body = {"results": [{"url": u, "entries": [dict(good)]} for u in urls]}
     parsed = _parse_lookup(body, urls)
-    assert parsed[urls[0]][0] is parsed[urls[1]][0]
-    assert parsed[urls[0]][0] == entry("domain", "example.com", id="dom")
+    assert parsed[urls[0]].entries[0] is parsed[urls[1]].entries[0]
+    assert parsed[urls[0]].entries[0] == entry("domain", "example.com", id="dom")
     for bad in ({"verified": 1}, {"subject": "com"}, {"purposes": ["nope"]}, {"note": ["x"]}):
         broken = {"results": [{"url": urls[0], "entries": [good | bad]}]}
         with pytest.raises(RegistryValidationError):
             _parse_lookup(broken, urls[:1])
+
+
+def test_http_client_says_why_it_could_not_answer():
+    # A service that answers 503, one that never answers, one that answers the wrong shape.
+    unavailable = FakeApi(lambda p, b, h: (503, b'{"error": "busy"}'))
+    wrong = FakeApi(lambda p, b, h: (200, b'{"results": []}'))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are queued, never accepted: no answer ever comes
+
+    async def ask(url, timeout=10.0):
+        return await _lookup_and_close(HttpRegistryClient(url, timeout=timeout), URLS)
+
+    try:
+        assert _details(run(ask(unavailable.url)), URLS) == {"HTTP 503"}
+        (detail,) = _details(run(ask(wrong.url)), URLS)
+        assert detail == "bad lookup answer: lookup answer is missing URLs"
+        port = silent.getsockname()[1]
+        assert _details(run(ask(f"http://127.0.0.1:{port}", timeout=0.3)), URLS) == {"timeout"}
+    finally:
+        unavailable.close()
+        wrong.close()
+        silent.close()
+
+
+def test_combined_client_is_unavailable_when_any_source_is(db_path, store, service):
+    service.store.add(entry("domain", "example.com", id="dom"))
+    urls = ["https://example.com/a", "https://example.org/"]
+
+    async def scenario():
+        client = CombinedRegistryClient(
+            [SqliteRegistryClient(str(db_path)), HttpRegistryClient(service.url, timeout=2)]
+        )
+        both = await client.lookup(urls)
+        service.stop()
+        one_down = await client.lookup(["https://example.com/b", *urls])  # urls are cached
+        await client.aclose()
+        return both, one_down
+
+    both, one_down = run(scenario())
+    assert _ids(both[urls[0]]) == ["dom", "dom"] and both[urls[1]] == Answer(())
+    assert _ids(one_down[urls[0]]) == ["dom", "dom"]  # both sources still answer it
+    down = one_down["https://example.com/b"]
+    assert type(down) is Unavailable and down.detail.startswith("connection failed")
+    assert set(one_down) == {"https://example.com/b", *urls}
