@@ -7,10 +7,14 @@ that tie are *all* kept, so the caller can apply "most restrictive wins" among t
 by length, not only identical text: two different patterns of equal length that both match
 give no principled winner, so both apply (conservative).
 
-Speed: a verdict depends only on *which* rules were selected, not on the URL itself, so the
-callers memoise verdicts per selection (:class:`IdentityMemo`), keyed on the identity of the
-immutable rule tuples a parsed robots.txt hands out. The memo holds a strong reference to each
-key object, so an ``id`` cannot be reused while its entry exists.
+Speed: each rule carries its compiled pattern (``ExtensionRule.pattern``, made with the rule),
+and a verdict depends only on *which* rules were selected, not on the URL itself, so the
+callers keep verdicts in a bounded ``functools.lru_cache`` keyed by the selected rules
+themselves (frozen, compared by value: no identity tricks), the purpose and the source.
+:func:`cacheable` keeps rules with very long lines out of those caches.
+
+:class:`IdentityMemo` is a bounded map keyed by object identity (used by the engine); it is a
+class only, this module keeps no state.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from .patterns import Pattern, compile_pattern
+from .patterns import CACHE_MAX_CHARS
 
 if TYPE_CHECKING:
     from .robots import ExtensionRule
 
-__all__ = ["IdentityMemo", "SelectionMemo", "select_indices", "select_rules"]
+__all__ = ["IdentityMemo", "cacheable", "select_indices", "select_rules"]
 
 V = TypeVar("V")
 
@@ -60,25 +64,12 @@ class IdentityMemo(Generic[V]):
         return value
 
 
-_PATTERNS: IdentityMemo[tuple[Pattern, ...]] = IdentityMemo()
-
-
-def _patterns(rules: Sequence[ExtensionRule]) -> tuple[Pattern, ...]:
-    if type(rules) is tuple:
-        found = _PATTERNS.get((rules,))
-        if found is not None:
-            return found
-    pats = tuple(compile_pattern(rule.path or "/") for rule in rules)
-    if type(rules) is tuple:
-        _PATTERNS.put((rules,), pats)
-    return pats
-
-
 def select_indices(rules: Sequence[ExtensionRule], path: str) -> tuple[int, ...]:
     """The indices of :func:`select_rules`' rules in ``rules``, in order."""
     best = -1
     chosen: list[int] = []
-    for index, pattern in enumerate(_patterns(rules)):
+    for index, rule in enumerate(rules):
+        pattern = rule.pattern
         if not pattern.matches(path):
             continue
         if pattern.length > best:
@@ -91,45 +82,21 @@ def select_indices(rules: Sequence[ExtensionRule], path: str) -> tuple[int, ...]
 
 def select_rules(rules: Sequence[ExtensionRule], path: str) -> tuple[ExtensionRule, ...]:
     """The rules whose path matches ``path`` (already normalised) with the greatest length."""
-    return tuple(rules[i] for i in select_indices(rules, path))
+    best = -1
+    chosen: list[ExtensionRule] = []
+    for rule in rules:
+        pattern = rule.pattern
+        if not pattern.matches(path):
+            continue
+        if pattern.length > best:
+            best = pattern.length
+            chosen = [rule]
+        elif pattern.length == best:
+            chosen.append(rule)
+    return tuple(chosen)
 
 
-_Slot = tuple[dict[tuple[object, ...], V] | None, tuple[object, ...]]
-
-
-class SelectionMemo(Generic[V]):
-    """Verdicts of a robots.txt extension signal per rule selection (see the module docstring).
-
-    :meth:`select` picks the agent's and the ``*`` group's rules for ``path`` and returns a
-    memoised verdict when the same selection was judged before with the same ``extra`` key
-    parts; otherwise the caller computes the verdict and hands it to :meth:`store`.
-    """
-
-    __slots__ = ("_max", "_rules")
-
-    def __init__(self, max_per_rules: int = 4096) -> None:
-        self._rules: IdentityMemo[dict[tuple[object, ...], V]] = IdentityMemo()
-        self._max = max_per_rules
-
-    def select(
-        self,
-        agent_rules: Sequence[ExtensionRule],
-        star_rules: Sequence[ExtensionRule],
-        path: str,
-        *extra: object,
-    ) -> tuple[tuple[int, ...], tuple[int, ...], V | None, _Slot[V]]:
-        picked_agent = select_indices(agent_rules, path)
-        picked_star = select_indices(star_rules, path)
-        key = (picked_agent, picked_star, *extra)
-        if type(agent_rules) is not tuple or type(star_rules) is not tuple:
-            return picked_agent, picked_star, None, (None, key)  # not safe to key by identity
-        memo = self._rules.get((agent_rules, star_rules))
-        if memo is None:
-            memo = self._rules.put((agent_rules, star_rules), {})
-        return picked_agent, picked_star, memo.get(key), (memo, key)
-
-    def store(self, slot: _Slot[V], value: V) -> V:
-        memo, key = slot
-        if memo is not None and len(memo) < self._max:
-            memo[key] = value
-        return value
+def cacheable(selected: tuple[ExtensionRule, ...]) -> bool:
+    """Whether a verdict on ``selected`` may be kept in a bounded cache: only rules whose
+    line is at most ``patterns.CACHE_MAX_CHARS`` long (a cache bounds entries, not bytes)."""
+    return all(len(rule.raw) <= CACHE_MAX_CHARS for rule in selected)

@@ -101,11 +101,17 @@ def _tokens(text: str | None) -> tuple[str, ...]:
     return tuple(_ALIASES.get(word, word) for word in words)
 
 
+def _text(element: etree._Element) -> str:
+    """The text content of ``element`` (lxml gives ``str`` pieces for a parsed document)."""
+    pieces = element.itertext()
+    return "".join(p if isinstance(p, str) else p.decode("utf-8", "replace") for p in pieces)
+
+
 def _term(element: etree._Element) -> RslTerm:
     # A missing type is read as "usage": for a prohibition that excludes more, and for a
     # permission it limits the use to the listed tokens.
     kind = (element.get("type") or "usage").strip().lower()
-    return RslTerm(kind, _tokens("".join(element.itertext())), _raw(element))
+    return RslTerm(kind, _tokens(_text(element)), _raw(element))
 
 
 def _positive(text: str) -> bool:
@@ -118,7 +124,7 @@ def _positive(text: str) -> bool:
 def _payment(element: etree._Element) -> RslPayment:
     kind = (element.get("type") or "").strip().lower() or None
     amounts = [a for a in element.iter() if _local(a) == "amount"]
-    priced = any(_positive("".join(a.itertext())) for a in amounts)
+    priced = any(_positive(_text(a)) for a in amounts)
     rate_card = any(_local(c) in ("standard", "custom") for c in element)
     free = not priced and (kind == "free" or (kind is None and not rate_card))
     return RslPayment(kind, free, _raw(element))

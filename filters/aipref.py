@@ -30,6 +30,10 @@ Choices where SPEC.md is silent (conservative; also in docs/signals-headers.md):
 * A value other than the Token ``y``/``n`` (a string ``"n"``, a boolean) states nothing,
   as the draft says. Keys are case-sensitive: ``Train-AI=n`` is a parse error.
 * The ``exceptions`` parameter of the label behind the verdict goes into ``detail``.
+
+Caches (all ``functools.lru_cache`` on pure functions of immutable values): parsed values,
+header verdicts, and robots.txt verdicts per selection of rules (``_rules_verdict``, keyed by
+the selected ``ExtensionRule`` values, the purpose and the source; 8192 entries).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from typing import TYPE_CHECKING
 
 import http_sf
 
-from ._extrules import SelectionMemo
+from ._extrules import cacheable, select_rules
 from .errors import SignalParseError
 from .model import Purpose, Signal, SignalResult, Verdict
 from .patterns import url_path
@@ -144,13 +148,11 @@ def _parse_cached(value: str) -> Preferences | None:
         return None
 
 
-def _prefs_of(
-    rules: Sequence[ExtensionRule], selected: tuple[int, ...]
-) -> tuple[dict[str, _Pref], tuple[str, ...]]:
+def _prefs_of(selected: tuple[ExtensionRule, ...]) -> tuple[dict[str, _Pref], tuple[str, ...]]:
     """Merge the longest-matching rules of one group: per label, ``n`` beats ``y``."""
     merged: dict[str, _Pref] = {}
     errors: list[str] = []
-    for rule in (rules[i] for i in selected):
+    for rule in selected:
         prefs = _parse_cached(rule.value.strip())
         if prefs is None:
             errors.append(rule.raw)
@@ -210,20 +212,29 @@ def evaluate_rules(
         return _NO_RULES.get(source) or SignalResult(
             Signal.AIPREF, Verdict.NONE, source=source or _ROBOTS_SOURCE
         )
-    picked_agent, picked_star, hit, slot = _SELECTIONS.select(
-        agent_rules, star_rules, url_path(url), purpose, source
-    )
-    if hit is not None:
-        return hit
-    agent, agent_errors = _prefs_of(agent_rules, picked_agent)
-    star, star_errors = _prefs_of(star_rules, picked_star)
+    path = url_path(url)
+    agent = select_rules(agent_rules, path)
+    star = select_rules(star_rules, path)
+    if cacheable(agent) and cacheable(star):
+        return _rules_verdict_cached(agent, star, purpose, source)
+    return _rules_verdict(agent, star, purpose, source)
+
+
+def _rules_verdict(
+    agent_selected: tuple[ExtensionRule, ...],
+    star_selected: tuple[ExtensionRule, ...],
+    purpose: Purpose,
+    source: str | None,
+) -> SignalResult:
+    """The verdict of the selected rules of the agent's and of the ``*`` group."""
+    agent, agent_errors = _prefs_of(agent_selected)
+    star, star_errors = _prefs_of(star_selected)
     merged = {**star, **agent}
     verdict, pref = _decide(merged, purpose)
-    result = _result(verdict, pref, agent_errors + star_errors, None, source or _ROBOTS_SOURCE)
-    return _SELECTIONS.store(slot, result)
+    return _result(verdict, pref, agent_errors + star_errors, None, source or _ROBOTS_SOURCE)
 
 
-_SELECTIONS: SelectionMemo[SignalResult] = SelectionMemo()
+_rules_verdict_cached = lru_cache(maxsize=8192)(_rules_verdict)
 
 
 _NO_RULES: dict[str | None, SignalResult] = {

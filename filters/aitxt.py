@@ -20,9 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
+from .patterns import NO_PATTERNS, PathPatterns
 from .reasons import ReasonCode
 from .robots._grammar import parse_file, url_host
-from .robots._match import EMPTY_BOOK, Book, ResultMemo, match_path, unreachable_raw
+from .robots._match import Book, LastPath, ResultMemo, unreachable_raw
+from .robots._pathpatterns import rule_patterns
 
 __all__ = ["DEFAULT_MAX_BYTES", "AitxtPolicy", "evaluate", "is_html", "parse", "policy_from_fetch"]
 
@@ -34,13 +36,18 @@ _WHITESPACE = b" \t\r\n\f\v"
 
 @dataclass(frozen=True, slots=True)
 class AitxtPolicy:
-    """A site's ai.txt: ``OK`` (rules read), ``ABSENT`` or ``UNREACHABLE``."""
+    """A site's ai.txt: ``OK`` (rules read), ``ABSENT`` or ``UNREACHABLE``.
+
+    ``book``, ``memo`` (shared verdict objects) and ``paths`` (the last URL's lower-cased match
+    path) are internals, as in ``robots.RobotsPolicy``.
+    """
 
     state: DocState
     document: DocumentInfo | None = None
     diagnostics: tuple[str, ...] = ()
-    book: Book = field(default=EMPTY_BOOK, repr=False, compare=False)
+    book: Book = field(default_factory=Book, repr=False, compare=False)
     memo: ResultMemo = field(init=False, repr=False, compare=False)
+    paths: LastPath = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.state is DocState.UNREACHABLE:
@@ -50,6 +57,16 @@ class AitxtPolicy:
         else:
             memo = ResultMemo(Signal.AITXT, self.document, ReasonCode.AITXT_DISALLOW)
         object.__setattr__(self, "memo", memo)
+        object.__setattr__(self, "paths", LastPath(True))
+
+    def path_patterns(self) -> PathPatterns | None:
+        """The patterns this file's answer for a simple URL depends on (``PathPatterns``):
+        its Allow/Disallow lines, matched against the lower-cased path; none unless ``OK``;
+        None when a rule is one protego may match differently from RFC 9309."""
+        if self.state is not DocState.OK:
+            return NO_PATTERNS
+        rules = rule_patterns(self.book)
+        return PathPatterns(lower=rules) if rules is not None else None
 
 
 def parse(
@@ -117,7 +134,7 @@ def evaluate(policy: AitxtPolicy, url: str, agent: str) -> SignalResult:
     group = policy.book.resolve(agent) if policy.state is DocState.OK else None
     if group is None:
         return memo.none
-    rule = group.matcher.decide(match_path(url, True))
+    rule = group.matcher.decide(policy.paths(url))
     if rule is None:
         return memo.none
     return memo.allowed(rule.raw) if rule.allow else memo.denied(rule.raw)

@@ -14,6 +14,10 @@ and values case-insensitive, surrounding whitespace and quotes ignored, ``y``/``
 * ``train-ai`` is read as ``ai-train`` (the aipref spelling of the same use);
 * robots.txt rules are selected like ``Content-Usage`` (longest path, ties all apply, the
   ``*`` group fills in each signal the product token's group does not state).
+
+Caches (all ``functools.lru_cache`` on pure functions of immutable values): parsed values,
+header verdicts, and robots.txt verdicts per selection of rules (``_rules_verdict``, keyed by
+the selected ``ExtensionRule`` values, the purpose and the source; 8192 entries).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ._extrules import SelectionMemo
+from ._extrules import cacheable, select_rules
 from .model import Purpose, Signal, SignalResult, Verdict
 from .patterns import url_path
 from .reasons import ReasonCode
@@ -90,9 +94,9 @@ class _Stated:
     raw: str
 
 
-def _stated(rules: Sequence[ExtensionRule], selected: tuple[int, ...]) -> dict[Purpose, _Stated]:
+def _stated(selected: tuple[ExtensionRule, ...]) -> dict[Purpose, _Stated]:
     merged: dict[Purpose, _Stated] = {}
-    for rule in (rules[i] for i in selected):
+    for rule in selected:
         for purpose, allowed in parse(rule.value).signals.items():
             held = merged.get(purpose)
             if held is None or (held.allowed and not allowed):
@@ -130,18 +134,26 @@ def evaluate_rules(
     where = source or _ROBOTS_SOURCE
     if not agent_rules and not star_rules:
         return _result(None, where)
-    picked_agent, picked_star, hit, slot = _SELECTIONS.select(
-        agent_rules, star_rules, url_path(url), purpose, where
-    )
-    if hit is not None:
-        return hit
-    stated = _stated(agent_rules, picked_agent).get(purpose) or _stated(
-        star_rules, picked_star
-    ).get(purpose)
-    return _SELECTIONS.store(slot, _result(stated, where))
+    path = url_path(url)
+    agent = select_rules(agent_rules, path)
+    star = select_rules(star_rules, path)
+    if cacheable(agent) and cacheable(star):
+        return _rules_verdict_cached(agent, star, purpose, where)
+    return _rules_verdict(agent, star, purpose, where)
 
 
-_SELECTIONS: SelectionMemo[SignalResult] = SelectionMemo()
+def _rules_verdict(
+    agent_selected: tuple[ExtensionRule, ...],
+    star_selected: tuple[ExtensionRule, ...],
+    purpose: Purpose,
+    where: str,
+) -> SignalResult:
+    """The verdict of the selected rules: the agent's group first, ``*`` for the rest."""
+    stated = _stated(agent_selected).get(purpose) or _stated(star_selected).get(purpose)
+    return _result(stated, where)
+
+
+_rules_verdict_cached = lru_cache(maxsize=8192)(_rules_verdict)
 
 
 _NO_HEADER = SignalResult(Signal.CONTENT_SIGNAL, Verdict.NONE, source=HEADER_SOURCE)

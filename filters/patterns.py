@@ -1,17 +1,31 @@
 """RFC 9309 path patterns (``*`` and ``$``), shared by every signal that matches URL paths.
 
-robots.txt itself is matched by protego (wrapped in ``robots.py``); TDMRep ``location``,
+robots.txt itself is matched by protego (wrapped in ``robots/``); TDMRep ``location``,
 RSL ``<content url>`` and the path of a ``Content-Usage`` rule use this module, so all of them
 match exactly the way robots.txt does (RFC 9309 §2.2.2-§2.2.3).
+
+:class:`PathPatterns` is what each site-document policy tells the engine's path classes
+(``engine/_pathclass.py``) through its ``path_patterns()`` method: the patterns its answer for
+a simple URL (``filters._simple_url``) depends on, so that the engine needs to know nothing of
+the document's inner layout.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-__all__ = ["CACHE_MAX_CHARS", "Pattern", "compile_pattern", "normalize_path", "url_path"]
+__all__ = [
+    "CACHE_MAX_CHARS",
+    "NO_PATTERNS",
+    "PathPatterns",
+    "Pattern",
+    "compile_pattern",
+    "normalize_path",
+    "url_path",
+]
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
@@ -111,3 +125,21 @@ _compile_cached = lru_cache(maxsize=8192)(Pattern)
 def compile_pattern(text: str) -> Pattern:
     """A ``Pattern`` for ``text``, cached unless ``text`` is longer than ``CACHE_MAX_CHARS``."""
     return Pattern(text) if len(text) > CACHE_MAX_CHARS else _compile_cached(text)
+
+
+@dataclass(frozen=True, slots=True)
+class PathPatterns:
+    """The path patterns a site document's answer for a simple URL depends on.
+
+    The promise of a policy's ``path_patterns()``: two simple URLs (``filters._simple_url``)
+    of one origin whose paths match the same patterns of ``exact`` (the path as is) and the
+    same patterns of ``lower`` (the lower-cased path) get the same answer from the document.
+    A policy that cannot promise this returns None instead (its URLs are evaluated in full).
+    """
+
+    exact: tuple[Pattern, ...] = ()
+    lower: tuple[Pattern, ...] = ()
+
+
+#: A document whose answer does not depend on the path at all (absent, unreachable ...).
+NO_PATTERNS = PathPatterns()

@@ -33,14 +33,13 @@ accepted too). Choices where SPEC.md is silent (conservative; see docs/signals-d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
-from ._extrules import IdentityMemo
 from ._rsl_xml import RslContent, RslLicense, read_document
 from .model import DocState, DocumentInfo, FetchOutcome, Purpose, Signal, SignalResult, Verdict
-from .patterns import url_path
+from .patterns import NO_PATTERNS, PathPatterns, url_path
 from .reasons import ReasonCode
 
 __all__ = [
@@ -63,16 +62,37 @@ _PERMIT_COVERS: Final[dict[Purpose, frozenset[str]]] = {
     Purpose.SEARCH: frozenset({"search", "all"}),
 }
 _SEVERITY: Final[dict[Verdict, int]] = {Verdict.NONE: 0, Verdict.GRANT: 1, Verdict.DENY: 2}
+#: Bound on the verdicts remembered per policy (no more are added once it is full).
+_MAX_MEMO: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
 class RslPolicy:
-    """An RSL document as read: its state, ``<content>`` entries in order, what was skipped."""
+    """An RSL document as read: its state, ``<content>`` entries in order, what was skipped.
+
+    ``verdicts`` (internal) remembers ``evaluate``'s verdict per (selected entries, purpose):
+    it depends on nothing else. At most ``_MAX_MEMO`` entries; its keys and values are
+    immutable, so threads sharing it can at worst compute a verdict twice.
+    """
 
     state: DocState
     document: DocumentInfo | None = None
     contents: tuple[RslContent, ...] = ()
     diagnostics: tuple[str, ...] = ()
+    verdicts: dict[tuple[tuple[int, ...], Purpose], SignalResult] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verdicts", {})
+
+    def path_patterns(self) -> PathPatterns:
+        """The patterns the verdict for a simple URL depends on (``PathPatterns``): every
+        ``<content url>`` pattern, matched against the path as is (an entry naming an origin
+        applies to that origin only, which the path classes keep apart); none unless ``OK``."""
+        if self.state is not DocState.OK:
+            return NO_PATTERNS
+        return PathPatterns(exact=tuple(content.pattern for content in self.contents))
 
 
 def _is_html(body: bytes, content_type: str | None) -> bool:
@@ -216,9 +236,7 @@ def evaluate(policy: RslPolicy, url: str, purpose: Purpose) -> SignalResult:
         return _result(Verdict.NONE, None, None, None, policy)
     picked = _best_contents(policy, url)
     # The verdict depends only on the policy, the selected entries and the purpose.
-    memo = _MEMO.get((policy,))
-    if memo is None:
-        memo = _MEMO.put((policy,), {})
+    memo = policy.verdicts
     hit = memo.get((picked, purpose))
     if hit is not None:
         return hit
@@ -230,7 +248,3 @@ def evaluate(policy: RslPolicy, url: str, purpose: Purpose) -> SignalResult:
     if len(memo) < _MAX_MEMO:
         memo[(picked, purpose)] = result
     return result
-
-
-_MEMO: IdentityMemo[dict[tuple[object, ...], SignalResult]] = IdentityMemo(256)
-_MAX_MEMO = 4096

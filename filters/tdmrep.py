@@ -37,7 +37,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from .model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult, Verdict
-from .patterns import Pattern, compile_pattern, normalize_path, url_path
+from .patterns import NO_PATTERNS, PathPatterns, Pattern, compile_pattern, normalize_path, url_path
 from .reasons import ReasonCode
 
 __all__ = [
@@ -107,6 +107,13 @@ class TdmrepPolicy:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "no_match", _state_result(self))
+
+    def path_patterns(self) -> PathPatterns:
+        """The patterns the file verdict for a simple URL depends on (``PathPatterns``): every
+        rule's ``location``, matched against the path as is; none unless ``OK``."""
+        if self.state is not DocState.OK:
+            return NO_PATTERNS
+        return PathPatterns(exact=tuple(rule.pattern for rule in self.rules))
 
     def _source(self) -> str:
         return self.document.url if self.document else WELL_KNOWN_PATH

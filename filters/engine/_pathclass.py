@@ -12,16 +12,15 @@ that "which patterns match" cheaply:
   those that are prefixes of the longest (one regular-expression match, longest first);
 * for every other pattern, whether it matches.
 
-This is done for the path as is and, for the case-insensitive documents (ai.txt; robots.txt
-when so parsed), for the lower-cased path.
+This is done for the path as is and for the lower-cased path, as each document says.
 
-It is sound only where heed's matching and protego's agree character for character, so a key
-is given only for *simple* URLs: ``http(s)://host[:port]/path`` whose path is made of the
-characters that neither RFC 9309 normalisation nor protego's quoting changes
-(``A-Z a-z 0-9 _ . ~ / = -``; no query, no fragment, no ``%``, not starting ``//``, not
-``/robots.txt``), and only for sites whose robots.txt and ai.txt patterns hold no escapes
-(``%``), no ``#``, no whitespace and no non-ASCII character (see ``_CLASSABLE_PATTERN``).
-Everything else is evaluated in full, every time.
+This module knows nothing of how a document matches: each policy tells it, through its
+``path_patterns()`` method (``patterns.PathPatterns``), which patterns its answer depends on
+for the path as is (``exact``) and for the lower-cased path (``lower``), or None when it
+cannot promise that (robots.txt or ai.txt rules protego may read differently from RFC 9309;
+see ``robots/_pathpatterns.py``); such a site is not classed. A key is given only for
+*simple* URLs (``filters._simple_url``: ``http(s)://host[:port]/path``, the path made of
+``A-Z a-z 0-9 _ . ~ / = -``); everything else is evaluated in full, every time.
 ``tests/filters/test_pathclass.py`` checks on generated sites and URLs that a reused result
 always equals a full evaluation.
 """
@@ -30,34 +29,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from ..model import DocState
-from ..patterns import Pattern, compile_pattern, normalize_path
+from .._simple_url import ORIGIN, PATH_CHARS, is_verbatim
+from ..patterns import PathPatterns, Pattern, normalize_path
 
-if TYPE_CHECKING:
-    from ..aitxt import AitxtPolicy
-    from ..robots import RobotsPolicy
-    from ..robots._grammar import RuleLine
-    from ..rsl import RslPolicy
-    from ..tdmrep import TdmrepPolicy
+__all__ = ["SiteClasses", "SiteDocument", "build_site_classes"]
 
-__all__ = ["SiteClasses", "build_site_classes"]
 
-#: The origin of a simple URL (see the module docstring), then the start of its path.
-_ORIGIN = (
-    r"([Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)"
-    r"(?=/(?!/|[Rr][Oo][Bb][Oo][Tt][Ss]\.[Tt][Xx][Tt]))"
-)
-#: The characters of a simple path.
-_PATH_CHARS = r"[A-Za-z0-9_.~/=-]"
-_SIMPLE_PATH = re.compile(_PATH_CHARS + "*").fullmatch
-#: A robots.txt / ai.txt pattern (normalised) that protego and RFC 9309 match alike against a
-#: simple path: printable ASCII without ``%`` (protego decodes ``%3D`` to ``=``, RFC 9309 does
-#: not) or ``#``/whitespace (which protego's line reader would treat specially). Characters
-#: outside the simple-path set (``?``, ``&``, ...) then simply never match, for either.
-_CLASSABLE_PATTERN = re.compile(r'[!"$&-~]*').fullmatch
-_INDEX_HTML = "/index.html"
+class SiteDocument(Protocol):
+    """A parsed site document (``RobotsPolicy``, ``AitxtPolicy``, ``TdmrepPolicy``,
+    ``RslPolicy``) as the path classes see it."""
+
+    def path_patterns(self) -> PathPatterns | None: ...
+
+
 #: Bound on the classes remembered per site (cleared when full).
 MAX_CLASSES = 1024
 
@@ -81,9 +67,10 @@ class _PatternSet:
             elif pattern.regex is not None:
                 special[pattern.text] = pattern.regex
         # A prefix with other characters never matches a simple path: it tells nothing.
-        ordered = sorted((p for p in plain if _SIMPLE_PATH(p)), key=lambda p: (-len(p), p))
-        self._alternatives = "|".join(re.escape(p) for p in ordered) if ordered else None
-        self._longest = re.compile(self._alternatives).match if ordered else None
+        ordered = sorted((p for p in plain if is_verbatim(p)), key=lambda p: (-len(p), p))
+        alternatives = "|".join(re.escape(p) for p in ordered)
+        self._alternatives = alternatives if ordered else None
+        self._longest = re.compile(alternatives).match if ordered else None
         self._special = tuple(rx.match for rx in special.values())
 
     def url_matcher(self) -> Callable[[str], re.Match[str] | None]:
@@ -93,7 +80,7 @@ class _PatternSet:
         matches, so the first alternative that is a prefix of the path is the one taken.
         """
         longest = f"({self._alternatives})?" if self._alternatives is not None else "()"
-        return re.compile(_ORIGIN + longest + _PATH_CHARS + "*").fullmatch
+        return re.compile(ORIGIN + longest + PATH_CHARS + "*").fullmatch
 
     def key(self, path: str) -> tuple[object, ...] | str | None:
         longest = self._longest
@@ -140,43 +127,21 @@ class SiteClasses:
         memo[key] = value
 
 
-def _robots_patterns(lines: Iterable[RuleLine]) -> list[Pattern] | None:
-    """Compiled robots.txt-grammar rule patterns, or None when one is not verbatim."""
-    out: list[Pattern] = []
-    for rule in lines:
-        norm = normalize_path(rule.pattern)
-        if not _CLASSABLE_PATTERN(norm):
-            return None
-        out.append(compile_pattern(rule.pattern))
-        if rule.allow and norm.endswith(_INDEX_HTML):
-            # protego also allows the directory itself (mirrored in the evidence lookup)
-            out.append(compile_pattern(norm[: -len("index.html")] + "$"))
-    return out
-
-
 def build_site_classes(
-    robots: RobotsPolicy,
-    aitxt: AitxtPolicy | None,
-    tdmrep: TdmrepPolicy | None,
-    rsls: Iterable[RslPolicy | None],
+    robots: SiteDocument,
+    aitxt: SiteDocument | None,
+    tdmrep: SiteDocument | None,
+    rsls: Iterable[SiteDocument | None],
 ) -> SiteClasses | None:
     """The :class:`SiteClasses` of a site's parsed documents, or None when not eligible."""
     exact: list[Pattern] = []
     lower: list[Pattern] = []
-    if robots.state is DocState.OK:
-        found = _robots_patterns(robots.book.rule_lines())
+    for document in (robots, aitxt, tdmrep, *rsls):
+        if document is None:
+            continue
+        found = document.path_patterns()
         if found is None:
             return None
-        (lower if robots.case_insensitive else exact).extend(found)
-        exact.extend(compile_pattern(p) for p in robots.book.extension_paths())
-    if aitxt is not None and aitxt.state is DocState.OK:
-        found = _robots_patterns(aitxt.book.rule_lines())
-        if found is None:
-            return None
-        lower.extend(found)
-    if tdmrep is not None and tdmrep.state is DocState.OK:
-        exact.extend(rule.pattern for rule in tdmrep.rules)
-    for policy in rsls:
-        if policy is not None and policy.state is DocState.OK:
-            exact.extend(content.pattern for content in policy.contents)
+        exact.extend(found.exact)
+        lower.extend(found.lower)
     return SiteClasses(_PatternSet(exact), _PatternSet(lower) if lower else None)

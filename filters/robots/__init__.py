@@ -29,16 +29,11 @@ from functools import cache
 from importlib import resources
 
 from ..model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult
+from ..patterns import NO_PATTERNS, PathPatterns
 from ..reasons import ReasonCode
 from ._grammar import ExtensionRule, parse_file, url_host
-from ._match import (
-    EMPTY_BOOK,
-    Book,
-    MergedGroup,
-    ResultMemo,
-    match_path,
-    unreachable_raw,
-)
+from ._match import Book, LastPath, MergedGroup, ResultMemo, unreachable_raw
+from ._pathpatterns import rule_patterns
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -64,7 +59,8 @@ class RobotsPolicy:
     ``state`` says whether rules were read (``OK``), there are none (``ABSENT``) or the file
     could not be obtained (``UNREACHABLE``: everything is disallowed). ``license_urls`` holds
     every ``License:`` value in file order; ``diagnostics`` what was skipped and why.
-    ``book`` (the merged groups) and ``memo`` (shared verdict objects) are internals.
+    ``book`` (the merged groups), ``memo``/``ai_memo`` (shared verdict objects) and ``paths``
+    (the last URL's match path) are internals; every memo belongs to this policy alone.
     """
 
     state: DocState
@@ -72,9 +68,10 @@ class RobotsPolicy:
     license_urls: tuple[str, ...] = ()
     diagnostics: tuple[str, ...] = ()
     case_insensitive: bool = False
-    book: Book = field(default=EMPTY_BOOK, repr=False, compare=False)
+    book: Book = field(default_factory=Book, repr=False, compare=False)
     memo: ResultMemo = field(init=False, repr=False, compare=False)
     ai_memo: ResultMemo = field(init=False, repr=False, compare=False)
+    paths: LastPath = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         reason = (
@@ -85,6 +82,25 @@ class RobotsPolicy:
         object.__setattr__(self, "memo", ResultMemo(Signal.ROBOTS, self.document, reason))
         ai_memo = ResultMemo(Signal.ROBOTS_AI_AGENT, self.document, ReasonCode.ROBOTS_AI_AGENT)
         object.__setattr__(self, "ai_memo", ai_memo)
+        object.__setattr__(self, "paths", LastPath(self.case_insensitive))
+
+    def path_patterns(self) -> PathPatterns | None:
+        """The patterns this file's answers for a simple URL depend on (``PathPatterns``).
+
+        Allow/Disallow lines (lower-cased when so parsed) and the paths of the extension
+        lines (``Content-Usage``, ``Content-Signal``); none when the file is absent or
+        unreachable (``/robots.txt``, always allowed, is no simple URL). None when a rule is
+        one protego may match differently from RFC 9309 (see ``_pathpatterns``).
+        """
+        if self.state is not DocState.OK:
+            return NO_PATTERNS
+        rules = rule_patterns(self.book)
+        if rules is None:
+            return None
+        extensions = self.book.extension_patterns()
+        if self.case_insensitive:
+            return PathPatterns(exact=extensions, lower=rules)
+        return PathPatterns(exact=(*rules, *extensions))
 
 
 def parse(
@@ -166,7 +182,7 @@ def evaluate(policy: RobotsPolicy, url: str, agent: str) -> SignalResult:
     otherwise NONE, with the deciding ``Allow`` line as ``raw`` when one matched.
     """
     memo = policy.memo
-    path = match_path(url, policy.case_insensitive)
+    path = policy.paths(url)
     if _is_robots_txt(path):
         return memo.none
     if policy.state is DocState.UNREACHABLE:
@@ -190,7 +206,7 @@ def evaluate_ai_agents(policy: RobotsPolicy, url: str, agents: Sequence[str]) ->
     memo = policy.ai_memo
     if policy.state is not DocState.OK:
         return memo.none
-    path = match_path(url, policy.case_insensitive)
+    path = policy.paths(url)
     if _is_robots_txt(path):
         return memo.none
     plan = policy.book.plan(agents if isinstance(agents, tuple) else tuple(agents))

@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from ..patterns import Pattern, compile_pattern
 
 __all__ = ["ExtensionRule", "ParsedFile", "RawGroup", "RuleLine", "parse_file", "url_host"]
 
@@ -70,12 +72,17 @@ class ExtensionRule:
 
     ``path`` is the leading path when the value starts with ``/`` or ``*`` and ``/`` otherwise;
     ``value`` is the rest; ``line`` is the 1-based line number and ``raw`` the line as written.
+    ``pattern`` is ``path`` compiled (an empty path as ``/``), made once with the rule.
     """
 
     path: str
     value: str
     line: int
     raw: str
+    pattern: Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", compile_pattern(self.path or "/"))
 
 
 @dataclass(frozen=True, slots=True)

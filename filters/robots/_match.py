@@ -44,14 +44,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..model import DocumentInfo, Signal, SignalResult, Verdict
-from ..patterns import normalize_path
+from ..patterns import Pattern, normalize_path
 from ..reasons import ReasonCode
 from ._grammar import ExtensionRule, ParsedFile, RawGroup, RuleLine
-from ._protego import Matcher, Screen
+from ._protego import Matcher, Screen, Targets
 
 __all__ = [
-    "EMPTY_BOOK",
     "Book",
+    "LastPath",
     "Matcher",
     "MergedGroup",
     "Plan",
@@ -65,7 +65,6 @@ __all__ = [
 _URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*:)?(?://[^/?#]*)?([^#]*)", re.DOTALL)
 #: Bound on the shared verdict objects per policy (a file has finitely many lines anyway).
 _MAX_MEMO = 4096
-_LAST: tuple[str, bool, str] = ("", False, "/")
 #: Bound on the cached token-list plans per file (a run uses one or two lists).
 _MAX_PLANS = 64
 
@@ -116,11 +115,12 @@ def _merge(
 def _merged_groups(groups: Sequence[RawGroup]) -> dict[str, MergedGroup]:
     """Each token (``*`` included) mapped to the merge of every group naming it."""
     by_rules: dict[tuple[tuple[bool, str, str], ...], Matcher] = {}
+    targets = Targets()  # one per file: its matchers are asked about the same path in turn
 
     def matcher_for(rules: tuple[RuleLine, ...]) -> Matcher:
         key = tuple((r.allow, r.pattern, r.raw) for r in rules)
         if key not in by_rules:
-            by_rules[key] = Matcher(rules)
+            by_rules[key] = Matcher(rules, targets)
         return by_rules[key]
 
     indices: dict[str, list[int]] = {}
@@ -137,7 +137,8 @@ def _merged_groups(groups: Sequence[RawGroup]) -> dict[str, MergedGroup]:
     deniers = [m for m in by_rules.values() if m.can_deny]
     if len(deniers) > 1:
         screen = Screen(
-            tuple({r.pattern: r for m in deniers for r in m.rules if not r.allow}.values())
+            tuple({r.pattern: r for m in deniers for r in m.rules if not r.allow}.values()),
+            targets,
         )
         for matcher in deniers:
             matcher.screen = screen
@@ -145,7 +146,11 @@ def _merged_groups(groups: Sequence[RawGroup]) -> dict[str, MergedGroup]:
 
 
 class Book:
-    """Every product token of a file mapped to its merged group (``*`` included)."""
+    """Every product token of a file mapped to its merged group (``*`` included).
+
+    Built once per parsed file (an empty one per policy without rules) and never shared
+    between policies: the token-list plans it caches belong to it alone.
+    """
 
     __slots__ = ("_by_agent", "_plans", "_star")
 
@@ -171,15 +176,16 @@ class Book:
         lines = {r: None for g in self._by_agent.values() for r in g.matcher.rules}
         return tuple(lines)
 
-    def extension_paths(self) -> tuple[str, ...]:
-        """The path of every extension line (``Content-Usage``, ...) of every group."""
-        paths = {
-            rule.path or "/": None
+    def extension_patterns(self) -> tuple[Pattern, ...]:
+        """The path pattern of every extension line (``Content-Usage``, ...) of every group,
+        duplicates removed."""
+        patterns = {
+            rule.pattern.text: rule.pattern
             for g in self._by_agent.values()
             for rules in g.extensions.values()
             for rule in rules
         }
-        return tuple(paths)
+        return tuple(patterns.values())
 
     def plan(self, agents: tuple[str, ...]) -> Plan:
         """The distinct matchers ``agents`` resolve to, each with its first token, in order.
@@ -201,9 +207,6 @@ class Book:
         return plan
 
 
-EMPTY_BOOK = Book()
-
-
 def unreachable_raw(document: DocumentInfo | None) -> str:
     """The raw value of an ``unreachable`` verdict: the fetch error, else the status."""
     if document is None:
@@ -213,24 +216,34 @@ def unreachable_raw(document: DocumentInfo | None) -> str:
     return str(document.status) if document.status is not None else "no response"
 
 
+class LastPath:
+    """:func:`match_path` for one policy, keeping the last answer.
+
+    The engine asks a robots.txt policy twice per URL (product token, then AI tokens). The
+    memo is one tuple, replaced whole, so a thread never sees one URL's path for another.
+    """
+
+    __slots__ = ("_last", "lower")
+
+    def __init__(self, lower: bool) -> None:
+        self.lower = lower
+        self._last: tuple[str, str] = ("", "/")
+
+    def __call__(self, url: str) -> str:
+        last = self._last
+        if last[0] == url:
+            return last[1]
+        path = match_path(url, self.lower)
+        self._last = (url, path)
+        return path
+
+
 def match_path(url: str, lower: bool = False) -> str:
     """The normalised path and query of ``url`` that rules are matched against.
 
     Same result as ``patterns.url_path`` (``/`` when empty, no fragment, RFC 9309 §2.2.2
-    normalisation), without ``urlsplit``'s cost. The last answer is kept because the engine
-    asks robots.txt twice per URL (product token, then AI tokens); the memo is one tuple,
-    replaced atomically, so threads never see a mismatched pair.
+    normalisation), without ``urlsplit``'s cost.
     """
-    global _LAST
-    last = _LAST
-    if last[0] == url and last[1] == lower:
-        return last[2]
-    path = _match_path(url, lower)
-    _LAST = (url, lower, path)
-    return path
-
-
-def _match_path(url: str, lower: bool) -> str:
     if lower:
         url = url.lower()
     match = _URL.match(url)

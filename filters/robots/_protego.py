@@ -4,6 +4,10 @@
 parsed once) and answers a normalised path with ``Protego.can_fetch``; ``Screen`` holds every
 ``Disallow`` line of a file, so one query can rule out a denial by any group. The RFC 9309
 fixes heed applies around protego are described in ``_match`` and docs/robots.md.
+
+Memos live on the objects of one parsed file: each ``Matcher`` and the ``Screen`` keep their
+last (path, answer), ``Matcher`` its one-line protego objects, and the ``Targets`` of the file
+(shared by its matchers) the last path in the form handed to protego.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from urllib.parse import unquote
 
 from protego import Protego
 
+from .._simple_url import PATH_CHAR_SET, is_verbatim
 from ..patterns import Pattern, compile_pattern, normalize_path
 from ._grammar import RuleLine
 
-__all__ = ["Matcher", "Screen"]
+__all__ = ["Matcher", "Screen", "Targets", "index_directory"]
 
 _INDEX_HTML = "/index.html"
 #: ASCII characters that ``str.splitlines`` (which protego uses) treats as line breaks but
@@ -27,12 +32,22 @@ _LINE_BREAKERS = str.maketrans({c: f"%{c:02X}" for c in (0x0B, 0x0C, 0x1C, 0x1D,
 #: host in front keeps the whole path a path.
 _AUTHORITY_GUARD = "http://robots.invalid"
 
-
 #: Paths made only of characters percent-encoding leaves alone (RFC 3986 unreserved), ``/``
-#: and ``=``: protego compares these exactly as written, as RFC 9309 does.
-_VERBATIM = re.compile(r"[A-Za-z0-9_.~/=-]*").fullmatch
-#: The same for a pattern, which may also hold ``*`` and end in the ``$`` anchor.
-_VERBATIM_PATTERN = re.compile(r"[A-Za-z0-9_.~/=*-]*\$?").fullmatch
+#: and ``=`` (``_simple_url.is_verbatim``): protego compares these exactly as written, as
+#: RFC 9309 does. The same for a pattern, which may also hold ``*`` and end in ``$``:
+_VERBATIM_PATTERN = re.compile(rf"[*{PATH_CHAR_SET}]*\$?").fullmatch
+
+
+def index_directory(pattern: str) -> str | None:
+    """The extra pattern protego allows for an ``Allow`` line ``pattern``, or None.
+
+    protego also allows the directory of an ``Allow: /dir/index.html`` line (``/dir/`` alone):
+    the pattern ``/dir/$``. Mirrored where heed names the deciding line and in the path
+    patterns of a policy (``_pathpatterns``).
+    """
+    if pattern.endswith(_INDEX_HTML):
+        return pattern[: -len("index.html")] + "$"
+    return None
 
 
 def _is_plain(text: str) -> bool:
@@ -49,20 +64,15 @@ def _clean_file(rules: Sequence[RuleLine]) -> str:
 
 
 _NOT_UTF8_ESCAPE = re.compile(r"%(?![89A-F][0-9A-F])").search
-_TARGET: tuple[str, str] = ("", "")
 
 
 def _protego_target(path: str) -> str:
-    """``path`` as handed to protego (kept for the last path: asked once per group).
+    """``path`` as handed to protego.
 
     protego decodes every escape and re-encodes on each query; when the only escapes of the
     normalised path are UTF-8 sequences of non-ASCII characters, handing it the decoded
     characters gives the same comparison string and spares it the decoding.
     """
-    global _TARGET
-    last = _TARGET
-    if last[0] == path:
-        return last[1]
     target = path
     if "%" in path and _NOT_UTF8_ESCAPE(path) is None:
         try:
@@ -71,8 +81,28 @@ def _protego_target(path: str) -> str:
             target = path
     if target.startswith("//"):
         target = _AUTHORITY_GUARD + target
-    _TARGET = (path, target)
     return target
+
+
+class Targets:
+    """The last path of one file in the form handed to protego, shared by its matchers.
+
+    Every group the engine asks about a URL asks for the same path, so it is converted once.
+    The memo is one tuple, replaced whole: a thread never sees a path with another's target.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str] = ("", "")
+
+    def __call__(self, path: str) -> str:
+        last = self._last
+        if last[0] == path:
+            return last[1]
+        target = _protego_target(path)
+        self._last = (path, target)
+        return target
 
 
 class _Evidence:
@@ -88,8 +118,8 @@ class _Evidence:
         entries: list[tuple[Pattern, RuleLine]] = []
         for rule in rules:
             entries.append((compile_pattern(rule.pattern), rule))
-            if rule.allow and rule.pattern.endswith(_INDEX_HTML):
-                directory = rule.pattern[: -len("index.html")] + "$"
+            directory = index_directory(rule.pattern) if rule.allow else None
+            if directory is not None:
                 entries.append((compile_pattern(directory), rule))
         entries.sort(key=lambda e: -e[0].length)  # stable: file order on a tie
         self._all = tuple(entries)
@@ -114,7 +144,8 @@ class Matcher:
 
     protego gives the verdict; the deciding line (evidence) is then found among the lines of
     that verdict's kind. The last (path, answer) pair is kept: the engine asks the same
-    group about the same URL for the product token and again for the AI tokens.
+    group about the same URL for the product token and again for the AI tokens. ``targets``
+    converts paths for protego (shared by the matchers of one file; its own when not given).
     """
 
     __slots__ = (
@@ -125,13 +156,15 @@ class Matcher:
         "_last",
         "_protego",
         "_single",
+        "_targets",
         "can_deny",
         "rules",
         "screen",
     )
 
-    def __init__(self, rules: Sequence[RuleLine]) -> None:
+    def __init__(self, rules: Sequence[RuleLine], targets: Targets | None = None) -> None:
         self.rules = tuple(rules)
+        self._targets = targets if targets is not None else Targets()
         self.can_deny = any(not r.allow for r in self.rules)
         self._protego = Protego.parse(_clean_file(self.rules))
         self._allows = _Evidence([r for r in self.rules if r.allow])
@@ -160,7 +193,7 @@ class Matcher:
             return last[1]
         screen = self.screen
         if (screen is not None and not screen.may_deny(path)) or self._protego.can_fetch(
-            _protego_target(path), "*"
+            self._targets(path), "*"
         ):
             rule = self._allowed_by(path)
         else:
@@ -183,7 +216,7 @@ class Matcher:
         allow = self._allows.find(path) if self._allows else None
         if allow is None or allow[0].length < found[0].length:
             return found[1]
-        target = _protego_target(path)
+        target = self._targets(path)
         for rule, length in self._deny_lengths:
             if length > allow[0].length and not self._alone(rule).can_fetch(target, "*"):
                 return rule
@@ -212,7 +245,7 @@ class Matcher:
         so when the path or an ``Allow`` pattern is not verbatim, RFC 9309 §2.2.2 precedence
         is checked with ``filters.patterns`` too; a ``Disallow`` that wins there denies.
         """
-        if not self.can_deny or (self._exact and _VERBATIM(path)):
+        if not self.can_deny or (self._exact and is_verbatim(path)):
             return None
         deny = self._denies.find(path)
         if deny is None:
@@ -226,7 +259,7 @@ class Matcher:
         Reached only when protego's wider notion of equal spellings (it also equates a
         reserved character with its escape) matched a line ``filters.patterns`` does not.
         """
-        target = _protego_target(path)
+        target = self._targets(path)
         denies = sorted(
             (r for r in self.rules if not r.allow),
             key=lambda r: -len(normalize_path(r.pattern)),
@@ -244,10 +277,11 @@ class Screen:
     it, so one protego query (kept for the path) answers every group the engine asks about.
     """
 
-    __slots__ = ("_last", "_protego")
+    __slots__ = ("_last", "_protego", "_targets")
 
-    def __init__(self, rules: Sequence[RuleLine]) -> None:
+    def __init__(self, rules: Sequence[RuleLine], targets: Targets | None = None) -> None:
         self._protego = Protego.parse(_clean_file(rules))
+        self._targets = targets if targets is not None else Targets()
         self._last: tuple[str, bool] = ("", True)
 
     def may_deny(self, path: str) -> bool:
@@ -255,6 +289,6 @@ class Screen:
         last = self._last
         if last[0] == path:
             return last[1]
-        deny = not self._protego.can_fetch(_protego_target(path), "*")
+        deny = not self._protego.can_fetch(self._targets(path), "*")
         self._last = (path, deny)
         return deny
