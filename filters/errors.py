@@ -8,6 +8,10 @@
     │       └── RegistryConflictError                    an entry id is already taken
     └── FetchError                           a document could not be fetched (I/O layer)
 
+The crawler's own exceptions (output, the registry's CLI and service, the proof check, the
+address guard) hang under the same root and are drawn in ``crawler/errors.py``; a test
+(``tests/test_error_tree.py``) keeps every exception heed defines in one of these two modules.
+
 Parsers never raise on hostile content: they skip what they cannot read and count it in the
 policy's ``diagnostics``. ``SignalParseError`` exists for grammars that void a whole value on a
 syntax error (RFC 9651 structured fields); ``evaluate`` maps it to "no statement".
