@@ -27,8 +27,8 @@ from __future__ import annotations
 import codecs
 from typing import NamedTuple
 
-import webencodings  # type: ignore[import-untyped]
-from html5lib._inputstream import EncodingParser  # type: ignore[import-untyped]
+import webencodings
+from html5lib._inputstream import EncodingParser
 
 __all__ = ["PRESCAN_BYTES", "Decoded", "decode", "encoding_name", "http_charset"]
 
@@ -114,8 +114,8 @@ def _decode(body: bytes, encoding: webencodings.Encoding, source: str) -> Decode
 def decode(body: bytes, content_type: str | None) -> Decoded | None:
     """``body`` as text, sniffed as the module docstring says; None if no encoding can read it."""
     for bom, name in _BOMS:
-        if body.startswith(bom):
-            return _decode(body[len(bom) :], webencodings.lookup(name), "bom")
+        if body.startswith(bom) and (found := webencodings.lookup(name)) is not None:
+            return _decode(body[len(bom) :], found, "bom")  # (a BOM's name always resolves)
     source = "http"
     encoding = _lookup(http_charset(content_type))
     if encoding is None:

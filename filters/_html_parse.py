@@ -36,7 +36,7 @@ def _lxml(text: str) -> Any:
 
 
 def _html5lib(text: str) -> Any:
-    import html5lib  # type: ignore[import-untyped]  # only for what lxml cannot parse
+    import html5lib  # only for what lxml cannot parse
 
     parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("lxml"), namespaceHTMLElements=False)
     return parser.parse(text).getroot()
