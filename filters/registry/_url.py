@@ -17,6 +17,14 @@ the characters the expression admits (``_is_plain_name``; a path without "%" is 
 normal). Anything the expression does not accept takes the full ``urlsplit`` path, so the fast
 path can only agree with it (hypothesis properties in tests/registry/test_url.py check that on
 generated URLs and hosts).
+
+These expressions (the fast paths ``_FAST`` and ``_HOST_ONLY``, and ``_HOST``, the check of a
+host name) are not the "simple URL" of ``filters/_simple_url.py`` and differ from it on
+purpose: they accept far more (``%`` escapes,
+queries, fragments, ``_`` in host names, any pchar in the path), because each only has to give
+what ``urlsplit`` and the normalisers give, while a simple URL is one that every matcher
+(protego included) reads verbatim. ``parse_simple_for_match`` is the one place here that takes
+a simple URL, as the two parts ``_simple_url.split_simple`` gives.
 """
 
 from __future__ import annotations
@@ -199,9 +207,10 @@ def _origin_for_match(origin: str) -> tuple[str, str, bool] | None:
 
 
 def parse_simple_for_match(origin: str, path: str) -> tuple[str, str, bool] | None:
-    """``parse_for_match(origin + path)`` for a path the caller knows to be *simple*: starting
-    with ``/`` and made only of ``A-Z a-z 0-9 _ . ~ / = -`` (normalisation leaves it as is),
-    with ``origin`` being ``scheme://host[:port]``. Only the origin is normalised (cached per
+    """``parse_for_match(origin + path)`` for a path the caller knows to be *simple*
+    (``filters/_simple_url.py``: starting with ``/`` and made only of its ``PATH_CHARS``,
+    ``A-Z a-z 0-9 _ . ~ / = -``, which normalisation leaves as they are), with ``origin``
+    being ``scheme://host[:port]``. Only the origin is normalised (cached per
     origin), so a caller deciding many URLs of one site skips the URL parsing.
     """
     if "/." in path:  # dot segments to resolve: not left as it is
