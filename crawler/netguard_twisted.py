@@ -54,7 +54,8 @@ log = logging.getLogger(__name__)
 
 
 def _context(settings: Any) -> RunContext | None:
-    return settings.get("HEED_CONTEXT")  # type: ignore[no-any-return]
+    context: RunContext | None = settings.get("HEED_CONTEXT")  # set by crawler.runner
+    return context
 
 
 @implementer(IHostResolution)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from .web import PageSpec, SiteSpec
 
@@ -142,9 +142,25 @@ class SiteBuilder:
         return SiteSpec(pages=pages, robots_delay=self.robots_delay)
 
 
-def doc(title: str, *, head: str = "", body: str = "", **kw: object) -> PageSpec:
+class PageOptions(TypedDict, total=False):
+    """The :class:`PageSpec` fields :func:`doc` passes on: all but ``body``."""
+
+    status: int
+    content_type: str | None
+    headers: tuple[tuple[str, str], ...]
+    delay: float
+    chunk_delay: float
+    chunk_size: int
+    redirect_to: str | None
+    repeat_body_bytes: int
+    close_connection: bool
+    gzip: bool
+    chunked: bool
+
+
+def doc(title: str, *, head: str = "", body: str = "", **kw: Unpack[PageOptions]) -> PageSpec:
     """An HTML page; ``kw`` are further :class:`PageSpec` fields (headers, delay, gzip)."""
-    return PageSpec(body=html_page(title, head=head, body=body), **kw)  # type: ignore[arg-type]
+    return PageSpec(body=html_page(title, head=head, body=body), **kw)
 
 
 def meta(name: str, content: str) -> str:
