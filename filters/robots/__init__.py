@@ -6,7 +6,9 @@ restrictions (``ABSENT``); 429, 5xx, any fetch error, no status at all, or a 1xx
 left after redirects is a complete disallow (``UNREACHABLE``, reason ``robots.unreachable``,
 which ``on_signal_error`` never lifts). Queries are pure: ``evaluate`` (the product token),
 ``evaluate_ai_agents`` (SPEC.md §3.2), ``crawl_delay`` and ``extension_rules`` (the
-``Content-Usage``/``Content-Signal`` lines of SPEC.md §3.3).
+``Content-Usage``/``Content-Signal`` lines of SPEC.md §3.3); ``RobotsPolicy.path_patterns``
+tells the engine's path classes which patterns decide a URL (``_pathpatterns``). Every memo
+behind these queries lives on the policy and its parsed file (docs/robots.md, Performance).
 
 The file is tokenised and grouped by ``_grammar`` (RFC 9309 grouping, which protego does
 not follow exactly); each distinct merged group becomes one protego object at parse time and
