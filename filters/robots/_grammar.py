@@ -25,7 +25,7 @@ What this module does, and the choices it makes where RFC 9309 is silent:
   ``Disallow`` line ends the run of ``User-agent`` lines; unknown lines (``Sitemap``,
   ``Crawl-delay``, ``Content-Usage`` ...) never split a group. Rules before the first
   ``User-agent`` line belong to no group and are ignored (recorded in diagnostics).
-* ``User-agent``: ``*`` (alone or followed by whitespace) is the global group; otherwise the
+* ``User-agent``: ``*`` (alone or followed by whitespace) is the catch-all group; otherwise the
   value is cut at the first character outside ``[A-Za-z_-]`` (so at the first space or ``/``)
   and lower-cased. A value that yields no token names no crawler (recorded).
 * Rule values: an empty value is no rule (RFC 9309 §2.2.2). A ``Disallow`` value that does not
@@ -196,7 +196,7 @@ def _split(line: str, loose: bool) -> tuple[str, str] | None:
 
 
 def _agent_token(value: str) -> str | None:
-    """``*`` for the global group, else the product token (lower-case), or None."""
+    """``*`` for the catch-all group, else the product token (lower-case), or None."""
     if value[:1] == "*" and (len(value) == 1 or value[1].isspace()):
         return "*"
     match = _TOKEN.match(value)
