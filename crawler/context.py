@@ -20,12 +20,13 @@ from urllib.parse import urlsplit
 
 import filters
 from filters import Decision
-from filters.engine import EngineConfig
+from filters.engine import EngineConfig, Evaluator
 
 from .config import RunConfig
 from .fetcher import Fetcher
 from .netguard import Refusals
 from .output import RunWriter
+from .registry.answers import RegistryAnswers
 from .registry.client import RegistryClient, open_registry
 from .resume import FRONTIER_NAME, FrontierLog, ResumeState, load_resume
 from .sitestate import LocalPoliteness, LocalSignalState, PolitenessState, SignalState, SiteLoader
@@ -57,6 +58,8 @@ class RunContext:
     crawl_id: str = field(default_factory=new_crawl_id)
     fresh: bool = False
     engine: EngineConfig = field(init=False)
+    evaluator: Evaluator = field(init=False)  # the run's one evaluator: it owns every memo
+    answers: RegistryAnswers = field(init=False)  # the registry's answers, batched
     writer: RunWriter = field(init=False)
     resume: ResumeState = field(init=False)
     frontier: FrontierLog = field(init=False)
@@ -78,6 +81,8 @@ class RunContext:
 
     def __post_init__(self) -> None:
         self.engine = self.cfg.engine()
+        self.evaluator = Evaluator(self.engine)
+        self.answers = RegistryAnswers(None, configured=self._registry_configured())
         self.writer = RunWriter(
             self.out_dir,
             self.crawl_id,
@@ -132,6 +137,10 @@ class RunContext:
             )
             if self.registry is None:
                 raise filters.ConfigError("[registry]: configured, but no client could be opened")
+        self.answers = RegistryAnswers(self.registry, configured=self._registry_configured())
+
+    def _registry_configured(self) -> bool:
+        return bool(self.cfg.registry_url or self.cfg.registry_spawning)
 
     async def close_clients(self) -> None:
         if self.fetcher is not None:
@@ -151,10 +160,12 @@ class RunContext:
         *,
         final_url: str | None = None,
         http_status: int | None = None,
-    ) -> None:
-        """Write one ``decisions/`` row and count it (once per URL per run)."""
+    ) -> bool:
+        """Write one ``decisions/`` row and count it (once per URL per run); False when
+        ``url`` was already decided (nothing is written). Crawl components call this through
+        ``crawler/recorder.py``, which adds the Scrapy stats and signals."""
         if url in self._decided:
-            return
+            return False
         self._decided.add(url)
         self.considered += 1
         if decision.allowed:
@@ -178,6 +189,7 @@ class RunContext:
             }
         )
         self.writer.maybe_flush(time.monotonic())
+        return True
 
     def summary(self) -> dict[str, Any]:
         """Counts for the progress display, the final table, ``--json`` and ``run.json``."""

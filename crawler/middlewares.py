@@ -1,12 +1,18 @@
 """Scrapy downloader middlewares: heed's consent gate and its back-off on 429/503.
 
-``ConsentMiddleware`` replaces Scrapy's ``RobotsTxtMiddleware`` (which is disabled): before a
-request is sent, the origin's signal documents must be settled (every concurrent request awaits
-the same per-origin future) and the pre-fetch decision must allow it; a denied request raises
-``HeedDenied`` and is never downloaded. Redirects are handled here too, so that every hop is a
-new request that passes the same gate against its own origin's signals (at most 5 hops).
-After the download, the post-fetch decision is attached to the request's meta; the spider
-reads it and writes a record only when it allows.
+``ConsentMiddleware`` replaces Scrapy's ``RobotsTxtMiddleware`` and ``RedirectMiddleware``
+(both disabled). It drives the consent gate (``filters/engine/gate.py``) with the crawl's I/O:
+before a request is sent, the gate's address check, the origin's site documents (every
+concurrent request awaits the same per-origin load) and the registry's answer (batched by the
+spider, ``crawler/registry/answers.py``) give the pre-fetch decision; a denied request raises
+``HeedDenied`` and is never downloaded. After the download the gate reads the response: a
+redirect becomes a new request that passes the same gate against its own origin (the hop count
+travels in ``meta["heed_redirects"]``), and otherwise the post-fetch decision is attached to
+the request's meta; the spider records it (and writes the page only when it allows).
+
+The order of the steps, the redirect rule, the hop limit and the retry statuses are the
+gate's; this module only does the I/O each step asks for. Every decision is recorded through
+``crawler/recorder.py``.
 
 The address check here is the early one (a blocked host's documents are not even requested);
 the connection itself is checked where it is made (``crawler/netguard_twisted.py``), and the
@@ -16,27 +22,28 @@ host's politeness turn is taken there too, immediately before each request is se
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 from scrapy.core.downloader import Slot
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
-from filters import FetchOutcome, Headers, ReasonCode, Stage
+from filters import FetchOutcome, Headers
 from filters.engine import (
-    NOT_CONFIGURED,
-    decide_post_fetch,
-    decide_pre_fetch,
-    denied,
-    inspect_response,
-    rsl_urls_needed,
+    CheckAddress,
+    Done,
+    Fetch,
+    Follow,
+    Gate,
+    NeedRegistry,
+    NeedRsl,
+    NeedSite,
+    Step,
 )
-from filters.urls import redirect_refusal, redirect_target
 
-from . import signals as heed_signals
 from .netguard import BlockedAddress
-from .sitestate import origin_of
+from .recorder import DecisionRecorder
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -49,7 +56,8 @@ __all__ = ["BackoffMiddleware", "ConsentMiddleware", "HeedDenied"]
 
 log = logging.getLogger(__name__)
 
-_REDIRECTS = (301, 302, 303, 307, 308)
+#: Request meta that belongs to one hop and is not carried to a redirect's new request.
+_HOP_META = ("heed_gate", "heed_site", "heed_pre", "heed_registry", "download_slot")
 
 
 class HeedDenied(IgnoreRequest):
@@ -70,12 +78,17 @@ def _context(crawler: Crawler) -> RunContext:
     return ctx  # type: ignore[no-any-return]
 
 
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
 class ConsentMiddleware:
-    """The pre-fetch gate, the redirect handler and the post-fetch decision."""
+    """Drives the consent gate for every request (see the module docstring)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.ctx = _context(crawler)
+        self.recorder = DecisionRecorder(crawler, self.ctx)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConsentMiddleware:
@@ -85,42 +98,51 @@ class ConsentMiddleware:
 
     async def process_request(self, request: Request) -> None:
         ctx = self.ctx
-        origin_url: str = request.meta.setdefault("heed_url", request.url)
-        assert ctx.signals is not None and ctx.fetcher is not None  # opened by the runner
-        refused = await ctx.fetcher.guard.refusal(request.url)
-        if refused is not None:
-            blocked = isinstance(refused, BlockedAddress)
-            self._deny(
-                request,
-                denied(
-                    ReasonCode.FETCH_BLOCKED_ADDRESS if blocked else ReasonCode.FETCH_ERROR,
-                    Stage.PRE_FETCH,
-                    raw=urlsplit(request.url).hostname if blocked else str(refused)[:300],
-                    source=request.url,
-                ),
-            )
-        site = await ctx.signals.site(origin_of(request.url))
-        answer = await self._registry(request.url)
-        decision = decide_pre_fetch(site, request.url, ctx.engine, answer)
-        self.crawler.stats.inc_value(f"heed/prefetch/{'allowed' if decision.allowed else 'denied'}")
-        if not decision.allowed:
-            self._deny(request, decision)
-        request.meta["heed_site"] = site
-        request.meta["heed_pre"] = decision
-        request.meta["heed_registry"] = answer
-        self._pace(request, decision.crawl_delay or 0.0)
-        log.debug("allowed %s (for %s)", request.url, origin_url)
+        meta = request.meta
+        start: str = meta.setdefault("heed_url", request.url)
+        gate = Gate(
+            ctx.evaluator,
+            request.url,
+            hops=meta.get("heed_redirects", 0),
+            retries=0,  # Scrapy's RetryMiddleware retries, with the gate's statuses
+            start=start,
+        )
+        step = gate.step
+        while not isinstance(step, Fetch | Done):
+            step = await self._do(gate, step)
+        if gate.pre is not None:
+            outcome = "allowed" if gate.pre.allowed else "denied"
+            self.crawler.stats.inc_value(f"heed/prefetch/{outcome}")
+        if isinstance(step, Done):
+            self._deny(request, step)
+        meta["heed_gate"] = gate
+        meta["heed_site"] = gate.site
+        meta["heed_pre"] = gate.pre
+        self._pace(request, step.crawl_delay)
+        log.debug("allowed %s (for %s)", request.url, start)
 
-    async def _registry(self, url: str) -> Any:
-        if self.ctx.registry is None:
-            # A configured registry that has no client is a bug: fail closed (unavailable).
-            return None if self.ctx.cfg.registry_url else NOT_CONFIGURED
+    async def _do(self, gate: Gate, step: Step) -> Step:
+        """Do the I/O of one step and feed its answer to the gate."""
+        ctx = self.ctx
+        assert ctx.signals is not None and ctx.fetcher is not None  # opened by the runner
         try:
-            answers = await self.ctx.registry.lookup([url])
-        except Exception:  # the client should not raise; if it does, fail closed
-            log.exception("registry lookup failed for %s", url)
-            return None
-        return answers.get(url)
+            if isinstance(step, CheckAddress):
+                refused = await ctx.fetcher.guard.refusal(step.url)
+                if refused is None:
+                    return gate.address_ok()
+                blocked = isinstance(refused, BlockedAddress)
+                detail = _host(step.url) if blocked else str(refused)
+                return gate.address_refused(blocked=blocked, detail=detail)
+            if isinstance(step, NeedSite):
+                return gate.site_loaded(await ctx.signals.site(step.origin))
+            if isinstance(step, NeedRegistry):
+                return gate.registry_answered(await ctx.answers.answer(step.url))
+            if isinstance(step, NeedRsl):
+                return gate.rsl_loaded(await ctx.signals.rsl(step.urls))
+        except Exception as e:  # the I/O layer should not raise; if it does, fail closed
+            log.exception("consent step %r failed", step)
+            return gate.fail(e)
+        return gate.fail(f"no driver for step {step!r}")
 
     def _pace(self, request: Request, crawl_delay: float) -> None:
         """Apply the host's Crawl-delay and back-off to its Scrapy download slot.
@@ -129,7 +151,7 @@ class ConsentMiddleware:
         (it also counts the signal documents); the slot keeps the host's requests serial and
         stops them from piling up in the handler.
         """
-        host = urlsplit(request.url).hostname or ""
+        host = _host(request.url)
         politeness = self.ctx.politeness
         if crawl_delay:
             politeness.set_crawl_delay(host, crawl_delay)
@@ -148,73 +170,49 @@ class ConsentMiddleware:
         slot.concurrency, slot.jitter = 1, 0.0
         slot.delay = max(slot.delay, delay)
 
-    def _deny(self, request: Request, decision: Decision, status: int | None = None) -> None:
-        self.ctx.record_decision(
-            request.meta.get("heed_url", request.url),
-            decision,
-            final_url=request.url,
-            http_status=status,
+    def _deny(self, request: Request, done: Step) -> NoReturn:
+        assert isinstance(done, Done), done  # gate.fail and a decided gate give Done
+        self.recorder.record(
+            done.url,
+            done.decision,
+            request=request,
+            final_url=done.final_url,
+            http_status=done.http_status,
         )
-        for reason in decision.reasons:
-            self.crawler.stats.inc_value(f"heed/denied/{reason.value}")
-        self.crawler.signals.send_catch_log(
-            heed_signals.url_denied, request=request, decision=decision
-        )
-        raise HeedDenied(decision)
+        raise HeedDenied(done.decision)
 
     # ----------------------------------------------------------------- post-fetch
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
-        if response.status in _REDIRECTS and "Location" in response.headers:
-            return self._redirect(request, response)
-        ctx = self.ctx
+        gate: Gate | None = request.meta.get("heed_gate")
+        if gate is None:  # not a request this middleware let through: never keep it
+            gate = Gate(self.ctx.evaluator, request.url, start=request.meta.get("heed_url"))
+            self._deny(request, gate.fail("a response to a request the gate never saw"))
         outcome = FetchOutcome(
             url=response.url,
             status=response.status,
             headers=Headers((k, v) for k, values in response.headers.items() for v in values),
             body=response.body,
             final_url=response.url,
-            redirects=request.meta.get("heed_redirects", 0),
+            redirects=gate.hops,
         )
-        page = inspect_response(outcome, ctx.engine)
-        site = request.meta["heed_site"]
-        wanted = tuple(u for u in rsl_urls_needed(page) if u not in site.robots.license_urls)
-        docs = await ctx.signals.rsl(wanted) if wanted and ctx.signals else {}
-        decision = decide_post_fetch(
-            request.meta["heed_pre"],
-            site,
-            page,
-            ctx.engine,
-            rsl_documents=docs,
-            registry_answer=request.meta["heed_registry"],
-        )
-        request.meta["heed_page"] = page
-        request.meta["heed_decision"] = decision
-        if not decision.allowed:
-            for reason in decision.reasons:
-                self.crawler.stats.inc_value(f"heed/denied/{reason.value}")
-        return response
-
-    def _redirect(self, request: Request, response: Response) -> Request:
-        hops = request.meta.get("heed_redirects", 0) + 1
-        location = response.headers.get("Location", b"").decode("latin-1")
-        target, problem = redirect_target(request.url, location)
-        refusal = redirect_refusal(target, problem, location, hops)  # as heed check's
-        if refusal is not None:
-            reason, raw = refusal
-            self._deny(
-                request,
-                denied(reason, Stage.POST_FETCH, raw=raw, source=request.url),
-                status=response.status,
+        step = gate.response(outcome)
+        while isinstance(step, NeedRsl):
+            step = await self._do(gate, step)
+        if isinstance(step, Follow):
+            meta = {k: v for k, v in request.meta.items() if k not in _HOP_META}
+            meta["heed_redirects"] = step.hops
+            return request.replace(
+                url=step.url, meta=meta, dont_filter=True, method="GET", body=b""
             )
-        meta = {
-            k: v
-            for k, v in request.meta.items()
-            if k not in ("heed_site", "heed_pre", "heed_registry")
-        }
-        meta["heed_redirects"] = hops
-        meta.pop("download_slot", None)
-        return request.replace(url=target, meta=meta, dont_filter=True, method="GET", body=b"")
+        if not isinstance(step, Done):  # (a retry: Scrapy's RetryMiddleware does those)
+            step = gate.fail(f"the consent gate stopped at {step!r}")
+        request.meta.pop("heed_gate", None)
+        if gate.page is None:  # a redirect not followed, or a failure: no page to read
+            self._deny(request, step)
+        request.meta["heed_page"] = gate.page
+        request.meta["heed_decision"] = step.decision
+        return response
 
 
 class BackoffMiddleware:
@@ -233,7 +231,7 @@ class BackoffMiddleware:
             return response
         seconds = _retry_after(response.headers.get("Retry-After"))
         seconds = min(seconds if seconds is not None else 5.0, self.ctx.cfg.max_crawl_delay)
-        host = urlsplit(request.url).hostname or ""
+        host = _host(request.url)
         self.ctx.politeness.backoff(host, seconds)
         slot = self.crawler.engine.downloader.slots.get(host)  # type: ignore[union-attr]
         if slot is not None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import signals as heed_signals
 from .middlewares import _context
+from .recorder import DecisionRecorder
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -32,6 +32,7 @@ class RecordPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.ctx = _context(crawler)
+        self.recorder = DecisionRecorder(crawler, self.ctx)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RecordPipeline:
@@ -49,9 +50,11 @@ class RecordPipeline:
             self.crawler.stats.inc_value("heed/bug/invalid_record")
             log.error("refusing to write %s: %s", item.get("url"), str(e)[:300])
             return {"url": item.get("url"), "dropped": "invalid record"}
-        self.ctx.record_decision(
-            item["url"], decision, final_url=item["final_url"], http_status=item["http_status"]
+        self.recorder.record(
+            item["url"],
+            decision,
+            final_url=item["final_url"],
+            http_status=item["http_status"],
+            item=item,
         )
-        self.crawler.stats.inc_value("heed/kept")
-        self.crawler.signals.send_catch_log(heed_signals.record_kept, item=item, decision=decision)
         return {"url": item["url"]}

@@ -50,8 +50,12 @@ def run_crawl(
     out: str | Path,
     progress: bool = False,
     fresh: bool = False,
+    on_crawler: Callable[[Crawler], None] | None = None,
 ) -> dict[str, Any]:
     """Crawl ``seeds`` under ``cfg`` into ``out``; returns the summary (also in run.json).
+
+    ``on_crawler`` is called with the Scrapy crawler before the crawl starts, for a caller
+    that wants heed's signals (``crawler/signals.py``) or Scrapy's own.
 
     A folder holding earlier output is resumed (``crawler/resume.py``) unless ``fresh`` or
     ``[output] resume = false``, which refuse such a folder with a ``ConfigError``. An output
@@ -85,6 +89,8 @@ def run_crawl(
                 ctx.frontier.close()
 
     crawler.signals.connect(closed, signal=signals.spider_closed)
+    if on_crawler is not None:
+        on_crawler(crawler)
     process.crawl(crawler, ctx=ctx, seeds=seeds)
     process.start()
     failure = ctx.writer.failure or ctx.frontier.failure

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from filters.engine.gate import RETRY_STATUSES, RETRY_TIMES
+
 if TYPE_CHECKING:
     from .context import RunContext
 
@@ -66,8 +68,8 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             "AUTOTHROTTLE_TARGET_CONCURRENCY": float(cfg.per_host_concurrency),
             "DOWNLOAD_DELAY": 0.0,
             "RETRY_ENABLED": True,
-            "RETRY_TIMES": 2,
-            "RETRY_HTTP_CODES": [429, 500, 502, 503, 504],
+            "RETRY_TIMES": RETRY_TIMES,  # the consent gate's (filters/engine/gate.py)
+            "RETRY_HTTP_CODES": sorted(RETRY_STATUSES),
             "HTTPERROR_ALLOW_ALL": True,
             "COOKIES_ENABLED": False,
             "HTTPCACHE_ENABLED": False,

@@ -3,6 +3,9 @@
 The spider itself decides nothing about consent: ``ConsentMiddleware`` has already attached
 the post-fetch decision to the response. A kept page becomes a ``dict`` item for the pipeline;
 an excluded page is only recorded as a decision (its links may still be followed, SPEC.md §2).
+Every decision goes through ``crawler/recorder.py``. Before the requests of a page's links
+(and of the seeds) are handed to Scrapy, the registry is asked about all of them in one batch
+(``crawler/registry/answers.py``), so the gate's registry step is a memo hit.
 
 A link that cannot be requested (``filters.urls.check_url``: a bad port, over 2,083
 characters, a control character, an unparsable or empty host) never reaches Scrapy, where it
@@ -32,6 +35,7 @@ from filters.engine import denied, evidence_json
 from filters.urls import check_url, resolve_dot_segments
 
 from .middlewares import HeedDenied
+from .recorder import DecisionRecorder
 
 if TYPE_CHECKING:
     from filters import Decision
@@ -78,6 +82,13 @@ class HeedSpider(scrapy.Spider):
         self.done = ctx.resume.done
         self.discovered: set[str] = set(ctx.resume.frontier)
         self.budget = max(ctx.cfg.max_pages - len(self.done), 0)
+        self._recorder: DecisionRecorder | None = None
+
+    @property
+    def recorder(self) -> DecisionRecorder:
+        if self._recorder is None:  # the crawler is bound after __init__
+            self._recorder = DecisionRecorder(self.crawler, self.ctx)
+        return self._recorder
 
     def _request(self, url: str, depth: int) -> Request | None:
         problem = check_url(url)
@@ -110,17 +121,13 @@ class HeedSpider(scrapy.Spider):
         if url in self.scheduled or url in self.done or len(self.scheduled) >= self.budget:
             return
         self.scheduled.add(url)  # considered: it counts against max_pages
-        self.crawler.stats.inc_value(f"heed/denied/{ReasonCode.FETCH_INVALID_URL.value}")
         shown = url if len(url) <= 200 else url[:200] + "…"
         log.info("not requesting %r: %s", shown, problem)
         decision = denied(ReasonCode.FETCH_INVALID_URL, Stage.PRE_FETCH, raw=problem, source=url)
-        self.ctx.record_decision(url, decision)
+        self.recorder.record(url, decision)
 
     async def start(self) -> AsyncIterator[Request]:
-        for seed in self.seeds:
-            request = self._request(seed, 0)
-            if request is not None:
-                yield request
+        requests = [r for r in (self._request(seed, 0) for seed in self.seeds) if r is not None]
         for url, depth in self.ctx.resume.frontier.items():
             if depth > self.ctx.cfg.max_depth or not _in_scope(
                 urlsplit(url).hostname or "", self.allowed
@@ -129,9 +136,15 @@ class HeedSpider(scrapy.Spider):
             request = self._request(url, depth)
             if request is not None:
                 self.ctx.frontier_restored += 1
+                requests.append(request)
+        for batch in _batches(requests):
+            await self.ctx.answers.prefetch([r.url for r in batch])
+            for request in batch:
                 yield request
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[Request | dict[str, Any]]:
+    async def parse(
+        self, response: Response, **kwargs: Any
+    ) -> AsyncIterator[Request | dict[str, Any]]:
         meta = response.meta
         decision: Decision = meta["heed_decision"]
         page: PageSignals = meta["heed_page"]
@@ -139,6 +152,8 @@ class HeedSpider(scrapy.Spider):
         # Links are logged to the frontier before the decision is handed to the writer, so a
         # decision on disk always has its page's links on disk (crawler/resume.py).
         requests = self._links(page, meta.get("heed_depth", 0))
+        if requests:
+            await self.ctx.answers.prefetch([r.url for r in requests])
         if decision.allowed:
             try:
                 item = self._item(url, response, decision, page)
@@ -151,16 +166,25 @@ class HeedSpider(scrapy.Spider):
                     source=response.url,
                     evidence=decision.evidence,
                 )
-                self.ctx.record_decision(
-                    url, decision, final_url=response.url, http_status=response.status
+                self.recorder.record(
+                    url,
+                    decision,
+                    request=response.request,
+                    final_url=response.url,
+                    http_status=response.status,
                 )
             else:
                 yield item
         else:
-            self.ctx.record_decision(
-                url, decision, final_url=response.url, http_status=response.status
+            self.recorder.record(
+                url,
+                decision,
+                request=response.request,
+                final_url=response.url,
+                http_status=response.status,
             )
-        yield from requests
+        for request in requests:
+            yield request
 
     def _links(self, page: PageSignals, depth: int) -> list[Request]:
         if page.html is None or depth >= self.ctx.cfg.max_depth:
@@ -224,8 +248,16 @@ class HeedSpider(scrapy.Spider):
             source=request.url,
             evidence=request.meta["heed_pre"].evidence if "heed_pre" in request.meta else (),
         )
-        self.crawler.stats.inc_value(f"heed/denied/{reason.value}")
-        self.ctx.record_decision(url, decision, final_url=request.url)
+        self.recorder.record(url, decision, request=request, final_url=request.url)
+
+
+#: Links asked of the registry in one lookup (the HTTP client splits larger batches too).
+_BATCH = 500
+
+
+def _batches(requests: list[Request]) -> Iterator[list[Request]]:
+    for i in range(0, len(requests), _BATCH):
+        yield requests[i : i + _BATCH]
 
 
 def _charset(response: Response) -> str:

@@ -1,27 +1,27 @@
 """The checking core of ``heed check``: one URL in, the crawler's own decision out.
 
 A site owner asks "would heed keep this page?", so the answer must come from exactly the rules
-``heed crawl`` applies, not from a re-implementation. This module therefore reuses the
-crawler's parts and only replaces Scrapy's downloader with the shared httpx ``Fetcher``:
+``heed crawl`` applies, not from a re-implementation. This module therefore drives the same
+consent gate as the crawl's ``ConsentMiddleware`` (``filters/engine/gate.py``: the order of
+the steps, the redirect rule, the hop limit, the retry statuses) and only replaces Scrapy's
+downloader with the shared httpx ``Fetcher``:
 
 - site documents come from ``SiteLoader`` behind ``LocalSignalState`` (one shared future per
   origin: however many URLs of an origin are checked, concurrently or not, each of its
   documents is fetched once per run);
-- every hop of a redirect chain passes the same gate as ``ConsentMiddleware`` (blocked address,
-  then the pre-fetch decision against *that hop's* origin, then the request), at most 5 hops,
-  ``fetch.redirect-limit`` beyond;
+- registry answers come from ``RegistryAnswers`` (one batch for all the URLs checked);
 - the page is fetched with ``max_page_bytes`` as the bound (a truncated body is
-  ``fetch.too-large``) and decided by ``decide_post_fetch``, with the RSL documents the
-  response names loaded through the same state.
+  ``fetch.too-large``).
 
 Choices the SPEC leaves open (also in docs/check.md):
 
 - A check is one snapshot: each signal document URL is requested at most once per run, even
   an unreachable one (a crawl would retry that after 10 minutes) and even an RSL file that
   several origins or pages name (a crawl may fetch that once per way it is named).
-- Like the crawler's Scrapy settings (``RETRY_TIMES = 2``), a page answered with 429, 500,
-  502, 503 or 504, a timeout or a connection error is retried twice; the pause between tries is
-  the ``Retry-After`` value, capped at :data:`MAX_RETRY_PAUSE` so a check stays interactive.
+- As in a crawl (the gate's ``RETRY_STATUSES`` and ``RETRY_TIMES``), a page answered with 429,
+  500, 502, 503 or 504, a timeout or a connection error is retried twice; here the gate asks
+  for the retries itself, and the pause between tries is the ``Retry-After`` value, capped at
+  :data:`MAX_RETRY_PAUSE` so a check stays interactive.
 - A host's ``Crawl-delay`` (up to ``max_crawl_delay``) spaces its page fetches, and at most
   ``per_host_concurrency`` of them run at once; ``concurrency`` bounds the whole run.
 """
@@ -34,35 +34,34 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
-from filters import ConfigError, Decision, DocState, FetchErrorKind, FetchOutcome, ReasonCode, Stage
+from filters import ConfigError, Decision, DocState, FetchOutcome
 from filters.engine import (
-    NOT_CONFIGURED,
+    CheckAddress,
+    Done,
+    Evaluator,
+    Fetch,
+    Follow,
+    Gate,
+    NeedRegistry,
+    NeedRsl,
+    NeedSite,
     SiteSignals,
-    decide_post_fetch,
-    decide_pre_fetch,
-    denied,
-    inspect_response,
-    rsl_urls_needed,
+    Step,
 )
-from filters.urls import redirect_refusal, redirect_target, resolve_dot_segments
+from filters.urls import resolve_dot_segments
 
 from .. import netguard
 from ..config import RunConfig
 from ..fetcher import Fetcher
+from ..registry.answers import RegistryAnswers
 from ..registry.client import RegistryClient, open_registry
-from ..sitestate import LocalSignalState, origin_of
+from ..sitestate import LocalSignalState
 from .offline import Substitutes, SubstitutingLoader, page_outcome
 
 __all__ = ["MAX_RETRY_PAUSE", "CheckResult", "Checker", "run_check"]
 
-_REDIRECTS = (301, 302, 303, 307, 308)
-#: Scrapy's RETRY_HTTP_CODES and RETRY_TIMES in crawler/settings.py.
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_RETRY_ERRORS = frozenset({FetchErrorKind.TIMEOUT, FetchErrorKind.CONNECTION})
-_RETRY_TIMES = 2
 #: Seconds; the longest pause between two tries of a page.
 MAX_RETRY_PAUSE = 2.0
 #: Notes kept per signal document (a broken file can have thousands).
@@ -133,10 +132,11 @@ class Checker:
     ) -> None:
         self.cfg = cfg
         self.engine = cfg.engine()
+        self.evaluator = Evaluator(self.engine)
         self.subs = substitutes or Substitutes()
         self.registry = registry
         self._own_registry = registry is None
-        self._answers: dict[str, Any] = {}
+        self.answers = RegistryAnswers(registry, configured=registry is not None)
         self._gate = _HostGate(cfg.per_host_concurrency)
         self._limit = asyncio.Semaphore(cfg.concurrency)
         self.fetcher = Fetcher(
@@ -158,6 +158,8 @@ class Checker:
             )
             if self.registry is None:
                 raise ConfigError("[registry]: configured, but no client could be opened")
+        # An offline check has no registry client: it is decided without one (docs/check.md).
+        self.answers = RegistryAnswers(self.registry, configured=self.registry is not None)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -169,21 +171,13 @@ class Checker:
 
     async def prefetch_registry(self, urls: Sequence[str]) -> None:
         """Ask the registry about ``urls`` in one batch (redirect targets are asked singly)."""
-        if self.registry is not None and urls:
-            self._answers.update(await self.registry.lookup(list(dict.fromkeys(urls))))
-
-    async def _registry(self, url: str) -> Any:
-        if self.registry is None:
-            return NOT_CONFIGURED
-        if url not in self._answers:
-            self._answers.update(await self.registry.lookup([url]))
-        return self._answers.get(url)
+        await self.answers.prefetch(list(dict.fromkeys(urls)))
 
     # ---------------------------------------------------------------- checking
 
     async def check_many(self, urls: Sequence[str]) -> list[CheckResult]:
         """Check every URL concurrently; results come back in input order."""
-        await self.prefetch_registry(urls)
+        await self.prefetch_registry([resolve_dot_segments(u) for u in urls])
 
         async def bounded(url: str) -> CheckResult:
             async with self._limit:
@@ -192,89 +186,65 @@ class Checker:
         return list(await asyncio.gather(*(bounded(u) for u in urls)))
 
     async def check(self, url: str) -> CheckResult:
-        """The crawler's decision for ``url``, following redirects hop by hop."""
-        current, hops = resolve_dot_segments(url), 0  # what a crawl would request
+        """The crawler's decision for ``url``: the consent gate, driven with httpx."""
+        gate = Gate(
+            self.evaluator,
+            resolve_dot_segments(url),  # what a crawl would request
+            max_retry_pause=MAX_RETRY_PAUSE,
+            start=url,
+        )
         notes: list[str] = []
-        redirects: list[str] = []
-        while True:
-            refused = None if self.subs.replaces_page else await self.fetcher.guard.refusal(current)
-            if refused is not None:  # as the crawl's middleware: blocked, or does not resolve
-                blocked = isinstance(refused, netguard.BlockedAddress)
-                decision = denied(
-                    ReasonCode.FETCH_BLOCKED_ADDRESS if blocked else ReasonCode.FETCH_ERROR,
-                    Stage.PRE_FETCH,
-                    raw=urlsplit(current).hostname if blocked else str(refused)[:300],
-                    source=current,
-                )
-                return CheckResult(url, decision, current, None, tuple(redirects), tuple(notes))
-            site = await self.signals.site(origin_of(current))
-            notes.extend(n for n in _site_notes(site) if n not in notes)
-            answer = await self._registry(current)
-            pre = decide_pre_fetch(site, current, self.engine, answer)
-            if not pre.allowed:
-                return CheckResult(url, pre, current, None, tuple(redirects), tuple(notes))
-            outcome = await self._fetch_page(current, pre.crawl_delay or 0.0, notes)
-            location = outcome.headers.get("location")
-            if outcome.status in _REDIRECTS and location:
-                hops += 1
-                target, problem = redirect_target(current, location)
-                refusal = redirect_refusal(target, problem, location, hops)
-                if refusal is not None:
-                    reason, raw = refusal
-                    decision = denied(
-                        reason,
-                        Stage.POST_FETCH,
-                        raw=raw,
-                        source=current,
-                        evidence=pre.evidence,
-                    )
-                    return CheckResult(
-                        url, decision, current, outcome.status, tuple(redirects), tuple(notes)
-                    )
-                redirects.append(target)
-                current = target
-                continue
-            decision = await self._post_fetch(pre, site, outcome, answer)
-            return CheckResult(
-                url, decision, current, outcome.status, tuple(redirects), tuple(notes)
-            )
-
-    async def _post_fetch(
-        self, pre: Decision, site: SiteSignals, outcome: FetchOutcome, answer: Any
-    ) -> Decision:
-        page = inspect_response(outcome, self.engine)
-        wanted = tuple(u for u in rsl_urls_needed(page) if u not in site.robots.license_urls)
-        docs = await self.signals.rsl(wanted) if wanted else {}
-        return decide_post_fetch(
-            pre, site, page, self.engine, rsl_documents=docs, registry_answer=answer
+        step = gate.step
+        while not isinstance(step, Done):
+            try:
+                step = await self._do(gate, step, notes)
+            except Exception as e:  # the I/O layer should not raise; if it does, fail closed
+                step = gate.fail(e)
+        return CheckResult(
+            url,
+            step.decision,
+            step.final_url,
+            step.http_status,
+            tuple(gate.redirects),
+            tuple(notes),
         )
 
-    async def _fetch_page(self, url: str, delay: float, notes: list[str]) -> FetchOutcome:
+    async def _do(self, gate: Gate, step: Step, notes: list[str]) -> Step:
+        """Do the I/O of one step and feed its answer to the gate."""
+        if isinstance(step, CheckAddress):
+            if self.subs.replaces_page:  # an offline page: nothing is connected to
+                return gate.address_ok()
+            refused = await self.fetcher.guard.refusal(step.url)
+            if refused is None:
+                return gate.address_ok()
+            blocked = isinstance(refused, netguard.BlockedAddress)
+            detail = (urlsplit(step.url).hostname or "") if blocked else str(refused)
+            return gate.address_refused(blocked=blocked, detail=detail)
+        if isinstance(step, NeedSite):
+            site = await self.signals.site(step.origin)
+            notes.extend(n for n in _site_notes(site) if n not in notes)
+            return gate.site_loaded(site)
+        if isinstance(step, NeedRegistry):
+            return gate.registry_answered(await self.answers.answer(step.url))
+        if isinstance(step, Fetch):
+            return gate.response(await self._fetch_page(step, notes))
+        if isinstance(step, Follow):
+            return gate.follow()
+        if isinstance(step, NeedRsl):
+            return gate.rsl_loaded(await self.signals.rsl(step.urls))
+        return gate.fail(f"no driver for step {step!r}")
+
+    async def _fetch_page(self, step: Fetch, notes: list[str]) -> FetchOutcome:
+        url = step.url
         if self.subs.replaces_page:
             outcome, more = page_outcome(self.subs, url, self.cfg.max_page_bytes)
             notes.extend(n for n in more if n not in notes)
             return outcome
+        if step.pause > 0:
+            await asyncio.sleep(step.pause)
         host = urlsplit(url).hostname or ""
-        outcome = FetchOutcome(url=url)
-        for attempt in range(_RETRY_TIMES + 1):
-            if attempt:
-                await asyncio.sleep(_retry_pause(outcome))
-            async with self._gate.slot(host, delay):
-                outcome = await self.fetcher.fetch(
-                    url, max_bytes=self.cfg.max_page_bytes, follow=False
-                )
-            if outcome.status not in _RETRY_STATUSES and outcome.error not in _RETRY_ERRORS:
-                break
-        return outcome
-
-
-def _retry_pause(outcome: FetchOutcome) -> float:
-    value = outcome.headers.get("retry-after")
-    try:
-        seconds = float(value) if value else 0.5
-    except ValueError:
-        seconds = 0.5
-    return min(max(seconds, 0.0), MAX_RETRY_PAUSE)
+        async with self._gate.slot(host, step.crawl_delay):
+            return await self.fetcher.fetch(url, max_bytes=self.cfg.max_page_bytes, follow=False)
 
 
 async def _run(

@@ -16,15 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filters import FetchOutcome, Headers, Purpose, aitxt, robots, rsl, tdmrep
-from filters.engine import (
-    EngineConfig,
-    SiteSignals,
-    _site_classes,
-    decide_pre_fetch,
-    decide_pre_fetch_unclassed,
-)
+from filters.engine import EngineConfig, Evaluator, SiteSignals, decide_pre_fetch_unclassed
 from filters.engine._pathclass import MAX_CLASSES, build_site_classes
 from filters.registry import make_entry
+from filters.registry.answer import NOT_CONFIGURED, Answer, Unavailable
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 ORIGIN = "https://example.org"
@@ -149,12 +144,17 @@ def urls(patterns: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 registry_answers = st.sampled_from(
     [
-        None,
-        (),
-        (make_entry("prefix", f"{ORIGIN}/a/", "opt-out", ["train-ai"], registered_by="t"),),
-        (
-            make_entry("domain", "example.org", "opt-in", ["train-ai"], registered_by="t"),
-            make_entry("url", "https://example.org/ab", "opt-out", ["train-ai"], registered_by="t"),
+        Unavailable(),
+        NOT_CONFIGURED,
+        Answer(()),
+        Answer((make_entry("prefix", f"{ORIGIN}/a/", "opt-out", ["train-ai"], registered_by="t"),)),
+        Answer(
+            (
+                make_entry("domain", "example.org", "opt-in", ["train-ai"], registered_by="t"),
+                make_entry(
+                    "url", "https://example.org/ab", "opt-out", ["train-ai"], registered_by="t"
+                ),
+            )
         ),
     ]
 )
@@ -174,8 +174,9 @@ def test_reused_results_equal_a_full_evaluation(data, pool, cfg, answer) -> None
     patterns = st.sampled_from(pool)
     site = data.draw(sites(patterns), label="site")
     url_list = data.draw(st.lists(urls(patterns), min_size=1, max_size=40), label="urls")
+    evaluator = Evaluator(cfg)
     for url in url_list + url_list[::-1]:
-        got = decide_pre_fetch(site, url, cfg, answer, now=NOW)
+        got = evaluator.decide_pre_fetch(site, url, answer, now=NOW)
         want = decide_pre_fetch_unclassed(site, url, cfg, answer, now=NOW)
         assert got == want, url
 
@@ -191,8 +192,8 @@ def test_neighbouring_prefixes_are_different_classes() -> None:
     site = _site(body)
     paths = ["/ab", "/a/x", "/abc", "/a/", "/a", "/ax", "/b", "/c", "/a/b"]
     for order in (paths, paths[::-1]):
-        decide_pre_fetch(site, f"{ORIGIN}/reset", EngineConfig())  # another config: no reuse
-        got = {p: decide_pre_fetch(site, ORIGIN + p, cfg).allowed for p in order}
+        evaluator = Evaluator(cfg)
+        got = {p: evaluator.decide_pre_fetch(site, ORIGIN + p).allowed for p in order}
         assert got == {p: decide_pre_fetch_unclassed(site, ORIGIN + p, cfg).allowed for p in paths}
         assert got == {"/ab": True, "/a/x": False, "/abc": True, "/a/": False, "/a": False,
                        "/ax": True, "/b": False, "/c": True, "/a/b": False}  # fmt: skip
@@ -201,15 +202,16 @@ def test_neighbouring_prefixes_are_different_classes() -> None:
 def test_urls_matching_the_same_patterns_share_a_class() -> None:
     site = _site(b"User-agent: *\nDisallow: /private/\nDisallow: /*.bak$\n")
     cfg = EngineConfig(purpose=Purpose.TRAIN_AI)
-    classes = _site_classes(site, cfg, ())
+    evaluator = Evaluator(cfg)
+    classes = evaluator.site_classes(site)
     assert classes is not None
     assert classes.key(f"{ORIGIN}/a1") == classes.key(f"{ORIGIN}/b/c2")
     assert classes.key(f"{ORIGIN}/private/1") == classes.key(f"{ORIGIN}/private/x/y")
     assert classes.key(f"{ORIGIN}/private/1") != classes.key(f"{ORIGIN}/a1")
     assert classes.key(f"{ORIGIN}/x.bak") != classes.key(f"{ORIGIN}/x.bak2")
     assert classes.key("http://example.org/a1") != classes.key(f"{ORIGIN}/a1")
-    first = decide_pre_fetch(site, f"{ORIGIN}/private/1", cfg)
-    second = decide_pre_fetch(site, f"{ORIGIN}/private/2", cfg)
+    first = evaluator.decide_pre_fetch(site, f"{ORIGIN}/private/1")
+    second = evaluator.decide_pre_fetch(site, f"{ORIGIN}/private/2")
     assert not first.allowed and second == first
 
 
@@ -227,13 +229,14 @@ def test_a_site_with_escapes_or_spaces_in_its_patterns_is_not_classed() -> None:
         assert build_site_classes(site.robots, None, None, ()) is None, line
         url = f"{ORIGIN}/a=b"
         cfg = EngineConfig(purpose=Purpose.TRAIN_AI)
-        assert decide_pre_fetch(site, url, cfg) == decide_pre_fetch_unclassed(site, url, cfg)
+        got = Evaluator(cfg).decide_pre_fetch(site, url)
+        assert got == decide_pre_fetch_unclassed(site, url, cfg)
 
 
 def test_the_class_memo_is_bounded() -> None:
     site = _site(b"User-agent: *\nDisallow: /*x$\n")
     cfg = EngineConfig(purpose=Purpose.SEARCH)
-    classes = _site_classes(site, cfg, ())
+    classes = Evaluator(cfg).site_classes(site)
     assert classes is not None
     for i in range(MAX_CLASSES + 10):
         classes.remember((i,), object())
