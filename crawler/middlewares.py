@@ -29,7 +29,7 @@ from scrapy.core.downloader import Slot
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 
-from filters import FetchOutcome, Headers
+from filters import FetchOutcome, Headers, HeedError
 from filters.engine import (
     CheckAddress,
     Done,
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 _HOP_META = ("heed_gate", "heed_site", "heed_pre", "heed_registry", "download_slot")
 
 
-class HeedDenied(IgnoreRequest):
+class HeedDenied(IgnoreRequest, HeedError):
     """A request heed refused; ``decision`` says why. It has already been recorded."""
 
     def __init__(self, decision: Decision) -> None:
@@ -160,7 +160,7 @@ class ConsentMiddleware:
         if delay <= 0:
             return
         request.meta["autothrottle_dont_adjust_delay"] = True
-        downloader = self.crawler.engine.downloader  # type: ignore[union-attr]
+        downloader = self.crawler.engine.downloader
         slot = downloader.slots.get(host)
         if slot is None:
             slot = Slot(1, delay, 0.0)
@@ -233,7 +233,7 @@ class BackoffMiddleware:
         seconds = min(seconds if seconds is not None else 5.0, self.ctx.cfg.max_crawl_delay)
         host = _host(request.url)
         self.ctx.politeness.backoff(host, seconds)
-        slot = self.crawler.engine.downloader.slots.get(host)  # type: ignore[union-attr]
+        slot = self.crawler.engine.downloader.slots.get(host)
         if slot is not None:
             slot.delay = max(slot.delay, seconds)
         self.crawler.stats.inc_value(f"heed/backoff/{response.status}")

@@ -52,9 +52,9 @@ def classify_failure(failure: Failure) -> ReasonCode:
     """The ``fetch.*`` reason for a download that failed before a response was decided."""
     from .netguard import BlockedAddress  # the connection's address guard refused the host
 
-    if failure.check(BlockedAddress):
+    if isinstance(failure.value, BlockedAddress):
         return ReasonCode.FETCH_BLOCKED_ADDRESS
-    text = f"{failure.type.__name__} {failure.getErrorMessage()}".lower()
+    text = f"{type(failure.value).__name__} {failure.getErrorMessage()}".lower()
     if "maxsize" in text or "max size" in text or "larger than" in text:
         return ReasonCode.FETCH_TOO_LARGE
     return ReasonCode.FETCH_ERROR
@@ -233,12 +233,12 @@ class HeedSpider(scrapy.Spider):
         }
 
     def failed(self, failure: Failure) -> None:
-        if failure.check(HeedDenied):
+        if isinstance(failure.value, HeedDenied):
             return  # recorded by the middleware
         request: Request = failure.request  # type: ignore[attr-defined]
         url = request.meta.get("heed_url", request.url)
         reason = classify_failure(failure)
-        if failure.check(IgnoreRequest) and reason is not ReasonCode.FETCH_TOO_LARGE:
+        if isinstance(failure.value, IgnoreRequest) and reason is not ReasonCode.FETCH_TOO_LARGE:
             reason = ReasonCode.FETCH_ERROR
         stage = Stage.POST_FETCH if "heed_pre" in request.meta else Stage.PRE_FETCH
         decision = denied(

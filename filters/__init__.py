@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from .errors import (
     ConfigError,
-    FetchError,
     HeedError,
     RegistryError,
     RegistryValidationError,
@@ -40,7 +39,6 @@ __all__ = [
     "Decision",
     "DocState",
     "DocumentInfo",
-    "FetchError",
     "FetchErrorKind",
     "FetchOutcome",
     "Headers",

@@ -6,7 +6,7 @@
     ├── RegistryError                        the consent registry could not answer
     │   └── RegistryValidationError (also ValueError)   an entry or request is invalid
     │       └── RegistryConflictError                    an entry id is already taken
-    └── FetchError                           a document could not be fetched (I/O layer)
+    └── (the crawler's: crawler/errors.py)
 
 The crawler's own exceptions (output, the registry's CLI and service, the proof check, the
 address guard) hang under the same root and are drawn in ``crawler/errors.py``; a test
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
-    "FetchError",
     "HeedError",
     "RegistryConflictError",
     "RegistryError",
@@ -65,11 +64,3 @@ class RegistryConflictError(RegistryValidationError):
         self.ids = tuple(ids)
         shown = ", ".join(self.ids[:10]) + (", …" if len(self.ids) > 10 else "")
         super().__init__(f"duplicate entry id(s): {shown}")
-
-
-class FetchError(HeedError):
-    """A document could not be fetched; ``kind`` is one of ``model.FetchErrorKind``."""
-
-    def __init__(self, kind: str, message: str = "") -> None:
-        self.kind = kind
-        super().__init__(f"{kind}: {message}" if message else kind)

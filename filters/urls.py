@@ -43,6 +43,7 @@ from .fetch import MAX_REDIRECTS
 from .reasons import ReasonCode
 
 __all__ = [
+    "MAX_REDIRECTS",
     "MAX_URL_LENGTH",
     "check_host",
     "check_url",

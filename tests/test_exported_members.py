@@ -28,7 +28,6 @@ EXPORTED = {
         "DocState",
         "DocumentInfo",
         "EMPTY_HEADERS",
-        "FetchError",
         "FetchErrorKind",
         "FetchOutcome",
         "Headers",

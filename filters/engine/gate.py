@@ -138,10 +138,6 @@ class Done:
 Step = CheckAddress | NeedSite | NeedRegistry | Fetch | Follow | NeedRsl | Done
 
 
-class _WrongStep(Exception):
-    """A driver fed an answer the gate did not ask for (a bug in the driver)."""
-
-
 # --------------------------------------------------------------------------- the gate
 
 
@@ -248,18 +244,22 @@ class Gate:
         """Gate the redirect target of :class:`Follow` next, in this same gate."""
         return self._advance(Follow, self._follow)
 
-    def fail(self, error: BaseException | str) -> Step:
+    def fail(self, error: BaseException | str) -> Done:
         """The driver could not do the current step (its own bug): exclude, as fetch.error."""
-        if isinstance(self._step, Done):
-            return self._step
-        return self._internal_error(error)
+        if not isinstance(self._step, Done):
+            self._step = self._internal_error(error)
+        return self._step
 
     # ---------------------------------------------------------------- machinery
 
     def _advance(self, expected: type, action: object) -> Step:
+        if not isinstance(self._step, expected):  # a driver's bug: exclude
+            if not isinstance(self._step, Done):
+                self._step = self._internal_error(
+                    f"got the answer to {expected.__name__} at {self._step!r}"
+                )
+            return self._step
         try:
-            if not isinstance(self._step, expected):
-                raise _WrongStep(f"got the answer to {expected.__name__} at {self._step!r}")
             self._step = action()  # type: ignore[operator]
         except Exception as e:  # a bug must exclude the URL, never keep or lose it
             self._step = self._internal_error(e)
