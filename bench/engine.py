@@ -31,13 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from filters import FetchOutcome, Headers, Purpose, Verdict, aitxt, robots, rsl, tdmrep
 from filters.engine import (
+    Answer,
     EngineConfig,
+    Evaluator,
     SiteSignals,
     decide_post_fetch,
     decide_pre_fetch,
-    decide_pre_fetch_unclassed,
-    evaluate_headers,
-    inspect_response,
 )
 from filters.registry import make_entry
 
@@ -154,12 +153,20 @@ def main() -> None:
     cfg = EngineConfig(purpose=Purpose.TRAIN_AI)
     site = _site()
     mix = _header_mix(4096)
-    entries = (
-        make_entry("domain", "example.org", "opt-in", ["train-ai"], registered_by="bench"),
-        make_entry(
-            "prefix", "https://example.org/private/", "opt-out", ["train-ai"], registered_by="bench"
-        ),
+    entries = Answer(
+        (
+            make_entry("domain", "example.org", "opt-in", ["train-ai"], registered_by="bench"),
+            make_entry(
+                "prefix",
+                "https://example.org/private/",
+                "opt-out",
+                ["train-ai"],
+                registered_by="bench",
+            ),
+        )
     )
+    # A run's one evaluator: it owns the memos (path classes, header results).
+    ev = Evaluator(cfg)
     paths = [
         "/",
         "/articles/a",
@@ -179,7 +186,7 @@ def main() -> None:
     deny = Verdict.DENY
 
     def headers_only(headers: Headers) -> bool:
-        for result in evaluate_headers(headers, cfg):  # noqa: SIM110 (a plain loop, as the engine folds)
+        for result in ev.evaluate_headers(headers):  # noqa: SIM110 (a plain loop, as the engine folds)
             if result.verdict is deny:
                 return False
         return True
@@ -191,15 +198,20 @@ def main() -> None:
         for i, url in enumerate(f"{u}{n}" for n in range(2000) for u in urls)
     ]
 
-    def full(item: tuple[str, FetchOutcome], pre_fetch=decide_pre_fetch) -> None:  # type: ignore[no-untyped-def]
+    def full(item: tuple[str, FetchOutcome]) -> None:
         url, response = item
-        pre = pre_fetch(site, url, cfg, entries)
+        pre = ev.decide_pre_fetch(site, url, entries)
         if pre.allowed:
-            page = inspect_response(response, cfg)
-            decide_post_fetch(pre, site, page, cfg, registry_answer=entries)
+            page = ev.inspect_response(response)
+            ev.decide_post_fetch(pre, site, page, registry_answer=entries)
 
     def afresh(item: tuple[str, FetchOutcome]) -> None:
-        full(item, decide_pre_fetch_unclassed)
+        # the plain functions: no evaluator, so no memo of any kind
+        url, response = item
+        pre = decide_pre_fetch(site, url, cfg, entries)
+        if pre.allowed:
+            page = ev.inspect_response(response)
+            decide_post_fetch(pre, site, page, cfg, registry_answer=entries)
 
     html_page = (
         b"<!doctype html><html><head><title>t</title>"
@@ -218,10 +230,8 @@ def main() -> None:
     )
 
     def full_html() -> None:
-        pre = decide_pre_fetch(site, "https://example.org/", cfg, entries)
-        decide_post_fetch(
-            pre, site, inspect_response(html_response, cfg), cfg, registry_answer=entries
-        )
+        pre = ev.decide_pre_fetch(site, "https://example.org/", entries)
+        ev.decide_post_fetch(pre, site, ev.inspect_response(html_response), registry_answer=entries)
 
     print(f"heed engine benchmark · one core · python {sys.version.split()[0]} · pid {os.getpid()}")
     a = _rate(headers_only, mix, args.seconds)
@@ -229,7 +239,7 @@ def main() -> None:
     b = _rate(full, pages, args.seconds)
     print(f"(b) full decision, parsed docs   {b:>12,.0f} /s   target ≥  50,000/s")
     b0 = _rate(afresh, pages, args.seconds)
-    print(f"    same, no path classes        {b0:>12,.0f} /s")
+    print(f"    same, no memo (plain funcs)  {b0:>12,.0f} /s")
     c = _rate(lambda _: full_html(), [None] * 100, args.seconds)
     print(f"(c) full decision + HTML parse   {c:>12,.0f} /s   ({len(html_page):,} B page)")
 

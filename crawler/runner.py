@@ -104,6 +104,9 @@ def run_crawl(
         ctx.fatal = f"{errors} internal error(s) while processing responses; see the log"
     summary = ctx.summary()
     summary["stats"] = {k: v for k, v in stats.items() if k.startswith("heed/")}
+    if ctx.registry is not None:  # how the registry was asked: batches, and URLs in them
+        summary["stats"]["heed/registry/lookups"] = ctx.answers.lookups
+        summary["stats"]["heed/registry/urls_asked"] = ctx.answers.urls_asked
     if ctx.writer.failure:
         summary["rows_lost"] = ctx.writer.rows_lost
     return summary

@@ -104,3 +104,18 @@ def test_heed_demo_command_runs_and_reports(tmp_path: Path) -> None:
     assert summary["kept"] == expected_kept
     assert {p["verdict"] for p in summary["pages"]} == {"kept", "excluded"}
     assert (tmp_path / "demo-out" / "run.json").exists()
+
+
+def test_registry_lookups_are_batched_per_page(
+    demo_run: tuple[CrawlRun, dict[str, str], list],
+) -> None:
+    # The spider asks the registry about a page's links (and the seeds) in one lookup each; only
+    # redirect targets are asked singly. One lookup per URL (as before batching) would make
+    # lookups >= URLs considered.
+    run, _, _ = demo_run
+    stats = run.summary["stats"]
+    considered = run.summary["considered"]
+    assert stats["heed/registry/urls_asked"] >= considered - stats.get(
+        "heed/denied/fetch.invalid-url", 0
+    )
+    assert stats["heed/registry/lookups"] * 2 < considered
