@@ -80,7 +80,8 @@ class SqliteRegistryClient(RegistryClient):
             found = await asyncio.to_thread(self._store.candidates, list(urls))
         except (RegistryError, OSError, ValueError) as e:
             return dict.fromkeys(urls, Unavailable(f"database error: {e}"))
-        return {url: _answer(entries) for url, entries in found.items()}
+        empty = EMPTY_ANSWER
+        return {url: Answer(entries) if entries else empty for url, entries in found.items()}
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._store.close)

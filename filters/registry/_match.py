@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ..model import Purpose, Signal, SignalResult, Verdict
 from ..reasons import ReasonCode
-from ._model import MATCH_DOMAIN, MATCH_EXACT, Entry
+from ._model import MATCH_DOMAIN, MATCH_EXACT, Entry, winner_result
 from ._url import known_to_parse, parse_for_match
 
 __all__ = ["evaluate", "evaluate_parsed", "unavailable"]
@@ -71,7 +71,7 @@ def evaluate_parsed(
             best, winner = key, entry
     if winner is None:
         return _NO_MATCH, None
-    return winner._result, winner  # made with the entry (Entry.__post_init__)
+    return winner_result(winner), winner
 
 
 def unavailable(detail: str) -> SignalResult:

@@ -35,6 +35,7 @@ __all__ = [
     "make_entry",
     "normalize_subject",
     "parse_purposes",
+    "winner_result",
 ]
 
 #: Bounds on free text, so a registry cannot be filled with megabyte-sized rows.
@@ -71,8 +72,13 @@ _KIND_DOMAIN, _KIND_URL, _OPT_OUT = SubjectKind.DOMAIN, SubjectKind.URL, Choice.
 _SOURCES = {k: f"registry:{k.value}" for k in SubjectKind}
 _REGISTRY, _DENY, _GRANT = Signal.REGISTRY, Verdict.DENY, Verdict.GRANT
 _OPT_OUT_REASONS = (ReasonCode.REGISTRY_OPT_OUT,)
-#: How a subject matches (the first item of ``Entry._how``).
+#: How a subject matches (the first item of ``Entry._how``), one per subject kind.
 MATCH_DOMAIN, MATCH_EXACT, MATCH_PREFIX = 1, 2, 3
+_SOURCE_OF_MATCH = {
+    MATCH_DOMAIN: _SOURCES[SubjectKind.DOMAIN],
+    MATCH_EXACT: _SOURCES[SubjectKind.URL],
+    MATCH_PREFIX: _SOURCES[SubjectKind.PREFIX],
+}
 
 
 def _sort_key(rank: int, specificity: int, opt_out: bool) -> int:
@@ -100,14 +106,14 @@ class Entry:
     # repr): how the subject matches (a MATCH_ constant), the text it is matched against (the
     # domain, or the URL without its scheme), "." + the subject, and the sort key: rank, then
     # specificity, then opt-out, packed into one int (``_sort_key``). Atomic values only, so
-    # the tuple costs the garbage collector nothing once it has seen it. ``_result`` is the
-    # (immutable) result the entry gives when it wins.
+    # the tuple costs the garbage collector nothing once it has seen it. The result the entry
+    # gives when it wins is ``winner_result(entry)``, made on its first win and cached by
+    # value (entries are many, winners fewer: making it here would cost every entry built).
     _how: tuple[int, str, str, int] = field(init=False, repr=False, compare=False)
-    _result: SignalResult = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # A frozen dataclass sets its own derived fields here, once, before anyone sees it.
-        kind, subject, choice = self.subject_kind, self.subject, self.choice
+        # A frozen dataclass sets its own derived field here, once, before anyone sees it.
+        kind, subject = self.subject_kind, self.subject
         if kind is _KIND_DOMAIN:
             match, bare, specificity = MATCH_DOMAIN, subject, subject.count(".") + 1
         else:
@@ -115,15 +121,8 @@ class Entry:
             match = MATCH_EXACT if kind is _KIND_URL else MATCH_PREFIX
             specificity = 0 if kind is _KIND_URL else len(bare)
         # _sort_key(rank, specificity, opt-out), inline: this runs for every entry built.
-        key = (_RANK[kind] << 40) | (specificity << 1) | (choice is _OPT_OUT)
+        key = (_RANK[kind] << 40) | (specificity << 1) | (self.choice is _OPT_OUT)
         object.__setattr__(self, "_how", (match, bare, "." + subject, key))
-        if choice is _OPT_OUT:
-            result = SignalResult(
-                _REGISTRY, _DENY, _OPT_OUT_REASONS, subject, _SOURCES[kind], self.id
-            )
-        else:
-            result = SignalResult(_REGISTRY, _GRANT, (), subject, _SOURCES[kind], self.id)
-        object.__setattr__(self, "_result", result)
 
     @property
     def host(self) -> str:
@@ -134,6 +133,21 @@ class Entry:
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
+
+
+def winner_result(entry: Entry) -> SignalResult:
+    """The registry's result when ``entry`` decides a URL: DENY ``registry.opt-out`` for an
+    opt-out, GRANT for an opt-in (raw: the subject, detail: the entry id)."""
+    return _result_of(entry._how[0], entry._how[3] & 1, entry.subject, entry.id)
+
+
+@lru_cache(maxsize=65536)
+def _result_of(match: int, opt_out: int, subject: str, entry_id: str) -> SignalResult:
+    # By value (a pure function of immutable arguments): equal entries share one result.
+    source = _SOURCE_OF_MATCH[match]
+    if opt_out:
+        return SignalResult(_REGISTRY, _DENY, _OPT_OUT_REASONS, subject, source, entry_id)
+    return SignalResult(_REGISTRY, _GRANT, (), subject, source, entry_id)
 
 
 def normalize_subject(kind: SubjectKind, subject: str) -> str:

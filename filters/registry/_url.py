@@ -229,13 +229,9 @@ _HOST_ONLY = re.compile(
 ).fullmatch
 
 
-@lru_cache(maxsize=16384)
 def _fast_host(url: str) -> str | None:
     """The host ``parse_for_match(url)`` gives, for an ordinary URL whose host is a plain
-    name (not an IP address); None means "ask ``parse_for_match``".
-
-    Cached (a pure function of a string): a crawler looks a URL up (``lookup_keys``) and then
-    decides it (``evaluate`` of an empty answer asks ``known_to_parse``)."""
+    name (not an IP address); None means "ask ``parse_for_match``"."""
     match = _HOST_ONLY(url)
     if match is None:
         return None
@@ -271,9 +267,11 @@ def lookup_keys(url: str) -> tuple[str, ...]:
 
 def known_to_parse(url: str) -> bool:
     """True when ``parse_for_match(url)`` is surely not None, found without normalising the
-    URL: it is an ordinary URL (``_fast_host``, cached, so a URL ``lookup_keys`` saw lately
-    costs one cache hit). False means "not known": ask ``parse_for_match`` (which a lookup
-    of an unusual URL has cached too)."""
+    URL: it is an ordinary URL (``_fast_host``). False means "not known": ask
+    ``parse_for_match`` (cached, and already asked by ``lookup_keys`` for such a URL).
+
+    Not cached: a cache in front of ``_fast_host`` costs more per new URL (a crawl's URLs are
+    all new) than it saves on the second call."""
     return _fast_host(url) is not None
 
 
