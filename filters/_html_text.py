@@ -14,6 +14,8 @@ from typing import Any
 
 from lxml import etree
 
+from ._html_parse import _XML_BAD
+
 __all__ = ["MAX_TEXT_CHARS", "visible_text", "walk_text"]
 
 #: Upper bound on extracted characters (more than any 10 MiB page holds as text).
@@ -79,6 +81,13 @@ def walk_text(root: Any) -> str:
     return _collapse("".join(parts))
 
 
+def _storable(text: str | None) -> str:
+    """``text`` with what lxml refuses to store read as spaces: a character reference to a
+    control character (``&#1;``) is parsed into the character, which lxml then will not set
+    as text again (and the failed set has already dropped the old text)."""
+    return _XML_BAD.sub(" ", text or "")
+
+
 def visible_text(root: Any) -> str:
     """The visible text under ``root``: whitespace collapsed, block elements on new lines.
 
@@ -89,8 +98,15 @@ def visible_text(root: Any) -> str:
         return ""
     etree.strip_elements(root, *_SKIP_TAGS, with_tail=False)
     for element in root.iter(*_BLOCK_TAGS):
-        element.text = "\n" + element.text if element.text else "\n"
-        element.tail = "\n" + element.tail if element.tail else "\n"
+        text, tail = element.text, element.tail
+        try:
+            element.text = "\n" + text if text else "\n"
+        except ValueError:  # see _storable
+            element.text = "\n" + _storable(text)
+        try:
+            element.tail = "\n" + tail if tail else "\n"
+        except ValueError:
+            element.tail = "\n" + _storable(tail)
     raw = etree.tostring(root, method="text", encoding=str, with_tail=False)
     if len(raw) > MAX_TEXT_CHARS:
         return walk_text(root)

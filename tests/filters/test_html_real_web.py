@@ -371,3 +371,16 @@ def test_utf16_bom_html_served_as_text_plain_is_sniffed_as_html() -> None:
     assert html.is_html(None, body)
     assert html.is_html("text/plain; charset=utf-16le", page(NOAI).encode("utf-16-le"))
     assert not decide(body, "text/plain").allowed
+
+
+@pytest.mark.parametrize("ref", ["&#1;", "&#1", "&#x8;", "&#11;", "&#xFFFE;"])
+def test_a_character_reference_to_a_control_character_is_read(ref: str) -> None:
+    # lxml parses such a reference into the character, then refuses to store text holding it;
+    # the page must still be read (kept when nothing opts out, excluded when a meta does).
+    plain = page(body=f"<p>Price{ref} 10</p><div>more</div>").encode()
+    signals = ex(plain)
+    assert signals.error is None, signals.error
+    assert "Price" in signals.text and "more" in signals.text
+    assert decide(plain).allowed
+    opted_out = page(head=NOAI, body=f"<p>Price{ref} 10</p>").encode()
+    assert decide(opted_out).reasons == (ReasonCode.META_ROBOTS_NOAI,)
