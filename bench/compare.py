@@ -61,7 +61,7 @@ def _crawl(tree: Path, extra: list[str]) -> dict[str, float]:
     for line in out.splitlines():
         if line.startswith("heed "):
             cols = line.split()
-            return {"pages/s": float(cols[4]), "peak RSS MB": -float(cols[7])}
+            return {"pages/s": float(cols[3]), "peak RSS MB": -float(cols[6])}
     raise RuntimeError(f"no heed line in:\n{out}")
 
 
