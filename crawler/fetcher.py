@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -103,8 +104,19 @@ class Fetcher:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def fetch(self, url: str, *, max_bytes: int, follow: bool = True) -> FetchOutcome:
+    async def fetch(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        follow: bool = True,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
+    ) -> FetchOutcome:
         """GET ``url`` following at most 5 redirects, reading at most ``max_bytes`` (decoded).
+
+        ``method`` may be ``HEAD`` (no body is read); ``headers`` are added to the request
+        (e.g. ``If-None-Match`` for a conditional request).
 
         A body longer than ``max_bytes`` is cut there and the outcome is ``truncated``. With
         ``follow=False`` a redirect is returned as it is (status 3xx, ``Location`` header), so
@@ -117,7 +129,8 @@ class Fetcher:
             try:
                 async with turn(self.politeness, _host(current)):
                     outcome, location = await asyncio.wait_for(
-                        self._one(url, current, max_bytes, hops, follow), self.timeout * 2
+                        self._one(url, current, max_bytes, hops, follow, method, headers),
+                        self.timeout * 2,
                     )
             except (TimeoutError, httpx.TimeoutException):
                 return self._error(url, current, FetchErrorKind.TIMEOUT, hops)
@@ -141,9 +154,16 @@ class Fetcher:
             current = location
 
     async def _one(
-        self, url: str, current: str, max_bytes: int, hops: int, follow: bool
+        self,
+        url: str,
+        current: str,
+        max_bytes: int,
+        hops: int,
+        follow: bool,
+        method: str = "GET",
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[FetchOutcome, str | None]:
-        async with self._client.stream("GET", current) as response:
+        async with self._client.stream(method, current, headers=headers) as response:
             location = response.headers.get("location")
             if follow and response.status_code in (301, 302, 303, 307, 308) and location:
                 target = urljoin(current, location)
