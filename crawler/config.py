@@ -62,6 +62,7 @@ class RunConfig:
     concurrency: int = 16
     per_host_concurrency: int = 2
     autothrottle: bool = True
+    document_cache: str = ""
     part_max_rows: int = 10_000
     row_group_rows: int = 100
     flush_interval: float = 30.0
@@ -124,6 +125,21 @@ def _agents(v: Any) -> tuple[str, ...]:
                 f"{token!r} is not a robots.txt product token (letters, digits, '_' or '-')"
             )
     return tokens
+
+
+def _cache_path(v: Any) -> str:
+    """A file path (``~`` expanded), or ``""`` for no document cache."""
+    text = _str(v)
+    if not text:
+        return ""
+    if not text.strip():
+        raise ValueError('must name a file, or be "" for none')
+    if "\x00" in text:
+        raise ValueError("must not contain a NUL character")
+    try:
+        return str(Path(text).expanduser())
+    except RuntimeError as e:  # "~user" for an unknown user, or no home folder
+        raise ValueError(f"cannot expand '~': {e}") from None
 
 
 def _hosts(v: Any) -> tuple[str, ...]:
@@ -221,6 +237,7 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "concurrency": ("concurrency", _int(1, 1024)),
         "per_host_concurrency": ("per_host_concurrency", _int(1, 64)),
         "autothrottle": ("autothrottle", _bool),
+        "document_cache": ("document_cache", _cache_path),
     },
     "output": {
         "part_max_rows": ("part_max_rows", _int(1, 10_000_000)),

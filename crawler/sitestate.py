@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -29,6 +30,7 @@ from filters.engine import SiteSignals
 from filters.urls import origin_of
 
 from .config import RunConfig
+from .doccache import DocumentCache
 from .fetcher import Fetcher
 from .politeness import LocalPoliteness, PolitenessState
 
@@ -56,17 +58,50 @@ class SiteState(StrEnum):
 
 
 class SiteLoader:
-    """Fetches and parses an origin's signal documents (robots.txt, ai.txt, tdmrep.json, RSL)."""
+    """Fetches and parses an origin's signal documents (robots.txt, ai.txt, tdmrep.json, RSL).
 
-    def __init__(self, fetcher: Fetcher, cfg: RunConfig) -> None:
+    With a ``cache`` (``crawler/doccache.py``, docs/network.md "Document cache"), a document
+    fetched less than ``signal_ttl`` ago (an unreachable-class answer: less than
+    ``min(signal_ttl, UNREACHABLE_TTL)``) is served from it without any request; an older one is
+    revalidated with a conditional GET through the same ``Fetcher`` (politeness, address
+    guard): a 304 keeps the stored body, anything else replaces it.
+    """
+
+    def __init__(
+        self, fetcher: Fetcher, cfg: RunConfig, cache: DocumentCache | None = None
+    ) -> None:
         self.fetcher = fetcher
         self.cfg = cfg
-        self.fetched: list[str] = []  # URLs fetched, for stats and tests
+        self.cache = cache
+        self.fetched: list[str] = []  # URLs requested (not those served from the cache)
+        self.cached: list[str] = []  # URLs served from the cache without a request
         self._hosts: dict[str, asyncio.Lock] = {}
 
     async def _get(self, url: str, max_bytes: int) -> FetchOutcome:
+        cache = self.cache
+        if cache is None:
+            self.fetched.append(url)
+            return await self.fetcher.fetch(url, max_bytes=max_bytes)
+        agent = self.cfg.user_agent
+        held = cache.get(url, agent=agent)
+        stored = held.outcome(max_bytes) if held is not None else None
+        validators: dict[str, str] = {}
+        if held is not None and stored is not None:
+            lifetime = (
+                self.cfg.signal_ttl if held.durable else min(self.cfg.signal_ttl, UNREACHABLE_TTL)
+            )
+            if 0 <= held.age(datetime.now(UTC)) < lifetime:
+                self.cached.append(url)
+                return stored
+            validators = held.validators()
         self.fetched.append(url)
-        return await self.fetcher.fetch(url, max_bytes=max_bytes)
+        live = await self.fetcher.fetch(url, max_bytes=max_bytes, headers=validators or None)
+        if validators and live.error is None and live.status == 304 and held is not None:
+            confirmed = live.fetched_at or datetime.now(UTC)
+            cache.refresh(url, confirmed, agent=agent)
+            return held.outcome(max_bytes, fetched_at=confirmed) or live
+        cache.put(url, live, max_bytes=max_bytes, agent=agent)
+        return live
 
     async def load(self, origin: str) -> SiteSignals:
         """Fetch robots.txt first; the other documents only when robots.txt was reachable.
