@@ -23,6 +23,7 @@ from filters import Decision
 from filters.engine import EngineConfig, Evaluator
 
 from .config import RunConfig
+from .doccache import DocumentCache, open_document_cache
 from .fetcher import Fetcher
 from .netguard import Refusals
 from .output import RunWriter
@@ -70,6 +71,7 @@ class RunContext:
     refusals: Refusals = field(default_factory=Refusals)  # the resolver's, for reasons
     registry: RegistryClient | None = None
     loader: SiteLoader | None = None
+    cache: DocumentCache | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_mono: float = field(default_factory=time.monotonic)
     considered: int = 0
@@ -126,7 +128,8 @@ class RunContext:
             allow_private=cfg.allow_private_networks,
             politeness=self.politeness,  # one pacing for the loader and Scrapy's downloader
         )
-        self.loader = SiteLoader(self.fetcher, cfg)
+        self.cache = open_document_cache(cfg.document_cache)  # [network] document_cache
+        self.loader = SiteLoader(self.fetcher, cfg, self.cache)
         if self.signals is None:
             self.signals = LocalSignalState(self.loader, cfg.signal_ttl)
         if self.registry is None and (cfg.registry_url or cfg.registry_spawning):
@@ -145,6 +148,8 @@ class RunContext:
     async def close_clients(self) -> None:
         if self.fetcher is not None:
             await self.fetcher.aclose()
+        if self.cache is not None:
+            self.cache.close()
         if self.registry is not None:
             await self.registry.aclose()
 

@@ -24,6 +24,11 @@ Choices the SPEC leaves open (also in docs/check.md):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..doccache import DocumentCache
+
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -220,8 +225,14 @@ class SubstitutingLoader(SiteLoader):
     the crawler's own code path.
     """
 
-    def __init__(self, fetcher: Fetcher, cfg: RunConfig, subs: Substitutes) -> None:
-        super().__init__(fetcher, cfg)
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        cfg: RunConfig,
+        subs: Substitutes,
+        cache: DocumentCache | None = None,
+    ) -> None:
+        super().__init__(fetcher, cfg, cache)
         self.subs = subs
         self._once: dict[str, asyncio.Future[FetchOutcome]] = {}
 

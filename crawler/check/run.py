@@ -29,6 +29,7 @@ Choices the SPEC leaves open (also in docs/check.md):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -54,6 +55,7 @@ from filters.urls import resolve_dot_segments
 
 from .. import netguard
 from ..config import RunConfig
+from ..doccache import open_document_cache
 from ..fetcher import Fetcher
 from ..registry.answers import RegistryAnswers
 from ..registry.client import RegistryClient, open_registry
@@ -84,6 +86,7 @@ class CheckResult:
     http_status: int | None = None
     redirects: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    sha256: str | None = None  # of the page body read (GET, 2xx), for heed recheck
 
 
 class _HostGate:
@@ -129,8 +132,20 @@ class Checker:
         *,
         substitutes: Substitutes | None = None,
         registry: RegistryClient | None = None,
+        method: str = "GET",
+        memo_addresses: bool = False,
+        notes: bool = True,
     ) -> None:
+        """``method="HEAD"`` reads only a page's headers (a server refusing HEAD with 405 or
+        501 is asked with GET); ``memo_addresses`` checks each host's addresses once per run
+        for the gate's early check (``heed recheck``: the connection itself is still checked
+        every time, by the fetcher's guarded transport); ``notes=False`` skips collecting the
+        parsers' notes (a recheck of millions of rows does not show them)."""
         self.cfg = cfg
+        self.method = method
+        self._memo_addresses = memo_addresses
+        self._refusals: dict[str, Exception | None] = {}
+        self._notes = notes
         self.engine = cfg.engine()
         self.evaluator = Evaluator(self.engine)
         self.subs = substitutes or Substitutes()
@@ -145,7 +160,10 @@ class Checker:
             allow_private=cfg.allow_private_networks,
             max_connections=max(cfg.concurrency, 1),
         )
-        self.loader = SubstitutingLoader(self.fetcher, cfg, self.subs)
+        # The document cache on disk ([network] document_cache; heed recheck's default):
+        # never for substituted (offline) documents, which are not the site's.
+        self.cache = None if self.subs.active else open_document_cache(cfg.document_cache)
+        self.loader = SubstitutingLoader(self.fetcher, cfg, self.subs, self.cache)
         self.signals = LocalSignalState(self.loader, math.inf)
 
     async def __aenter__(self) -> Checker:
@@ -164,6 +182,8 @@ class Checker:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.fetcher.aclose()
+        if self.cache is not None:
+            self.cache.close()
         if self.registry is not None and self._own_registry:
             await self.registry.aclose()
 
@@ -200,6 +220,11 @@ class Checker:
                 step = await self._do(gate, step, notes)
             except Exception as e:  # the I/O layer should not raise; if it does, fail closed
                 step = gate.fail(e)
+        page = gate.page
+        digest = None
+        status = page.response.status if page is not None else None
+        if page is not None and status is not None and 200 <= status < 300 and self.method == "GET":
+            digest = hashlib.sha256(page.response.body).hexdigest()
         return CheckResult(
             url,
             step.decision,
@@ -207,6 +232,7 @@ class Checker:
             step.http_status,
             tuple(gate.redirects),
             tuple(notes),
+            digest,
         )
 
     async def _do(self, gate: Gate, step: Step, notes: list[str]) -> Step:
@@ -214,7 +240,7 @@ class Checker:
         if isinstance(step, CheckAddress):
             if self.subs.replaces_page:  # an offline page: nothing is connected to
                 return gate.address_ok()
-            refused = await self.fetcher.guard.refusal(step.url)
+            refused = await self._refusal(step.url)
             if refused is None:
                 return gate.address_ok()
             blocked = isinstance(refused, netguard.BlockedAddress)
@@ -222,7 +248,8 @@ class Checker:
             return gate.address_refused(blocked=blocked, detail=detail)
         if isinstance(step, NeedSite):
             site = await self.signals.site(step.origin)
-            notes.extend(n for n in _site_notes(site) if n not in notes)
+            if self._notes:
+                notes.extend(n for n in _site_notes(site) if n not in notes)
             return gate.site_loaded(site)
         if isinstance(step, NeedRegistry):
             return gate.registry_answered(await self.answers.answer(step.url))
@@ -243,8 +270,22 @@ class Checker:
         if step.pause > 0:
             await asyncio.sleep(step.pause)
         host = urlsplit(url).hostname or ""
+        limit = self.cfg.max_page_bytes
         async with self._gate.slot(host, step.crawl_delay):
-            return await self.fetcher.fetch(url, max_bytes=self.cfg.max_page_bytes, follow=False)
+            outcome = await self.fetcher.fetch(
+                url, max_bytes=limit, follow=False, method=self.method
+            )
+            if self.method == "HEAD" and outcome.status in (405, 501):  # HEAD refused: GET it
+                outcome = await self.fetcher.fetch(url, max_bytes=limit, follow=False)
+            return outcome
+
+    async def _refusal(self, url: str) -> Exception | None:
+        if not self._memo_addresses:
+            return await self.fetcher.guard.refusal(url)
+        host = urlsplit(url).hostname or ""
+        if host not in self._refusals:
+            self._refusals[host] = await self.fetcher.guard.refusal(url)
+        return self._refusals[host]
 
 
 async def _run(

@@ -249,6 +249,13 @@ class LoopbackWeb:
     ) -> None:
         self.stop()
 
+    def replace_site(self, name: str, spec: SiteSpec | Mapping[str, PageSpec]) -> None:
+        """Serve ``spec`` for the started site ``name`` from now on (same address): a site
+        that changes after a crawl, for ``heed recheck``'s tests."""
+        site = spec if isinstance(spec, SiteSpec) else SiteSpec(pages=dict(spec))
+        self._sites[name] = site
+        self._resolve(name, site)
+
     # -- addresses -------------------------------------------------------------------------
 
     @property

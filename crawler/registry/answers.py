@@ -108,6 +108,13 @@ class RegistryAnswers:
             if type(answer) is Answer:
                 self._keep(url, answer)
 
+    def take(self, url: str) -> Answer | NotConfigured | None:
+        """The answer for ``url`` without waiting: a held answer (taken out of the memo), or
+        NOT_CONFIGURED for a run without a registry; None when :meth:`answer` must ask."""
+        if self._client is None:
+            return None if self._configured else NOT_CONFIGURED
+        return self._known.pop(url, None)
+
     async def answer(self, url: str) -> Answer | Unavailable | NotConfigured:
         """The registry's answer for ``url``, taken out of the memo, else asked alone."""
         client = self._client

@@ -147,6 +147,8 @@ class Gate:
     ``hops`` is the number of redirects already followed to reach ``url`` (a crawl starts a new
     gate for each hop, from its request's meta; ``heed check`` calls :meth:`follow` instead).
     ``now`` pins the clock registry expiry is judged by (default: the time of each decision).
+    ``fetch=False`` stops after the pre-fetch decision (``heed recheck --refetch none``: the
+    site documents and the registry only; the page is not requested).
     ``retries`` is how many times the gate itself asks to fetch again on RETRY_STATUSES (0 when
     the driver's downloader retries, as Scrapy's does); ``max_retry_pause`` caps the pause a
     ``Retry-After`` asks for. ``start`` is the URL the chain began with (default ``url``).
@@ -155,6 +157,7 @@ class Gate:
     __slots__ = (
         "_answer",
         "_evaluator",
+        "_fetch",
         "_max_pause",
         "_now",
         "_pre",
@@ -179,6 +182,7 @@ class Gate:
         max_retry_pause: float = 60.0,
         start: str | None = None,
         now: datetime | None = None,
+        fetch: bool = True,
     ) -> None:
         self._evaluator = evaluator
         self.start = start if start is not None else url
@@ -194,6 +198,7 @@ class Gate:
         self._status: int | None = None
         self._step: Step = CheckAddress(url)
         self._now = now
+        self._fetch = fetch
 
     def __repr__(self) -> str:
         return f"<Gate {self.url!r} at {type(self._step).__name__}>"
@@ -302,7 +307,7 @@ class Gate:
         self._answer = answer
         pre = self._evaluator.decide_pre_fetch(self._site, self.url, answer, now=self._now)
         self._pre = pre
-        if not pre.allowed:
+        if not pre.allowed or not self._fetch:
             return self._done(pre)
         return Fetch(self.url, pre.crawl_delay or 0.0)
 

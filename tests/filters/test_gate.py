@@ -315,3 +315,14 @@ def test_the_gate_gives_what_the_plain_engine_functions_give() -> None:
     pre = decide_pre_fetch(world.sites[A], f"{A}/p", cfg, NOT_CONFIGURED, now=NOW)
     want = decide_post_fetch(pre, world.sites[A], inspect_response(page, cfg), cfg, now=NOW)
     assert done.decision == want and not want.allowed
+
+
+def test_a_gate_without_fetch_ends_with_the_pre_fetch_decision() -> None:
+    world = World()
+    world.pages[f"{A}/p"] = [_page(f"{A}/p", **{"x-robots-tag": "noai"})]
+    done = world.drive(_gate(f"{A}/p", fetch=False))
+    assert done.decision.allowed and done.decision.stage is Stage.PRE_FETCH
+    assert "Fetch" not in world.log and done.http_status is None
+    world.sites[A] = _site(A, b"User-agent: *\nDisallow: /\n")
+    done = world.drive(_gate(f"{A}/p", fetch=False))
+    assert done.decision.reasons == (ReasonCode.ROBOTS_DISALLOW, ReasonCode.ROBOTS_AI_AGENT)
