@@ -1,0 +1,1 @@
+"""``heed recheck``: keep a collected corpus consentful (see docs/recheck.md)."""
