@@ -54,8 +54,11 @@ __all__ = [
     "TDMREP_EVERY",
     "World",
     "access_log_lines",
+    "address",
+    "documents",
     "free_port",
     "generate",
+    "opted_out",
     "page_path",
     "start_nginx",
     "stop_nginx",
@@ -96,7 +99,7 @@ def page_path(n: int) -> tuple[str, str]:
     return f"/{area}/{n}.html", area
 
 
-def _denied(i: int, area: str) -> bool:
+def opted_out(i: int, area: str) -> bool:
     """Whether page in ``area`` of origin ``i`` is excluded (opt-out mode, train-ai)."""
     return (
         area == "private"
@@ -155,16 +158,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def documents(i: int) -> dict[str, bytes]:
+    """The files origin ``i`` serves (path -> body); every other path is a 404."""
+    out = {"/robots.txt": robots_txt(i)}
+    if i % TDMREP_EVERY == 0:
+        out["/.well-known/tdmrep.json"] = TDMREP_JSON
+    if i % AITXT_EVERY == 0:
+        out["/ai.txt"] = AI_TXT
+    return out
+
+
 def _write_sites(root: Path, origins: int) -> None:
     for i in range(origins):
         site = root / "sites" / address(i)
-        site.mkdir(parents=True, exist_ok=True)
-        (site / "robots.txt").write_bytes(robots_txt(i))
-        if i % TDMREP_EVERY == 0:
-            (site / ".well-known").mkdir(exist_ok=True)
-            (site / ".well-known" / "tdmrep.json").write_bytes(TDMREP_JSON)
-        if i % AITXT_EVERY == 0:
-            (site / "ai.txt").write_bytes(AI_TXT)
+        for path, body in documents(i).items():
+            file = site / path.lstrip("/")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(body)
 
 
 def _texts(rng: np.random.Generator, n: int = 4096) -> pa.Array:
@@ -195,7 +205,7 @@ def _write_dataset(
     area_of = [page_path(n) for n in range(pages)]
     paths = pa.array([p for p, _ in area_of])
     denied = np.array(
-        [[_denied(i, area) for _, area in area_of] for i in range(origins)], dtype=bool
+        [[opted_out(i, area) for _, area in area_of] for i in range(origins)], dtype=bool
     )
     order = rng.permutation(rows) % (origins * pages)
     origin_idx = order // pages
