@@ -99,10 +99,9 @@ class BatchReader:
     """Reads the slices of a plan in order, keeping one file and one row-group stream open, so
     consecutive slices of one row group are read in a single pass."""
 
-    def __init__(self, files: Sequence[FileInfo], schema: pa.Schema, rows: int) -> None:
+    def __init__(self, files: Sequence[FileInfo], schema: pa.Schema) -> None:
         self._files = files
         self._schema = schema
-        self._chunk = max(1, min(rows, 65_536))
         self._file_index = -1
         self._pf: pq.ParquetFile | None = None
         self._stream: Iterator[pa.RecordBatch] | None = None
@@ -117,14 +116,17 @@ class BatchReader:
     def _open_file(self, f: int) -> pq.ParquetFile:
         if self._file_index != f or self._pf is None:
             self.close()
-            self._pf = pq.ParquetFile(self._files[f].path)
+            # Read column chunks through a 1 MiB buffer instead of whole (pre_buffer reads a
+            # row group's chunks at once): a row group of large bodies costs about a batch.
+            self._pf = pq.ParquetFile(self._files[f].path, buffer_size=1 << 20, pre_buffer=False)
             self._file_index = f
         return self._pf
 
     def _take(self, s: Slice) -> list[pa.RecordBatch]:
         if self._where != (s.file, s.row_group, s.offset) or self._stream is None:
             pf = self._open_file(s.file)
-            self._stream = pf.iter_batches(batch_size=self._chunk, row_groups=[s.row_group])
+            size = max(1, min(s.length, 65_536))  # the next slices of this group are as long
+            self._stream = pf.iter_batches(batch_size=size, row_groups=[s.row_group])
             self._pending, self._where = None, (s.file, s.row_group, 0)
             self._skip(s.offset)
         out: list[pa.RecordBatch] = []

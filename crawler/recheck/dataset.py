@@ -114,7 +114,7 @@ class Dataset:
         if self.kind == "jsonl":
             yield from _jsonl.batches(self.path, self.url_column, rows, start)
             return
-        reader = BatchReader(self._files, self.schema, rows)
+        reader = BatchReader(self._files, self.schema)
         try:
             for index, slices in enumerate(plan(self._files, rows)):
                 if index >= start:

@@ -52,6 +52,7 @@ further writes (rerun the same command to resume).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -338,19 +339,33 @@ class RecheckWriter:
     def close(self, run_info: Mapping[str, Any]) -> Path:
         """Write ``removed-urls.txt`` and ``run.json``, release the folder; return run.json.
 
+        After an earlier write failure both are still attempted (only done batches are
+        listed) and ``run.json`` gets ``write_error``, and ``fatal`` if ``run_info`` has none.
+
         Raises:
             ValueError: the writer is closed. TypeError: ``run_info`` holds a value JSON
-                cannot represent. OutputWriteError: a file could not be written.
+                cannot represent (nothing is written). OutputWriteError: ``removed-urls.txt``
+                or ``run.json`` could not be written (the folder is released all the same).
         """
+        if self._closed:
+            raise ValueError("RecheckWriter is closed")
         try:
-            self._check_usable()
-            self._io("removed-urls.txt", self._write_removed_urls)
             info = self._run_info(run_info)
             json.dumps(info, default=_json)  # a TypeError before anything is replaced
-            info["previous_runs"] = self._previous_runs()
-            if not info["previous_runs"]:
-                del info["previous_runs"]
-            return self._io("run.json", lambda: self._publish_json(self.out_dir, "run.json", info))
+            earlier_failure, self.failure = self.failure, None
+            with contextlib.suppress(OutputWriteError):  # in self.failure; run.json still goes
+                self._io("removed-urls.txt", self._write_removed_urls)
+            failure = self.failure or earlier_failure
+            if failure is not None:
+                info["write_error"] = failure
+                info["fatal"] = info.get("fatal") or failure
+            previous = self._io("run.json", self._previous_runs)
+            if previous:
+                info["previous_runs"] = previous
+            path = self._io("run.json", lambda: self._publish_json(self.out_dir, "run.json", info))
+            if self.failure is not None:
+                raise OutputWriteError(self.failure)
+            return path
         finally:
             self._release()
 
@@ -397,8 +412,7 @@ class RecheckWriter:
         except (OSError, ValueError):
             earlier = None
         if not isinstance(earlier, dict):
-            aside = path.with_name(f"run.json.unreadable-{self.run_id}-{time.time_ns()}")
-            self._io("run.json", lambda: path.replace(aside))
+            path.replace(path.with_name(f"run.json.unreadable-{self.run_id}-{time.time_ns()}"))
             return []
         older = earlier.pop("previous_runs", [])
         return [*(older if isinstance(older, list) else [older]), earlier]
