@@ -3,7 +3,8 @@
 ``open_dataset(path, url_column="url")`` recognises three kinds of input:
 
 - ``heed``: a heed output folder (``records/`` holding ``part-*.parquet`` parts in heed's
-  schema, ``crawler/_output_schema.RECORD_SCHEMA``, and a ``run.json``). Its ``records/``
+  schema, ``crawler/_output_schema.RECORD_SCHEMA``, and a ``run.json``, or a ``decisions/``
+  folder when the crawl was killed before it wrote one). Its ``records/``
   parts are read in part order (sequence number, then name); ``decisions/`` is not read.
   A recheck output of a heed input is a heed dataset too (it can be rechecked again).
 - ``parquet``: one ``.parquet`` file, or a folder of them, found recursively and read sorted
@@ -152,7 +153,8 @@ def open_dataset(path: str | Path, url_column: str = "url") -> Dataset:
 
 def _open_folder(path: Path, url_column: str) -> Dataset:
     records = path / "records"
-    if records.is_dir() and ((path / "run.json").is_file() or (path / _MARKER).is_file()):
+    marked = any((path / name).exists() for name in ("run.json", "decisions", _MARKER))
+    if records.is_dir() and marked:  # a crawl killed before run.json has decisions/
         parts = _heed_parts(records)
         if not parts:
             if (path / _MARKER).is_file():

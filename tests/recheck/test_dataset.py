@@ -90,6 +90,13 @@ def test_a_heed_folder_ignores_temporaries_and_decisions(tmp_path: Path) -> None
     assert sum(b.num_rows for _, b in ds.batches()) == 5
 
 
+def test_a_killed_crawl_without_run_json_is_still_a_heed_folder(tmp_path: Path) -> None:
+    out = heed_folder(tmp_path / "crawl", 9)
+    (out / "run.json").unlink()
+    ds = open_dataset(out)
+    assert (ds.kind, ds.num_rows) == ("heed", 9)
+
+
 def test_an_empty_heed_folder_has_no_batches(tmp_path: Path) -> None:
     out = heed_folder(tmp_path / "crawl", 0)
     ds = open_dataset(out)
