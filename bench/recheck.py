@@ -290,7 +290,7 @@ def report(world: World, cold: list[Run], warm: list[Run], args: argparse.Namesp
         print(f"by reason: {r.summary.get('by_reason', {})}; flags: {r.summary.get('flags', {})}")
         print(f"inside the process: cold {[x.summary.get('elapsed_s') for x in cold]} s, "
               f"warm {[x.summary.get('elapsed_s') for x in warm]} s")  # fmt: skip
-    print(f"the world opts out {world.expected_removed:,} rows")
+    print(f"the world opts out {world.expected_removed:,} rows", flush=True)
     for r in runs:
         for problem in check(r, world, warm=r.name == "warm", refetch=args.refetch):
             print(f"WARNING: {r.name}: {problem}", file=sys.stderr)
