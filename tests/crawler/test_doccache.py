@@ -71,6 +71,11 @@ def _decisions(site: SiteSignals, origin: str, cfg: RunConfig = CFG) -> list[Any
     return [decide_pre_fetch(site, origin + p, engine, now=NOW) for p in PATHS]
 
 
+def _doc(site: SiteSignals) -> Any:
+    assert site.robots.document is not None
+    return site.robots.document
+
+
 def _documents(site: SiteSignals) -> list[Any]:
     docs = [site.robots.document]
     docs += [p.document for p in (site.aitxt, site.tdmrep) if p is not None]
@@ -258,8 +263,8 @@ def test_an_expired_entry_is_revalidated_and_a_304_keeps_the_stored_body(
     # The 304 kept the body; the entry's fetch time moved to the confirmation.
     assert refreshed is not None and refreshed.body == first.body
     assert refreshed.fetched_at > aged.fetched_at + timedelta(seconds=CFG.signal_ttl)
-    assert warm.robots.document.fetched_at == refreshed.fetched_at.isoformat()
-    assert warm.robots.document.sha256 == cold.robots.document.sha256
+    assert _doc(warm).fetched_at == refreshed.fetched_at.isoformat()
+    assert _doc(warm).sha256 == _doc(cold).sha256
     assert warm.robots.state is DocState.OK
     assert [d.allowed for d in _decisions(warm, server.origin)] == [
         d.allowed for d in _decisions(cold, server.origin)
@@ -362,14 +367,14 @@ def test_a_body_cut_at_a_smaller_bound_is_a_miss_under_a_larger_one(
     small = replace(CFG, robots_max_bytes=500 * 1024)
     with DocumentCache(tmp_path / "c.sqlite") as cache:
         cut, _ = _load(small, cache, server.origin)
-        assert cut.robots.document.sha256 == hashlib.sha256(big[: 500 * 1024]).hexdigest()
+        assert _doc(cut).sha256 == hashlib.sha256(big[: 500 * 1024]).hexdigest()
         whole, _ = _load(CFG, cache, server.origin)  # 2 MiB bound: the stored cut cannot say
-        assert whole.robots.document.sha256 == hashlib.sha256(big).hexdigest()
+        assert _doc(whole).sha256 == hashlib.sha256(big).hexdigest()
         again, loader = _load(small, cache, server.origin)  # the whole body, cut again
     assert len(server.requests("/robots.txt")) == 2
     assert loader.fetched == []
-    assert again.robots.document.sha256 == cut.robots.document.sha256
-    assert again.robots.document.fetched_at == whole.robots.document.fetched_at
+    assert _doc(again).sha256 == _doc(cut).sha256
+    assert _doc(again).fetched_at == _doc(whole).fetched_at
     assert [(d.allowed, d.reasons) for d in _decisions(again, server.origin, small)] == [
         (d.allowed, d.reasons) for d in _decisions(cut, server.origin, small)
     ]
