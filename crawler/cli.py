@@ -140,9 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_crawl(sub)
     _add_demo(sub)
     from .check import cli as check_cli
+    from .recheck import cli as recheck_cli
     from .registry import cli as registry_cli
 
     check_cli.register(sub)
+    recheck_cli.register(sub)
     registry_cli.register(sub)
     return parser
 

@@ -63,6 +63,8 @@ class RunConfig:
     per_host_concurrency: int = 2
     autothrottle: bool = True
     document_cache: str = ""
+    recheck_on_gone: str = "keep"
+    recheck_on_unreachable: str = "keep"
     part_max_rows: int = 10_000
     row_group_rows: int = 100
     flush_interval: float = 30.0
@@ -191,6 +193,12 @@ def _on_error(v: Any) -> str:
     return str(v)
 
 
+def _keep_or_remove(v: Any) -> str:
+    if v not in ("keep", "remove"):
+        raise ValueError('must be "keep" or "remove"')
+    return str(v)
+
+
 #: Upper bounds (README "Config reference", configs/example.toml). A value past one is a typo or
 #: a unit mistake far more often than a plan, and each would exhaust memory, sockets or time.
 MAX_PAGES = 1_000_000_000
@@ -238,6 +246,10 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "per_host_concurrency": ("per_host_concurrency", _int(1, 64)),
         "autothrottle": ("autothrottle", _bool),
         "document_cache": ("document_cache", _cache_path),
+    },
+    "recheck": {
+        "on_gone": ("recheck_on_gone", _keep_or_remove),
+        "on_unreachable": ("recheck_on_unreachable", _keep_or_remove),
     },
     "output": {
         "part_max_rows": ("part_max_rows", _int(1, 10_000_000)),

@@ -1,0 +1,129 @@
+"""``heed recheck``: the command line of a recheck (``crawler/recheck/run.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from filters import ConfigError
+
+from .._stdout import print_out
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_FATAL = 0, 1
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "recheck",
+        help="decide a collected dataset again against today's signals",
+        description="Recheck every row of DATASET (a heed output folder, or a Parquet file or "
+        "folder, or a JSON Lines file with a URL column) against today's robots.txt, ai.txt, "
+        "TDMRep, RSL and consent registry, and with --refetch against the pages themselves. "
+        "Writes to --out: records/ (the rows still permitted, in the input's own schema), "
+        "removals/, flags/, changes/, removed-urls.txt and run.json. DATASET is never "
+        "modified. A rerun into the same --out continues where a killed run stopped. Exit 0 "
+        "when the recheck completes, 1 on a fatal error, 2 on a usage or configuration error.",
+    )
+    p.add_argument("dataset", metavar="DATASET", help="heed output folder, Parquet or JSON Lines")
+    p.add_argument("--config", required=True, help="TOML run config, as for heed crawl")
+    p.add_argument("--out", required=True, help="output folder (new, or an earlier recheck's)")
+    p.add_argument(
+        "--refetch",
+        choices=("none", "headers", "full"),
+        default="none",
+        help="none (default): site documents and registry only, no page is requested; "
+        "headers: read each page's headers again (HEAD); full: download each page again and "
+        "decide it as a crawl would",
+    )
+    p.add_argument("--url-column", default="url", help="the column holding URLs (default: url)")
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="document cache file (default: [network] document_cache, else "
+        "~/.cache/heed/documents.sqlite)",
+    )
+    cache.add_argument("--no-cache", action="store_true", help="fetch every document again")
+    p.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live progress on stderr (default: when stderr is a terminal)",
+    )
+    p.set_defaults(func=_cmd_recheck)
+
+
+def _cache_path(args: argparse.Namespace, configured: str) -> str:
+    if args.no_cache:
+        return ""
+    if args.cache:
+        return str(Path(args.cache).expanduser())
+    if configured:
+        return configured
+    from ..doccache import default_cache_path
+
+    return str(default_cache_path())
+
+
+def _cmd_recheck(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..context import new_crawl_id
+    from .dataset import open_dataset
+    from .output import RecheckWriter
+    from .run import RecheckOptions, recheck
+
+    cfg = load_config(args.config)
+    cfg = cfg.with_overrides(document_cache=_cache_path(args, cfg.document_cache))
+    dataset = open_dataset(args.dataset, url_column=args.url_column)
+    progress = (
+        args.progress if args.progress is not None else (not args.json and sys.stderr.isatty())
+    )
+    options = RecheckOptions(refetch=args.refetch, progress=bool(progress))
+    out = Path(args.out)
+    with RecheckWriter(out, dataset, run_id=new_crawl_id()) as writer:
+        try:
+            summary = recheck(cfg, dataset, writer, options)
+        except ConfigError:
+            raise
+        except Exception as e:  # a failure mid-run: the completed batches stay, exit 1
+            summary = {"fatal": f"{type(e).__name__}: {e}"[:500]}
+            writer.close({"fatal": summary["fatal"], "config": cfg.as_dict()})
+            _print(summary, args.json)
+            return EXIT_FATAL
+        info = {**summary, "config": cfg.as_dict(), "input": str(args.dataset)}
+        writer.close(info)
+    summary["out"] = str(out)
+    _print(summary, args.json)
+    return EXIT_FATAL if summary.get("fatal") else EXIT_OK
+
+
+def _print(summary: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_out(json.dumps(summary, indent=2, sort_keys=True, default=str))
+        return
+    if summary.get("fatal"):
+        print(f"FATAL: {summary['fatal']}", file=sys.stderr)
+        return
+    rows = [
+        ("rows", summary["rows"]),
+        ("kept", summary["kept"]),
+        ("removed", summary["removed"]),
+    ]
+    rows += [(f"  {reason}", n) for reason, n in summary["by_reason"].items()]
+    rows.append(("flagged", summary["flagged"]))
+    rows += [(f"  {flag}", n) for flag, n in summary["flags"].items()]
+    rows.append(("origins", summary["origins"]))
+    if summary.get("batches_done_earlier"):
+        rows.append(("batches done earlier", summary["batches_done_earlier"]))
+    width = max(len(r[0]) for r in rows)
+    lines = [f"recheck ({summary['refetch']}) → {summary.get('out', '')}"]
+    lines += [f"{name:<{width}}  {n:>9}" for name, n in rows]
+    rate = f"({summary['rows_per_s']:,.0f} rows/s)"
+    lines.append(f"{'elapsed':<{width}}  {summary['elapsed_s']:>9.1f} s  {rate}")
+    print_out("\n".join(lines))
