@@ -117,6 +117,18 @@ COMMANDS = {
         "--seeds",
     },
     "heed demo": {"--json", "--out"},
+    "heed recheck": {
+        "--batch-rows",
+        "--cache",
+        "--config",
+        "--json",
+        "--no-cache",
+        "--no-progress",
+        "--out",
+        "--progress",
+        "--refetch",
+        "--url-column",
+    },
     "heed check": {
         "--ai-txt",
         "--allow-private-networks",

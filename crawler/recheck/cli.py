@@ -41,6 +41,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "decide it as a crawl would",
     )
     p.add_argument("--url-column", default="url", help="the column holding URLs (default: url)")
+    p.add_argument(
+        "--batch-rows",
+        type=int,
+        default=None,
+        help="rows decided and written per batch (default 8192; a resumed run must use the "
+        "same value)",
+    )
     cache = p.add_mutually_exclusive_group()
     cache.add_argument(
         "--cache",
@@ -74,7 +81,7 @@ def _cache_path(args: argparse.Namespace, configured: str) -> str:
 def _cmd_recheck(args: argparse.Namespace) -> int:
     from ..config import load_config
     from ..context import new_crawl_id
-    from .dataset import open_dataset
+    from .dataset import DEFAULT_BATCH_ROWS, open_dataset
     from .output import RecheckWriter
     from .run import RecheckOptions, recheck
 
@@ -84,9 +91,14 @@ def _cmd_recheck(args: argparse.Namespace) -> int:
     progress = (
         args.progress if args.progress is not None else (not args.json and sys.stderr.isatty())
     )
-    options = RecheckOptions(refetch=args.refetch, progress=bool(progress))
+    batch_rows = DEFAULT_BATCH_ROWS if args.batch_rows is None else args.batch_rows
+    if not 1 <= batch_rows <= 1_000_000:
+        raise ConfigError("--batch-rows must be from 1 to 1,000,000")
+    options = RecheckOptions(refetch=args.refetch, progress=bool(progress), batch_rows=batch_rows)
     out = Path(args.out)
-    with RecheckWriter(out, dataset, run_id=new_crawl_id()) as writer:
+    with RecheckWriter(
+        out, dataset, run_id=new_crawl_id(), batch_rows=options.batch_rows
+    ) as writer:
         try:
             summary = recheck(cfg, dataset, writer, options)
         except ConfigError:

@@ -43,7 +43,7 @@ from filters.urls import check_url, origin_of
 
 from ..check.run import Checker, CheckResult
 from ..config import RunConfig
-from .dataset import Dataset
+from .dataset import DEFAULT_BATCH_ROWS, Dataset
 from .output import RecheckWriter
 
 __all__ = ["REFETCH_MODES", "RecheckOptions", "RecheckStats", "recheck"]
@@ -64,7 +64,7 @@ class RecheckOptions:
     """How a recheck reads pages and shows itself."""
 
     refetch: Refetch = "none"
-    batch_rows: int = 8192
+    batch_rows: int = DEFAULT_BATCH_ROWS
     progress: bool = False
     progress_interval: float = 1.0
 
@@ -516,7 +516,10 @@ async def _recheck(
         run = _Run(cfg, dataset, writer, options, checker)
         done = writer.done
         run.stats.batches_done_earlier = len(done)
-        for index, batch in dataset.batches(options.batch_rows):
+        start = 0
+        while start in done:  # the leading batches an earlier run completed are not even read
+            start += 1
+        for index, batch in dataset.batches(options.batch_rows, start=start):
             if index in done:
                 continue
             await run.batch(index, batch)

@@ -299,3 +299,43 @@ def test_a_second_recheck_with_a_warm_cache_fetches_nothing(world: Any) -> None:
     (first, first_log), (second, second_log) = results
     assert first_log and not [e for e in second_log if e.site != "c"]
     assert first["removed"] == second["removed"] and first["by_reason"] == second["by_reason"]
+
+
+def test_a_killed_recheck_rerun_into_the_same_folder_completes_it_once(world: Any) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .crawlrun import ROOT
+
+    _web, run, _, config, tmp = world
+    args = ["recheck", str(run.out), "--config", str(config), "--refetch", "full"]
+    args += ["--no-cache", "--batch-rows", "1", "--json"]
+    clean = heed(*args, "--out", str(tmp / "clean"))
+    assert clean.returncode == 0, clean.stderr
+    out = tmp / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *args, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((out / ".done").glob("*.json"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done_before = len(list((out / ".done").glob("*.json")))
+    assert done_before >= 3
+    again = heed(*args, "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert summary["batches_done_earlier"] >= 3
+    want = json.loads(clean.stdout)
+    assert _removed(out) == _removed(tmp / "clean")
+    kept = sorted(r["url"] for r in CrawlRun(0, "", "", out).records())
+    assert kept == sorted(r["url"] for r in CrawlRun(0, "", "", tmp / "clean").records())
+    assert len(kept) == len(set(kept)) == want["kept"]
+    lines = (out / "removed-urls.txt").read_text().split()
+    assert sorted(lines) == sorted(_removed(tmp / "clean"))
