@@ -23,7 +23,7 @@ __all__ = ["ROW_GROUP_MAX_BYTES", "Stream", "fsync_dir", "part_files"]
 #: Buffered payload that forces a row group, bounding memory whatever ``row_group_rows`` is
 #: (the body column dominates; pages are capped at 10 MiB by SPEC.md §7).
 ROW_GROUP_MAX_BYTES = 32 * 1024 * 1024
-_PART_NAME = re.compile(r"part-.*-(\d{5,})\.parquet")
+_PART_NAME = re.compile(r"part-(?:.*-)?(\d{5,})\.parquet")  # crawl: part-ID-SEQ; recheck: part-SEQ
 
 
 def fsync_dir(path: Path) -> None:

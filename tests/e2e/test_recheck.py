@@ -240,6 +240,9 @@ def test_the_output_reads_back_with_pyarrow_pandas_duckdb_and_datasets(world: An
     assert (web.origin("c"), "robots.txt") in changed
     info = json.loads((run.out / "run.json").read_text())
     assert info["removed"] == summary["removed"]
+    from crawler.output import read_records
+
+    assert read_records(run.out).num_rows == summary["kept"]  # heed's own reader, too
 
 
 def test_a_plain_parquet_and_a_json_lines_file_are_rechecked(world: Any, tmp_path: Path) -> None:
