@@ -128,6 +128,7 @@ COMMANDS = {
         "--progress",
         "--refetch",
         "--url-column",
+        "--workers",
     },
     "heed check": {
         "--ai-txt",

@@ -240,7 +240,7 @@ class Checker:
         if isinstance(step, CheckAddress):
             if self.subs.replaces_page:  # an offline page: nothing is connected to
                 return gate.address_ok()
-            refused = await self._refusal(step.url)
+            refused = await self.refusal(step.url)
             if refused is None:
                 return gate.address_ok()
             blocked = isinstance(refused, netguard.BlockedAddress)
@@ -279,7 +279,8 @@ class Checker:
                 outcome = await self.fetcher.fetch(url, max_bytes=limit, follow=False)
             return outcome
 
-    async def _refusal(self, url: str) -> Exception | None:
+    async def refusal(self, url: str) -> Exception | None:
+        """Why ``url``'s host may not be connected to (None: it may), as the gate checks it."""
         if not self._memo_addresses:
             return await self.fetcher.guard.refusal(url)
         host = urlsplit(url).hostname or ""

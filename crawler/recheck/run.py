@@ -29,7 +29,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -37,13 +37,12 @@ from typing import Any, Literal
 import pyarrow as pa
 
 import filters
-from filters import Decision, ReasonCode, Stage
-from filters.engine import Done, Gate, SiteSignals, denied
+from filters import ReasonCode, Stage
 from filters.urls import check_url, origin_of
 
-from ..check.run import Checker, CheckResult
 from ..config import RunConfig
 from .dataset import DEFAULT_BATCH_ROWS, Dataset
+from .decide import Decider, RowResult, WorkerPool, bucket_of, make_checker
 from .output import RecheckWriter
 
 __all__ = ["REFETCH_MODES", "RecheckOptions", "RecheckStats", "recheck"]
@@ -67,6 +66,7 @@ class RecheckOptions:
     batch_rows: int = DEFAULT_BATCH_ROWS
     progress: bool = False
     progress_interval: float = 1.0
+    workers: int = 1
 
 
 @dataclass
@@ -105,40 +105,17 @@ class RecheckStats:
 
 @dataclass
 class _Origin:
-    """What the run knows of one origin: its documents today, and (heed input) at the crawl."""
+    """What the recorder knows of one origin: its documents today and (heed input) earlier."""
 
-    site: SiteSignals
-    refusal: Exception | None
-    earlier: dict[str, Any] | None = None  # the evidence's "documents" of a row of this origin
+    now: dict[str, dict[str, Any]] | None = None
+    earlier: dict[str, Any] | None = None
     changed: list[dict[str, Any]] | None = None
     removed: int = 0
 
-
-def _documents_now(site: SiteSignals) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for name, policy in (
-        ("robots.txt", site.robots),
-        ("ai.txt", site.aitxt),
-        ("tdmrep.json", site.tdmrep),
-    ):
-        doc = getattr(policy, "document", None) if policy is not None else None
-        if doc is not None:
-            out[name] = {
-                "url": doc.url,
-                "sha256": doc.sha256,
-                "status": doc.status,
-                "fetched_at": doc.fetched_at,
-            }
-    for url, rsl_policy in site.rsl.items():
-        doc = rsl_policy.document
-        if doc is not None:
-            out[f"rsl:{url}"] = {
-                "url": doc.url,
-                "sha256": doc.sha256,
-                "status": doc.status,
-                "fetched_at": doc.fetched_at,
-            }
-    return out
+    def changes(self, heed: bool) -> list[dict[str, Any]]:
+        if self.changed is None:
+            self.changed = _changes(self.now or {}, self.earlier if heed else None)
+        return self.changed
 
 
 def _earlier_documents(evidence: str | None) -> dict[str, dict[str, Any]] | None:
@@ -203,7 +180,7 @@ class _Progress:
 
 
 class _Run:
-    """One recheck: the gate's drivers, the per-origin state and the counts."""
+    """One recheck's recording side: rows in, keep mask, removals, flags, changes, counts."""
 
     def __init__(
         self,
@@ -211,174 +188,106 @@ class _Run:
         dataset: Dataset,
         writer: RecheckWriter,
         options: RecheckOptions,
-        checker: Checker,
+        decide: Callable[[list[str], list[str], list[str]], _Decided],
     ) -> None:
         self.cfg, self.dataset, self.writer, self.options = cfg, dataset, writer, options
-        self.checker = checker
+        self.decide = decide
         self.stats = RecheckStats()
         self.origins: dict[str, _Origin] = {}
         self.heed = dataset.kind == "heed"
         self.progress = _Progress(self.stats, options.progress_interval, options.progress)
         self.checked_at = datetime.now(UTC)
 
-    # ---------------------------------------------------------------- origins
-
-    async def _load_origins(self, origins: Sequence[str]) -> None:
-        wanted = [o for o in dict.fromkeys(origins) if o not in self.origins]
-        if not wanted:
-            return
-        limit = asyncio.Semaphore(max(self.cfg.concurrency, 1))
-
-        async def one(origin: str) -> None:
-            async with limit:
-                refusal = await self.checker._refusal(origin + "/")
-                site = await self.checker.signals.site(origin) if refusal is None else None
-            self.origins[origin] = _Origin(site=site, refusal=refusal)  # type: ignore[arg-type]
-
-        await asyncio.gather(*(one(o) for o in wanted))
-        self.stats.origins = len(self.origins)
-
-    # ---------------------------------------------------------------- deciding
-
-    def _decide_pre(self, url: str, origin: _Origin) -> Decision:
-        """``--refetch none``: the gate up to its pre-fetch decision, without awaiting."""
-        checker = self.checker
-        gate = Gate(checker.evaluator, url, fetch=False, start=url)
-        if origin.refusal is not None:
-            from ..netguard import BlockedAddress
-
-            blocked = isinstance(origin.refusal, BlockedAddress)
-            detail = url.split("/")[2] if blocked else str(origin.refusal)
-            step = gate.address_refused(blocked=blocked, detail=detail)
-        else:
-            gate.address_ok()
-            gate.site_loaded(origin.site)
-            answer = checker.answers.take(url)
-            if answer is None:
-                return _NEEDS_REGISTRY
-            step = gate.registry_answered(answer)
-        return step.decision if isinstance(step, Done) else gate.fail("unfinished").decision
-
-    async def _decide_pre_async(self, url: str, origin: _Origin) -> Decision:
-        gate = Gate(self.checker.evaluator, url, fetch=False, start=url)
-        gate.address_ok()
-        gate.site_loaded(origin.site)
-        step = gate.registry_answered(await self.checker.answers.answer(url))
-        return step.decision if isinstance(step, Done) else gate.fail("unfinished").decision
-
-    async def _decide(self, urls: list[str], rows: list[int]) -> dict[int, CheckResult]:
-        """The decision for each row index in ``rows`` (whose URLs are valid)."""
-        out: dict[int, CheckResult] = {}
-        if self.options.refetch == "none":
-            later: list[int] = []
-            for i in rows:
-                url = urls[i]
-                origin = self.origins[origin_of(url)]
-                decision = self._decide_pre(url, origin)
-                if decision is _NEEDS_REGISTRY:
-                    later.append(i)
-                else:
-                    out[i] = CheckResult(url, decision, url)
-            for i in later:
-                url = urls[i]
-                decision = await self._decide_pre_async(url, self.origins[origin_of(url)])
-                out[i] = CheckResult(urls[i], decision, urls[i])
-            return out
-        results = await self.checker.check_many([urls[i] for i in rows])
-        return dict(zip(rows, results, strict=True))
-
-    # ---------------------------------------------------------------- one batch
-
-    async def batch(self, index: int, batch: pa.RecordBatch) -> None:
-        urls = [
-            u if isinstance(u, str) else ""
-            for u in batch.column(self.dataset.url_column).to_pylist()
-        ]
+    def batch(self, index: int, batch: pa.RecordBatch) -> None:
+        column = batch.column(self.dataset.url_column).to_pylist()
+        urls = [u if isinstance(u, str) else "" for u in column]
         invalid: dict[int, str] = {}
         valid: list[int] = []
+        origins: list[str] = []
+        hosts: list[str] = []
         for i, url in enumerate(urls):
             problem = check_url(url) if url else "no URL in this row"
             if problem is None:
+                try:
+                    origin = origin_of(url)
+                except ValueError as e:  # check_url accepts it, urlsplit does not
+                    invalid[i] = f"unparsable: {e}"
+                    continue
                 valid.append(i)
+                origins.append(origin)
+                hosts.append(_host(url))
             else:
                 invalid[i] = problem
-        await self._load_origins([origin_of(urls[i]) for i in valid])
-        await self.checker.answers.prefetch([urls[i] for i in valid])
-        results = await self._decide(urls, valid)
+        results, docs = self.decide([urls[i] for i in valid], origins, hosts)
+        for origin, now in docs.items():
+            self.origins.setdefault(origin, _Origin()).now = now
+        by_row = dict(zip(valid, zip(results, origins, strict=True), strict=True))
+        names = ("evidence", "license", "crawl_id", "fetched_at", "sha256")
         columns: dict[str, list[Any]] = {
             name: batch.column(name).to_pylist()
-            for name in ("evidence", "license", "crawl_id", "fetched_at", "sha256")
+            for name in names
             if self.heed and name in batch.schema.names
         }
         keep: list[bool] = []
         removals: list[dict[str, Any]] = []
         flags: list[dict[str, Any]] = []
-        licenses: list[Decision | None] = []
+        relicensed: list[RowResult | None] = []
         for i, url in enumerate(urls):
+            state: _Origin | None = None
             if i in invalid:
-                decision = denied(
-                    ReasonCode.FETCH_INVALID_URL, Stage.PRE_FETCH, raw=invalid[i], source=url
-                )
-                result = CheckResult(url, decision, url)
-                origin = None
+                result = RowResult(False, (ReasonCode.FETCH_INVALID_URL.value,), "pre-fetch")
             else:
-                result = results[i]
-                origin = self.origins[origin_of(url)]
-                if self.heed and origin.earlier is None and columns.get("evidence"):
-                    origin.earlier = _earlier_documents(columns["evidence"][i]) or {}
+                result, origin = by_row[i]
+                state = self.origins.setdefault(origin, _Origin())
+                if self.heed and state.earlier is None and columns.get("evidence"):
+                    state.earlier = _earlier_documents(columns["evidence"][i]) or {}
             kept, flag = self._verdict(result)
-            earlier_license = columns["license"][i] if "license" in columns else None
-            if kept and self.options.refetch != "none" and result.decision.allowed:
-                now_license = result.decision.license.license
-                if self.heed and now_license != earlier_license:
-                    flags.append(
-                        self._flag(
-                            url,
-                            "license-changed",
-                            True,
-                            result,
-                            f"{earlier_license} -> {now_license}",
-                        )
-                    )
-                old_sha = columns["sha256"][i] if "sha256" in columns else None
-                if result.sha256 is not None and old_sha is not None and result.sha256 != old_sha:
-                    flags.append(self._flag(url, "body-changed", True, result, None))
+            if kept and result.allowed and self.options.refetch != "none":
+                flags.extend(self._changed(url, result, columns, i))
             if flag is not None:
-                flags.append(
-                    self._flag(
-                        url, flag, kept, result, ", ".join(r.value for r in result.decision.reasons)
-                    )
-                )
+                flags.append(self._flag(url, flag, kept, result, ", ".join(result.reasons)))
             keep.append(kept)
-            licenses.append(result.decision if kept and result.decision.allowed else None)
+            relicensed.append(result if kept and result.allowed else None)
             if not kept:
-                removals.append(self._removal(url, result, origin, columns, i))
-        batch = self._relicensed(batch, keep, licenses)
+                removals.append(self._removal(url, result, state, columns, i))
+        batch = self._relicensed(batch, relicensed)
         self.writer.write_batch(index, batch, keep, removals, flags)
         self.stats.batches += 1
         self.stats.rows += len(urls)
         self.stats.kept += sum(keep)
         self.stats.removed += len(removals)
         self.stats.flagged += len(flags)
+        self.stats.origins = len(self.origins)
         self.progress.tick()
 
-    def _verdict(self, result: CheckResult) -> tuple[bool, str | None]:
-        """(row stays, flag) for a row's result."""
-        decision = result.decision
-        if decision.allowed:
+    def _verdict(self, result: RowResult) -> tuple[bool, str | None]:
+        """(the row stays, its flag) for a row's result."""
+        if result.allowed:
             return True, None
-        if self.options.refetch != "none" and decision.stage is Stage.POST_FETCH:
-            reasons = set(decision.reasons)
-            if reasons == {ReasonCode.FETCH_STATUS} and result.http_status in _GONE:
+        if self.options.refetch != "none" and result.stage == Stage.POST_FETCH.value:
+            reasons = set(result.reasons)
+            if reasons == {ReasonCode.FETCH_STATUS.value} and result.http_status in _GONE:
                 return self.cfg.recheck_on_gone == "keep", "gone"
-            if reasons <= {ReasonCode.FETCH_ERROR, ReasonCode.FETCH_STATUS} and (
-                result.http_status is None or result.http_status >= 500
-            ):
+            page_errors = {ReasonCode.FETCH_ERROR.value, ReasonCode.FETCH_STATUS.value}
+            if reasons <= page_errors and (result.http_status is None or result.http_status >= 500):
                 return self.cfg.recheck_on_unreachable == "keep", "unreachable"
         return False, None
 
+    def _changed(
+        self, url: str, result: RowResult, columns: Mapping[str, list[Any]], i: int
+    ) -> list[dict[str, Any]]:
+        """Flags for a kept, re-read row whose licence or body changed."""
+        out = []
+        if self.heed and "license" in columns and result.license != columns["license"][i]:
+            detail = f"{columns['license'][i]} -> {result.license}"
+            out.append(self._flag(url, "license-changed", True, result, detail))
+        old = columns["sha256"][i] if "sha256" in columns else None
+        if result.sha256 is not None and old is not None and result.sha256 != old:
+            out.append(self._flag(url, "body-changed", True, result, None))
+        return out
+
     def _flag(
-        self, url: str, flag: str, kept: bool, result: CheckResult, detail: str | None
+        self, url: str, flag: str, kept: bool, result: RowResult, detail: str | None
     ) -> dict[str, Any]:
         self.stats.flags[flag] += 1
         return {
@@ -394,67 +303,53 @@ class _Run:
     def _removal(
         self,
         url: str,
-        result: CheckResult,
-        origin: _Origin | None,
+        result: RowResult,
+        state: _Origin | None,
         columns: Mapping[str, list[Any]],
         i: int,
     ) -> dict[str, Any]:
-        decision = result.decision
         host = _host(url)
-        for reason in decision.reasons:
-            self.stats.by_reason[reason.value] += 1
+        self.stats.by_reason.update(result.reasons)
         self.stats.removed_by_host[host] += 1
         changed: list[dict[str, Any]] = []
-        if origin is not None:
-            origin.removed += 1
-            if origin.changed is None and origin.site is not None:
-                origin.changed = _changes(
-                    _documents_now(origin.site), origin.earlier if self.heed else None
-                )
+        if state is not None:
+            state.removed += 1
             changed = [
-                {
-                    "url": c["url"],
-                    "old_sha256": c["old_sha256"],
-                    "new_sha256": c["new_sha256"],
-                    "fetched_at": c["fetched_at"],
-                }
-                for c in origin.changed or ()
+                {k: c[k] for k in ("url", "old_sha256", "new_sha256", "fetched_at")}
+                for c in state.changes(self.heed)
                 if c["changed"]
             ]
-        fetched_at = columns["fetched_at"][i] if "fetched_at" in columns else None
+        final = result.final_url if result.final_url not in (None, url) else None
         return {
             "url": url,
             "host": host,
-            "reasons": [r.value for r in decision.reasons],
-            "stage": decision.stage.value,
+            "reasons": list(result.reasons),
+            "stage": result.stage,
             "http_status": result.http_status,
-            "final_url": result.final_url if result.final_url != url else None,
+            "final_url": final,
             "earlier_allowed": True if self.heed else None,
             "earlier_license": columns["license"][i] if "license" in columns else None,
             "earlier_crawl_id": columns["crawl_id"][i] if "crawl_id" in columns else None,
-            "earlier_fetched_at": fetched_at,
-            "license": decision.license.license if self.options.refetch != "none" else None,
+            "earlier_fetched_at": columns["fetched_at"][i] if "fetched_at" in columns else None,
+            "license": result.license if self.options.refetch != "none" else None,
             "documents_changed": changed,
             "checked_at": self.checked_at,
         }
 
-    def _relicensed(
-        self, batch: pa.RecordBatch, keep: list[bool], decisions: list[Decision | None]
-    ) -> pa.RecordBatch:
-        """A heed batch with the licence columns of re-fetched kept rows re-derived."""
+    def _relicensed(self, batch: pa.RecordBatch, results: list[RowResult | None]) -> pa.RecordBatch:
+        """A heed batch with the licence columns of re-read kept rows re-derived."""
         if not self.heed or self.options.refetch == "none":
             return batch
         if not all(c in batch.schema.names for c in _LICENSE_COLUMNS):
             return batch
         values = {c: batch.column(c).to_pylist() for c in _LICENSE_COLUMNS}
-        for i, decision in enumerate(decisions):
-            if decision is None or not keep[i]:
+        for i, result in enumerate(results):
+            if result is None:
                 continue
-            lic = decision.license
-            values["license"][i] = lic.license
-            values["license_url"][i] = lic.url
-            values["license_source"][i] = lic.source
-            values["license_conflict"][i] = lic.conflict
+            values["license"][i] = result.license
+            values["license_url"][i] = result.license_url
+            values["license_source"][i] = result.license_source
+            values["license_conflict"][i] = result.license_conflict
         arrays = [
             pa.array(values[name], type=batch.schema.field(name).type)
             if name in values
@@ -463,18 +358,12 @@ class _Run:
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
-    # ---------------------------------------------------------------- the end
-
     def changes(self) -> list[dict[str, Any]]:
         rows = []
-        for name, origin in sorted(self.origins.items()):
-            if origin.site is None:
+        for name, state in sorted(self.origins.items()):
+            if state.now is None:
                 continue
-            if origin.changed is None:
-                origin.changed = _changes(
-                    _documents_now(origin.site), origin.earlier if self.heed else None
-                )
-            for c in origin.changed:
+            for c in state.changes(self.heed):
                 rows.append(
                     {
                         "origin": name,
@@ -485,15 +374,11 @@ class _Run:
                         "old_status": c["old_status"],
                         "new_status": c["new_status"],
                         "changed": c["changed"],
-                        "rows_removed": origin.removed,
+                        "rows_removed": state.removed,
                         "checked_at": self.checked_at,
                     }
                 )
         return rows
-
-
-#: Marker: the registry's answer for a row was not batched (the row is decided after the loop).
-_NEEDS_REGISTRY = Decision(False, Stage.PRE_FETCH, (ReasonCode.REGISTRY_UNAVAILABLE,), ())
 
 
 def _host(url: str) -> str:
@@ -505,27 +390,22 @@ def _host(url: str) -> str:
         return ""
 
 
-async def _recheck(
-    cfg: RunConfig,
-    dataset: Dataset,
-    writer: RecheckWriter,
-    options: RecheckOptions,
-    make_checker: Callable[[], Checker],
-) -> RecheckStats:
-    async with make_checker() as checker:
-        run = _Run(cfg, dataset, writer, options, checker)
-        done = writer.done
-        run.stats.batches_done_earlier = len(done)
-        start = 0
-        while start in done:  # the leading batches an earlier run completed are not even read
-            start += 1
-        for index, batch in dataset.batches(options.batch_rows, start=start):
-            if index in done:
-                continue
-            await run.batch(index, batch)
-        writer.write_changes(run.changes())
-        run.progress.tick(force=True)
-        return run.stats
+_Decided = tuple[list[RowResult], dict[str, dict[str, dict[str, Any]]]]
+
+
+def _run_batches(
+    run: _Run, dataset: Dataset, writer: RecheckWriter, options: RecheckOptions
+) -> None:
+    done = writer.done
+    run.stats.batches_done_earlier = len(done)
+    start = 0
+    while start in done:  # the leading batches an earlier run completed are not even read
+        start += 1
+    for index, batch in dataset.batches(options.batch_rows, start=start):
+        if index not in done:
+            run.batch(index, batch)
+    writer.write_changes(run.changes())
+    run.progress.tick(force=True)
 
 
 def recheck(
@@ -533,20 +413,54 @@ def recheck(
     dataset: Dataset,
     writer: RecheckWriter,
     options: RecheckOptions,
-    *,
-    make_checker: Callable[[], Checker] | None = None,
 ) -> dict[str, Any]:
-    """Recheck ``dataset`` into ``writer``'s folder; returns the summary (also in run.json)."""
-    method = "HEAD" if options.refetch == "headers" else "GET"
+    """Recheck ``dataset`` into ``writer``'s folder; returns the summary (also in run.json).
 
-    def default_checker() -> Checker:
-        return Checker(cfg, method=method, memo_addresses=True, notes=False)
+    With ``options.workers`` > 1 the deciding runs in that many worker processes, each owning
+    the hosts of one bucket (``crawler/recheck/decide.py``); this process reads, records and
+    writes.
+    """
+    if options.workers > 1:
+        pool = WorkerPool(cfg, options.refetch, options.workers)
+        try:
 
-    stats = asyncio.run(_recheck(cfg, dataset, writer, options, make_checker or default_checker))
-    summary = stats.as_dict()
+            def decide_pool(urls: list[str], origins: list[str], hosts: list[str]) -> _Decided:
+                parts: list[tuple[list[str], list[str]]] = [([], []) for _ in range(pool.workers)]
+                where: list[tuple[int, int]] = []
+                for url, origin, host in zip(urls, origins, hosts, strict=True):
+                    k = bucket_of(host, pool.workers)
+                    where.append((k, len(parts[k][0])))
+                    parts[k][0].append(url)
+                    parts[k][1].append(origin)
+                answers = pool.decide(parts)
+                docs: dict[str, dict[str, dict[str, Any]]] = {}
+                for _, found in answers:
+                    docs.update(found)
+                return [answers[k][0][j] for k, j in where], docs
+
+            run = _Run(cfg, dataset, writer, options, decide_pool)
+            _run_batches(run, dataset, writer, options)
+        finally:
+            pool.close()
+    else:
+        with asyncio.Runner() as runner:
+            checker = make_checker(cfg, options.refetch)
+            runner.run(checker.__aenter__())
+            try:
+                decider = Decider(checker, options.refetch)
+
+                def decide_here(urls: list[str], origins: list[str], hosts: list[str]) -> _Decided:
+                    return runner.run(decider.decide(urls, origins))
+
+                run = _Run(cfg, dataset, writer, options, decide_here)
+                _run_batches(run, dataset, writer, options)
+            finally:
+                runner.run(checker.__aexit__(None, None, None))
+    summary = run.stats.as_dict()
     summary.update(
         {
             "refetch": options.refetch,
+            "workers": options.workers,
             "purpose": cfg.purpose.value,
             "mode": cfg.mode.value,
             "engine_version": filters.__version__,

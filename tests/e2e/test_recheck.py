@@ -342,3 +342,17 @@ def test_a_killed_recheck_rerun_into_the_same_folder_completes_it_once(world: An
     assert len(kept) == len(set(kept)) == want["kept"]
     lines = (out / "removed-urls.txt").read_text().split()
     assert sorted(lines) == sorted(_removed(tmp / "clean"))
+
+
+@pytest.mark.parametrize("mode", ["none", "headers"])
+def test_two_worker_processes_decide_exactly_as_one(world: Any, mode: str) -> None:
+    one, one_summary, _ = _recheck(world, mode, "--workers", "1")
+    two, two_summary, requests = _recheck(world, mode, "--workers", "2", "--batch-rows", "4")
+    assert two_summary["workers"] == 2
+    assert _removed(two.out) == _removed(one.out)
+    assert sorted(r["url"] for r in two.records()) == sorted(r["url"] for r in one.records())
+    for key in ("kept", "removed", "flagged", "by_reason", "flags"):
+        assert two_summary[key] == one_summary[key], key
+    # hosts are split between the workers: still one request per origin document
+    docs = [(e.site, e.path) for e in requests if e.path in DOCS]
+    assert len(docs) == len(set(docs))

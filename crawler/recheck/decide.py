@@ -1,0 +1,226 @@
+"""The deciding half of ``heed recheck``: URLs in, one small result per URL out.
+
+A :class:`Decider` owns the I/O of a recheck (a ``Checker``: fetcher, address guard, politeness,
+site documents through the document cache, registry answers) and drives the consent gate for
+each URL. ``crawler/recheck/run.py`` gives it the valid URLs of each input batch and records
+the results; with ``--workers N`` (N > 1) there is one Decider per worker process
+(:class:`WorkerPool`), each owning the hosts of one bucket (``bucket_of``), so a host's
+documents are fetched once and its politeness is kept by one process.
+
+A result is a plain value (:class:`RowResult`), cheap to send between processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from filters import Decision
+from filters.engine import Done, Gate, SiteSignals
+
+from ..check.run import Checker, CheckResult
+from ..config import RunConfig
+from ..netguard import BlockedAddress
+
+__all__ = ["Decider", "RowResult", "WorkerPool", "bucket_of", "documents_now"]
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """The decision for one URL, as the recorder needs it."""
+
+    allowed: bool
+    reasons: tuple[str, ...]
+    stage: str
+    http_status: int | None = None
+    final_url: str | None = None
+    license: str | None = None
+    license_url: str | None = None
+    license_source: str | None = None
+    license_conflict: bool = False
+    sha256: str | None = None
+
+    @classmethod
+    def of(cls, decision: Decision, result: CheckResult | None = None) -> RowResult:
+        lic = decision.license
+        return cls(
+            decision.allowed,
+            tuple(r.value for r in decision.reasons),
+            decision.stage.value,
+            result.http_status if result is not None else None,
+            result.final_url if result is not None else None,
+            lic.license,
+            lic.url,
+            lic.source,
+            lic.conflict,
+            result.sha256 if result is not None else None,
+        )
+
+
+def bucket_of(host: str, buckets: int) -> int:
+    """The worker owning ``host`` (stable across processes and runs)."""
+    return zlib.crc32(host.encode("utf-8", "surrogatepass")) % buckets if buckets > 1 else 0
+
+
+def documents_now(site: SiteSignals) -> dict[str, dict[str, Any]]:
+    """The origin's site documents as fetched today: name -> url, sha256, status, fetched_at."""
+    out: dict[str, dict[str, Any]] = {}
+    docs: list[tuple[str, Any]] = [
+        ("robots.txt", site.robots),
+        ("ai.txt", site.aitxt),
+        ("tdmrep.json", site.tdmrep),
+    ]
+    docs += [(f"rsl:{url}", policy) for url, policy in site.rsl.items()]
+    for name, policy in docs:
+        doc = getattr(policy, "document", None) if policy is not None else None
+        if doc is not None:
+            out[name] = {
+                "url": doc.url,
+                "sha256": doc.sha256,
+                "status": doc.status,
+                "fetched_at": doc.fetched_at,
+            }
+    return out
+
+
+@dataclass
+class _Origin:
+    site: SiteSignals | None
+    refusal: Exception | None
+
+
+@dataclass
+class Decider:
+    """Decides URLs with one ``Checker`` (see the module docstring)."""
+
+    checker: Checker
+    refetch: str
+    origins: dict[str, _Origin] = field(default_factory=dict)
+
+    async def decide(
+        self, urls: Sequence[str], origins: Sequence[str]
+    ) -> tuple[list[RowResult], dict[str, dict[str, dict[str, Any]]]]:
+        """Results for ``urls`` (valid, requestable URLs; ``origins[i]`` is ``urls[i]``'s), and
+        the site documents of the origins first seen in this call."""
+        new = await self._load(origins)
+        await self.checker.answers.prefetch(list(urls))
+        if self.refetch == "none":
+            results = [
+                await self._pre(url, self.origins[o]) for url, o in zip(urls, origins, strict=True)
+            ]
+        else:
+            checked = await self.checker.check_many(list(urls))
+            results = [RowResult.of(c.decision, c) for c in checked]
+        docs = {o: documents_now(s.site) for o in new if (s := self.origins[o]).site is not None}
+        return results, docs
+
+    async def _load(self, origins: Sequence[str]) -> list[str]:
+        wanted = [o for o in dict.fromkeys(origins) if o not in self.origins]
+        limit = asyncio.Semaphore(max(self.checker.cfg.concurrency, 1))
+
+        async def one(origin: str) -> None:
+            async with limit:
+                refusal = await self.checker.refusal(origin + "/")
+                site = await self.checker.signals.site(origin) if refusal is None else None
+            self.origins[origin] = _Origin(site, refusal)
+
+        await asyncio.gather(*(one(o) for o in wanted))
+        return wanted
+
+    async def _pre(self, url: str, origin: _Origin) -> RowResult:
+        """``--refetch none``: the gate up to its pre-fetch decision (the page is not asked)."""
+        checker = self.checker
+        gate = Gate(checker.evaluator, url, fetch=False, start=url)
+        if origin.refusal is not None or origin.site is None:
+            blocked = isinstance(origin.refusal, BlockedAddress)
+            detail = url.split("/")[2] if blocked else str(origin.refusal)
+            step = gate.address_refused(blocked=blocked, detail=detail)
+        else:
+            gate.address_ok()
+            gate.site_loaded(origin.site)
+            answer = checker.answers.take(url)
+            step = gate.registry_answered(
+                answer if answer is not None else await checker.answers.answer(url)
+            )
+        if not isinstance(step, Done):
+            step = gate.fail(f"the consent gate stopped at {step!r}")
+        return RowResult.of(step.decision)
+
+
+def make_checker(cfg: RunConfig, refetch: str) -> Checker:
+    """The ``Checker`` a recheck decides with."""
+    method = "HEAD" if refetch == "headers" else "GET"
+    return Checker(cfg, method=method, memo_addresses=True, notes=False)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _worker(cfg: RunConfig, refetch: str, conn: Connection) -> None:
+    asyncio.run(_serve(cfg, refetch, conn))
+
+
+async def _serve(cfg: RunConfig, refetch: str, conn: Connection) -> None:
+    async with make_checker(cfg, refetch) as checker:
+        decider = Decider(checker, refetch)
+        while True:
+            message = await asyncio.to_thread(conn.recv)
+            if message is None:
+                break
+            urls, origins = message
+            try:
+                conn.send(("ok", await decider.decide(urls, origins)))
+            except Exception as e:  # reported to the parent, which stops the run (exit 1)
+                conn.send(("error", f"{type(e).__name__}: {e}"[:500]))
+    conn.close()
+
+
+class WorkerPool:
+    """``workers`` processes, each a :class:`Decider` for the hosts of its bucket."""
+
+    def __init__(self, cfg: RunConfig, refetch: str, workers: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no inherited event loop or sockets
+        self.workers = workers
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        for _ in range(workers):
+            parent, child = context.Pipe()
+            proc = context.Process(target=_worker, args=(cfg, refetch, child), daemon=True)
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    def decide(
+        self, parts: Sequence[tuple[Sequence[str], Sequence[str]]]
+    ) -> list[tuple[list[RowResult], dict[str, dict[str, dict[str, Any]]]]]:
+        """One (urls, origins) part per worker, answered in the same order."""
+        for conn, part in zip(self._conns, parts, strict=True):
+            conn.send((list(part[0]), list(part[1])))
+        out = []
+        for conn in self._conns:
+            try:
+                kind, value = conn.recv()
+            except EOFError:
+                raise RuntimeError("a recheck worker process ended unexpectedly") from None
+            if kind != "ok":
+                raise RuntimeError(f"a recheck worker failed: {value}")
+            out.append(value)
+        return out
+
+    def close(self) -> None:
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for proc in self._procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+        for conn in self._conns:
+            conn.close()
