@@ -20,11 +20,13 @@ its access log written during the run. Each run's counts are checked against the
 world: kept + removed + flagged = rows, removed = the rows the world opts out, no request in
 the warm run.
 
-``--profile`` runs one more warm pass under cProfile (the parent process only) and prints the
-top functions by own time.
+``--profile`` runs one more warm pass (``--profile cold``: one with a fresh cache) under
+cProfile with ``--workers 1`` (cProfile sees only its own process) and prints the top functions
+by own time. ``--workers`` passes heed's own option (default: heed's default).
 
     .venv/bin/python bench/recheck.py [--rows 1000000] [--origins 10000] [--repeat 1]
-                                      [--concurrency 128] [--refetch none] [--profile]
+                                      [--concurrency 128] [--refetch none] [--workers N]
+                                      [--profile [warm|cold]]
                                       [--keep] [--heed-root CHECKOUT]
 """
 
@@ -185,12 +187,16 @@ def run_recheck(
     *,
     name: str,
     profile: Path | None = None,
+    workers: int | None = None,
 ) -> Run:
     shutil.rmtree(out, ignore_errors=True)
     pre = ["-m", "cProfile", "-o", str(profile), "-m"] if profile else ["-m"]
     argv = [sys.executable, *pre, "crawler.cli", "recheck", str(world.data)]
     argv += ["--config", str(config), "--out", str(out), "--json", "--cache", str(cache)]
     argv += ["--refetch", args.refetch, "--no-progress"]
+    workers = workers if workers is not None else args.workers
+    if workers is not None:
+        argv += ["--workers", str(workers)]
     before = len(access_log_lines(world))
     log = out.parent / f"{out.name}.log"
     code, wall, cpu, rss, tree, stdout = _spawn(argv, log, args.heed_root)
@@ -305,9 +311,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=128, help="requests in flight")
     ap.add_argument("--per-host", type=int, default=2, help="requests in flight per host")
     ap.add_argument("--refetch", choices=("none", "headers", "full"), default="none")
+    ap.add_argument(
+        "--workers", type=int, help="heed recheck --workers (default: heed's own default)"
+    )
     ap.add_argument("--repeat", type=int, default=1, help="cold + warm pairs (median shown)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    ap.add_argument("--profile", action="store_true", help="also profile one warm run")
+    ap.add_argument(
+        "--profile",
+        nargs="?",
+        const="warm",
+        choices=("warm", "cold"),
+        help="also profile one run (default warm; cold: with a fresh cache) in one process",
+    )
     ap.add_argument("--top", type=int, default=15, help="functions shown by --profile")
     ap.add_argument(
         "--heed-root",
@@ -346,12 +361,19 @@ def main(argv: list[str] | None = None) -> int:
                     shutil.rmtree(tmp / f"out-{i}-{r}", ignore_errors=True)
         report(world, cold, warm, args)
         if args.profile:
+            # --workers 1: cProfile sees only its own process, so the deciding must happen there
             prof = tmp / "recheck.prof"
-            cache = tmp / f"cache-{args.repeat - 1}" / "documents.sqlite"
+            warm_run = args.profile == "warm"
+            cache = tmp / (f"cache-{args.repeat - 1}" if warm_run else "cache-profile")
             profiled = run_recheck(
-                world, config, cache, tmp / "out-profile", args, name="warm", profile=prof
+                world, config, cache / "documents.sqlite", tmp / "out-profile", args,
+                name=args.profile, profile=prof, workers=1,
+            )  # fmt: skip
+            print(
+                f"\nprofiled {args.profile} run (--workers 1, under cProfile): "
+                f"{profiled.wall_s:.1f} s wall, {profiled.cpu_s:.1f} s CPU"
             )
-            for problem in check(profiled, world, warm=True, refetch=args.refetch):
+            for problem in check(profiled, world, warm=warm_run, refetch=args.refetch):
                 print(f"WARNING: profiled run: {problem}", file=sys.stderr)
             if prof.exists():
                 print_profile(prof, args.heed_root, top=args.top)
