@@ -111,9 +111,12 @@ class Decider:
         new = await self._load(origins)
         await self.checker.answers.prefetch(list(urls))
         if self.refetch == "none":
-            results = [
-                await self._pre(url, self.origins[o]) for url, o in zip(urls, origins, strict=True)
-            ]
+            # by origin, so consecutive URLs share their site's memos; results in input order
+            order = sorted(range(len(urls)), key=origins.__getitem__)
+            found: list[RowResult | None] = [None] * len(urls)
+            for i in order:
+                found[i] = await self._pre(urls[i], origins[i])
+            results = [r for r in found if r is not None]
         else:
             checked = await self.checker.check_many(list(urls))
             results = [RowResult.of(c.decision, c) for c in checked]
@@ -133,10 +136,11 @@ class Decider:
         await asyncio.gather(*(one(o) for o in wanted))
         return wanted
 
-    async def _pre(self, url: str, origin: _Origin) -> RowResult:
+    async def _pre(self, url: str, name: str) -> RowResult:
         """``--refetch none``: the gate up to its pre-fetch decision (the page is not asked)."""
         checker = self.checker
-        gate = Gate(checker.evaluator, url, fetch=False, start=url)
+        origin = self.origins[name]
+        gate = Gate(checker.evaluator, url, fetch=False, start=url, origin=name)
         if origin.refusal is not None or origin.site is None:
             blocked = isinstance(origin.refusal, BlockedAddress)
             detail = url.split("/")[2] if blocked else str(origin.refusal)

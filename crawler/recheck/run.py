@@ -33,12 +33,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 import filters
 from filters import ReasonCode, Stage
-from filters.urls import check_url, origin_of
+from filters.urls import _CONTROL, MAX_URL_LENGTH, check_url, origin_of
 
 from ..config import RunConfig
 from .dataset import DEFAULT_BATCH_ROWS, Dataset
@@ -179,6 +180,45 @@ class _Progress:
         )
 
 
+class _UrlParts:
+    """``check_url``, ``origin_of`` and the host of a URL, with the part that depends only on
+    its scheme and authority computed once per distinct ``scheme://authority`` (a corpus has
+    many rows per site). The per-URL part (length, control characters) is checked every time;
+    what ``urlsplit`` can refuse lies in the authority, so the prefix decides the rest."""
+
+    def __init__(self, max_entries: int = 65536) -> None:
+        self._known: dict[str, tuple[str | None, str, str]] = {}
+        self._max = max_entries
+
+    def parse(self, url: str) -> tuple[str | None, str, str]:
+        if not url:
+            return "no URL in this row", "", ""
+        start = url.find("://")
+        if start < 0 or len(url) > MAX_URL_LENGTH or _CONTROL.search(url):
+            return check_url(url) or "unparsable", "", ""
+        end = start + 3
+        while end < len(url) and url[end] not in "/?#":
+            end += 1
+        prefix = url[:end]
+        found = self._known.get(prefix)
+        if found is None:
+            found = self._parse(prefix + "/")
+            if len(self._known) >= self._max:
+                self._known.clear()
+            self._known[prefix] = found
+        return found
+
+    @staticmethod
+    def _parse(url: str) -> tuple[str | None, str, str]:
+        problem = check_url(url)
+        if problem is not None:
+            return problem, "", ""
+        try:
+            return None, origin_of(url), urlsplit(url).hostname or ""
+        except ValueError as e:  # check_url accepts it, urlsplit does not
+            return f"unparsable: {e}", "", ""
+
+
 class _Run:
     """One recheck's recording side: rows in, keep mask, removals, flags, changes, counts."""
 
@@ -197,6 +237,7 @@ class _Run:
         self.heed = dataset.kind == "heed"
         self.progress = _Progress(self.stats, options.progress_interval, options.progress)
         self.checked_at = datetime.now(UTC)
+        self.urls = _UrlParts()
 
     def batch(self, index: int, batch: pa.RecordBatch) -> None:
         column = batch.column(self.dataset.url_column).to_pylist()
@@ -205,17 +246,13 @@ class _Run:
         valid: list[int] = []
         origins: list[str] = []
         hosts: list[str] = []
+        parse = self.urls.parse
         for i, url in enumerate(urls):
-            problem = check_url(url) if url else "no URL in this row"
+            problem, origin, host = parse(url)
             if problem is None:
-                try:
-                    origin = origin_of(url)
-                except ValueError as e:  # check_url accepts it, urlsplit does not
-                    invalid[i] = f"unparsable: {e}"
-                    continue
                 valid.append(i)
                 origins.append(origin)
-                hosts.append(_host(url))
+                hosts.append(host)
             else:
                 invalid[i] = problem
         results, docs = self.decide([urls[i] for i in valid], origins, hosts)
@@ -292,7 +329,7 @@ class _Run:
         self.stats.flags[flag] += 1
         return {
             "url": url,
-            "host": _host(url),
+            "host": self.urls.parse(url)[2],
             "flag": flag,
             "kept": kept,
             "http_status": result.http_status,
@@ -308,7 +345,7 @@ class _Run:
         columns: Mapping[str, list[Any]],
         i: int,
     ) -> dict[str, Any]:
-        host = _host(url)
+        host = self.urls.parse(url)[2]
         self.stats.by_reason.update(result.reasons)
         self.stats.removed_by_host[host] += 1
         changed: list[dict[str, Any]] = []
@@ -379,15 +416,6 @@ class _Run:
                     }
                 )
         return rows
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).hostname or ""
-    except ValueError:
-        return ""
 
 
 _Decided = tuple[list[RowResult], dict[str, dict[str, dict[str, Any]]]]

@@ -34,7 +34,10 @@ class _RobotsPlan:
 
 
 #: Bound on the robots.txt plans and the sites' path classes a memo keeps (cleared when full).
-MAX_SITES = 256
+#: Large enough for the sites a long crawl or a recheck interleaves (a recheck of a corpus
+#: over 10,000 origins meets them in random order): a memo that is cleared while the same
+#: sites come back rebuilds every site's classes over and over (a few KB each).
+MAX_SITES = 16384
 
 #: Marker for a site whose documents cannot be classed (see ``_pathclass``).
 _UNCLASSED = object()

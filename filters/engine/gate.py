@@ -147,8 +147,9 @@ class Gate:
     ``hops`` is the number of redirects already followed to reach ``url`` (a crawl starts a new
     gate for each hop, from its request's meta; ``heed check`` calls :meth:`follow` instead).
     ``now`` pins the clock registry expiry is judged by (default: the time of each decision).
-    ``fetch=False`` stops after the pre-fetch decision (``heed recheck --refetch none``: the
-    site documents and the registry only; the page is not requested).
+    ``origin`` is ``origin_of(url)`` when the caller has it already (a recheck groups rows by
+    origin). ``fetch=False`` stops after the pre-fetch decision (``heed recheck --refetch
+    none``: the site documents and the registry only; the page is not requested).
     ``retries`` is how many times the gate itself asks to fetch again on RETRY_STATUSES (0 when
     the driver's downloader retries, as Scrapy's does); ``max_retry_pause`` caps the pause a
     ``Retry-After`` asks for. ``start`` is the URL the chain began with (default ``url``).
@@ -160,6 +161,7 @@ class Gate:
         "_fetch",
         "_max_pause",
         "_now",
+        "_origin",
         "_pre",
         "_retries",
         "_site",
@@ -183,6 +185,7 @@ class Gate:
         start: str | None = None,
         now: datetime | None = None,
         fetch: bool = True,
+        origin: str | None = None,
     ) -> None:
         self._evaluator = evaluator
         self.start = start if start is not None else url
@@ -199,6 +202,7 @@ class Gate:
         self._step: Step = CheckAddress(url)
         self._now = now
         self._fetch = fetch
+        self._origin = origin
 
     def __repr__(self) -> str:
         return f"<Gate {self.url!r} at {type(self._step).__name__}>"
@@ -290,7 +294,8 @@ class Gate:
     # ---------------------------------------------------------------- the order
 
     def _address_ok(self) -> Step:
-        return NeedSite(origin_of(self.url))
+        origin, self._origin = self._origin, None  # the caller's, for the first hop only
+        return NeedSite(origin if origin is not None else origin_of(self.url))
 
     def _address_refused(self, blocked: bool, detail: str) -> Step:
         reason = ReasonCode.FETCH_BLOCKED_ADDRESS if blocked else ReasonCode.FETCH_ERROR

@@ -124,7 +124,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def _recheck(world: Any, mode: str, *extra: str) -> tuple[CrawlRun, dict[str, Any], list[Any]]:
     web, run, _, config, tmp = world
     web.clear_log()
-    out = tmp / f"recheck-{mode}-{len(extra)}"
+    out = tmp / ("recheck-" + "-".join((mode, *extra)).replace("/", "_").strip("-"))
     proc = heed(
         "recheck",
         str(run.out),

@@ -326,3 +326,17 @@ def test_a_gate_without_fetch_ends_with_the_pre_fetch_decision() -> None:
     world.sites[A] = _site(A, b"User-agent: *\nDisallow: /\n")
     done = world.drive(_gate(f"{A}/p", fetch=False))
     assert done.decision.reasons == (ReasonCode.ROBOTS_DISALLOW, ReasonCode.ROBOTS_AI_AGENT)
+
+
+def test_an_origin_given_by_the_caller_is_used_for_the_first_hop_only() -> None:
+    world = World()
+    world.pages[f"{A}/p"] = [_redirect(f"{A}/p", f"{B}/q")]
+    world.pages[f"{B}/q"] = [_page(f"{B}/q")]
+    gate = _gate(f"{A}/p", origin=A)
+    asked: list[str] = []
+    step: Step = gate.step
+    while not isinstance(step, Done):
+        if isinstance(step, NeedSite):
+            asked.append(step.origin)
+        step = world.answer(gate, step)
+    assert asked == [A, B] and step.decision.allowed
