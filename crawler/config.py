@@ -51,6 +51,7 @@ class RunConfig:
     ai_agents: tuple[str, ...] = field(default_factory=default_ai_agents)
     honor_noarchive: bool = False
     open_licenses: tuple[str, ...] = DEFAULT_OPEN_LICENSES
+    blocklists: tuple[str, ...] = ()
     registry_url: str = ""
     registry_spawning: bool = False
     max_page_bytes: int = 10 * 1024 * 1024
@@ -65,6 +66,8 @@ class RunConfig:
     document_cache: str = ""
     recheck_on_gone: str = "keep"
     recheck_on_unreachable: str = "keep"
+    redact: tuple[str, ...] = ()
+    keep_body: bool = True
     part_max_rows: int = 10_000
     row_group_rows: int = 100
     flush_interval: float = 30.0
@@ -193,6 +196,18 @@ def _on_error(v: Any) -> str:
     return str(v)
 
 
+#: What ``[privacy] redact`` can replace in a record's text.
+REDACTABLE = ("email", "phone")
+
+
+def _redact(v: Any) -> tuple[str, ...]:
+    kinds = _strs(v)
+    unknown = [k for k in kinds if k not in REDACTABLE]
+    if unknown:
+        raise ValueError(f"unknown {unknown[0]!r}; choose from {', '.join(REDACTABLE)}")
+    return tuple(dict.fromkeys(kinds))
+
+
 def _keep_or_remove(v: Any) -> str:
     if v not in ("keep", "remove"):
         raise ValueError('must be "keep" or "remove"')
@@ -228,6 +243,7 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "ai_agents": ("ai_agents", _agents),
         "honor_noarchive": ("honor_noarchive", _bool),
         "open_licenses": ("open_licenses", _strs),
+        "blocklists": ("blocklists", _strs),
     },
     "registry": {
         "url": ("registry_url", _str),
@@ -246,6 +262,10 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "per_host_concurrency": ("per_host_concurrency", _int(1, 64)),
         "autothrottle": ("autothrottle", _bool),
         "document_cache": ("document_cache", _cache_path),
+    },
+    "privacy": {
+        "redact": ("redact", _redact),
+        "keep_body": ("keep_body", _bool),
     },
     "recheck": {
         "on_gone": ("recheck_on_gone", _keep_or_remove),
