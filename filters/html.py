@@ -45,6 +45,7 @@ from typing import Any, cast
 
 from lxml import etree
 
+from ._html_attribution import Attribution, AttributionCollector
 from ._html_encoding import decode, encoding_name, http_charset
 from ._html_parse import after_html, tree
 from ._html_text import visible_text
@@ -53,6 +54,7 @@ from ._html_urls import defrag, resolve_href
 __all__ = [
     "MAX_PARSE_BYTES",
     "RSL_TYPE",
+    "Attribution",
     "HtmlSignals",
     "extract",
     "is_html",
@@ -73,6 +75,7 @@ _SNIFF = re.compile(
 _SNIFF_TEXT = re.compile(r"[\t\n\x0c\r ]*<(?:!doctype[\t\n\x0c\r ]+html|html)", re.I)
 _UTF16_CODECS = {"utf-16le": "utf-16-le", "utf-16be": "utf-16-be"}
 _STRING = etree.XPath("string()", smart_strings=False)  # lxml.html text_content()
+_NO_ATTRIBUTION = Attribution()
 _META_LICENSE = frozenset({"dcterms.license", "dc.rights", "dcterms.rights", "dc.license"})
 
 
@@ -90,6 +93,8 @@ class HtmlSignals:
     links: tuple[str, ...] = ()
     text: str = ""
     title: str | None = None
+    #: Author, publisher, site name, publication date and language (``_html_attribution``).
+    attribution: Attribution = _NO_ATTRIBUTION
     diagnostics: tuple[str, ...] = ()
     #: Why the page could not be read at all (``html.unparseable``); None when it was read.
     error: str | None = None
@@ -158,6 +163,7 @@ class _Collector:
         self.meta_licenses: list[str] = []
         self.links: dict[str, None] = {}
         self.notes: list[str] = []
+        self.attribution = AttributionCollector()
 
     def meta(self, element: Any) -> None:
         name = _attr(element, "name").strip().lower()
@@ -172,6 +178,8 @@ class _Collector:
             url = resolve_href(self.base, content)
             if url and len(self.meta_licenses) < _MAX_CANDIDATES:
                 self.meta_licenses.append(url)
+        else:
+            self.attribution.meta(name, element)
 
     def rel_license(self, element: Any, tag: str) -> None:
         rel = element.get("rel")
@@ -201,7 +209,9 @@ class _Collector:
         except (ValueError, RecursionError):
             self.notes.append("unparseable JSON-LD")
             return
-        for url in _jsonld_licenses(data):
+        nodes = list(_jsonld_nodes(data))
+        self.attribution.jsonld(nodes)
+        for url in _jsonld_licenses(nodes):
             resolved = resolve_href(self.base, url)
             if resolved and len(self.jsonld) < _MAX_CANDIDATES:
                 self.jsonld.append(resolved)
@@ -220,8 +230,8 @@ def _jsonld_nodes(data: Any) -> Iterator[dict[str, Any]]:
                 yield node
 
 
-def _jsonld_licenses(data: Any) -> Iterator[str]:
-    for node in _jsonld_nodes(data):
+def _jsonld_licenses(nodes: list[dict[str, Any]]) -> Iterator[str]:
+    for node in nodes:
         for key in ("license", "schema:license", "http://schema.org/license"):
             value = node.get(key)
             for item in value if isinstance(value, list) else [value]:
@@ -296,6 +306,7 @@ def _extract(
     if root is None:
         return HtmlSignals(diagnostics=tuple(notes))
     collector = _Collector(_base_url(root, base_url), product_token, ai_agents)
+    collector.attribution.root(root)
     _visit(root, collector)
     for tail in after_html(decoded.text):
         _read_more(tail, collector, notes, tails=False)
@@ -315,6 +326,7 @@ def _extract(
         links=tuple(c.links),
         text=text,
         title=title,
+        attribution=c.attribution.result(),
         diagnostics=tuple(notes + c.notes),
     )
 
