@@ -1,0 +1,649 @@
+"""Every number of a dataset card, computed from heed output folders (``heed card``).
+
+``collect(dirs)`` reads each folder's Parquet (pyarrow, only the columns it needs, one record
+batch at a time) and its ``run.json``, merges the folders and returns one :class:`CardStats`,
+from which every renderer (``readme.py``, ``eu.py``, the HTML card, the crawler page) draws.
+Nothing here renders text, and nothing renders a number that is not in ``CardStats``.
+
+Folders (docs/output.md, docs/recheck.md):
+
+- a **crawl**: ``decisions/`` (every URL considered) and ``records/`` (the kept pages), with a
+  ``run.json`` (or without one, for a crawl killed before it wrote it);
+- a **recheck** of a heed dataset: ``records/`` (the rows still permitted) and ``removals/``
+  (one row per removed row, with today's reasons), with a ``run.json`` naming its input.
+  A recheck of a plain Parquet or JSON Lines dataset is refused: its rows are not heed's.
+
+**Merging.** Every folder contributes one *event* per URL: kept (a ``records/`` row) or
+excluded (a ``decisions/`` row with ``allowed`` false, or a ``removals/`` row). The event's
+time is the crawl record's ``fetched_at``, the crawl decision's ``decided_at``, the removal's
+``checked_at``, or, for a row a recheck kept, the recheck's ``checked_at`` (``run.json``).
+For a URL in several folders **the latest event wins**; on equal times an exclusion wins over
+a kept row (the restrictive answer). So a crawl and a recheck of it count each URL once, as
+the recheck saw it. A crawl decision that says kept but has no record (a hand-edited folder:
+heed's writer publishes the record first) is not counted as kept; it is counted in
+``merge.kept_decisions_without_record``.
+
+**Registrable domains** come from ``tldextract`` with its bundled Public Suffix List snapshot
+and no network fetch (``TLDExtract(suffix_list_urls=(), cache_dir=None)``, ICANN suffixes
+only); a host it cannot split (an IP address, ``localhost``, an unknown suffix) is its own
+domain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from filters import ConfigError
+
+from .._output_parts import part_files
+
+__all__ = ["ATTRIBUTION_COLUMNS", "CardStats", "collect", "config_sha256", "registrable_domain"]
+
+#: Nullable attribution columns a records table may carry (issue 13); coverage is reported
+#: for those present.
+ATTRIBUTION_COLUMNS = ("author", "publisher", "site_name", "published_at", "language")
+#: The SME variant of the EU template's domain list is capped at this many domains.
+SME_DOMAIN_CAP = 1000
+
+_UTC_US = pa.timestamp("us", tz="UTC")
+_EVENT_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("host", pa.string()),
+        ("t", _UTC_US),
+        ("kept", pa.bool_()),
+        ("reasons", pa.list_(pa.string())),
+        ("stage", pa.string()),
+        ("license", pa.string()),
+        ("body_bytes", pa.int64()),
+        ("text_bytes", pa.int64()),
+        ("fetched_at", _UTC_US),
+        ("language", pa.string()),
+        ("redactions", pa.int64()),
+        ("attribution", pa.list_(pa.string())),  # the attribution columns this row has set
+        ("source", pa.int32()),
+    ]
+)
+_RECORD_NEEDS = ("url", "host", "fetched_at", "license", "body", "text")
+_DECISION_NEEDS = ("url", "host", "decided_at", "allowed", "reasons", "stage")
+_REMOVAL_NEEDS = ("url", "host", "reasons", "stage", "checked_at")
+
+
+@dataclass(frozen=True)
+class CardStats:
+    """Every number a card shows. JSON-serialisable through :meth:`as_dict`.
+
+    Fields (all plain JSON values; lists are in a fixed order, so two collections of the same
+    folders are equal):
+
+    - ``name``: the dataset's name (``--name``, else the first folder's name).
+    - ``sources``: one dict per folder, in argument order: ``path``, ``kind`` (``crawl`` or
+      ``recheck``), ``run_id``, ``input`` (a recheck's dataset), ``started_at``,
+      ``ended_at``, ``engine_version``, ``purpose``, ``mode``, ``refetch`` (recheck),
+      ``config`` (the run's config from run.json, ``{}`` when none), ``config_sha256``
+      (sha256 of its canonical JSON), ``ai_agents``, ``runs`` (one per run of the job,
+      earlier resumed runs first: ``run_id``, ``started_at``, ``ended_at``,
+      ``engine_version``, ``config_sha256``), ``urls`` (events it contributed) and
+      ``winning`` (URLs whose merged state it decided).
+    - ``merge``: ``rule``, ``events``, ``urls``, ``duplicates`` (events beyond one per URL),
+      ``kept_decisions_without_record``.
+    - ``totals``: ``urls`` (distinct, merged), ``kept``, ``excluded``, ``kept_body_bytes``
+      (sum of ``length(body)``), ``kept_text_bytes`` (UTF-8 bytes of ``text``).
+    - ``period``: ``first_fetched_at``/``last_fetched_at`` (kept records), ``first_event_at``
+      /``last_event_at`` (every merged URL), ISO 8601 UTC, null when none.
+    - ``exclusions``: ``by_reason`` and ``by_signal`` (the reason code's family, the part
+      before the dot): ``{code: {"urls": n, "share": n / excluded}}`` counting each excluded
+      URL once per code it carries (so shares may add up to more than 1); ``by_stage``
+      (``pre-fetch``/``post-fetch``: URLs); ``no_reason`` (excluded URLs without a code).
+    - ``licenses``: ``{licence id or "none": kept URLs}``, most first.
+    - ``languages``: ``{language or "unknown": kept URLs}``, or null when no records table
+      has a ``language`` column.
+    - ``attribution``: ``{column: kept URLs with it set}`` for the attribution columns any
+      records table has; ``{}`` when none.
+    - ``redaction``: ``configured`` (the union of the runs' ``[privacy] redact``),
+      ``replacements`` (sum of the records' ``redactions`` column, null when absent).
+    - ``hosts``: ``[{"host", "kept", "excluded", "kept_body_bytes"}]``, most kept first.
+    - ``domains``: ``[{"domain", "kept", "excluded", "kept_body_bytes"}]`` per registrable
+      domain, most bytes kept first (then by name).
+    - ``top_domains``: ``measure`` (``kept_body_bytes``), ``domains_with_content`` (N:
+      domains with a kept record), ``top_10_percent`` (the first ceil(N/10) of those),
+      ``top_5_percent_or_1000`` (the first min(ceil(N/20), 1000)), each a list of
+      ``{"domain", "kept_body_bytes", "kept"}``.
+    - ``timeline``: ``[{"date", "kept", "excluded"}]`` per UTC day of the merged events.
+    - ``engine_versions``: every engine version named by a run (earlier resumed runs too), sorted.
+    """
+
+    name: str
+    sources: list[dict[str, Any]]
+    merge: dict[str, Any]
+    totals: dict[str, Any]
+    period: dict[str, Any]
+    exclusions: dict[str, Any]
+    licenses: dict[str, int]
+    languages: dict[str, int] | None
+    attribution: dict[str, int]
+    redaction: dict[str, Any]
+    hosts: list[dict[str, Any]]
+    domains: list[dict[str, Any]]
+    top_domains: dict[str, Any]
+    timeline: list[dict[str, Any]]
+    engine_versions: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A deep copy as plain JSON values."""
+        out: dict[str, Any] = json.loads(json.dumps(asdict(self), sort_keys=False))
+        return out
+
+
+def config_sha256(config: Any) -> str:
+    """sha256 of the canonical JSON of a run's config (sorted keys, no spaces, UTF-8)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> Any:
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@lru_cache(maxsize=65536)
+def registrable_domain(host: str) -> str:
+    """The registrable domain of ``host`` (``a.b.example.co.uk`` → ``example.co.uk``), or the
+    host itself when the bundled Public Suffix List cannot split it."""
+    host = host.strip().lower().rstrip(".")
+    if not host or host.startswith("[") or ":" in host:
+        return host
+    domain = str(_extractor()(host).top_domain_under_public_suffix)
+    return domain or host
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the folders
+
+
+@dataclass
+class _Folder:
+    path: Path
+    kind: str  # "crawl" | "recheck"
+    run: dict[str, Any]
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    run_json = path / "run.json"
+    if not run_json.exists():
+        return {}
+    try:
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{run_json}: cannot be read as JSON ({e})") from e
+    if not isinstance(run, dict):
+        raise ConfigError(f"{run_json}: not a JSON object, not a heed run.json")
+    return run
+
+
+def _open_folder(path: Path) -> _Folder:
+    if not path.exists():
+        raise ConfigError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise ConfigError(f"{path}: not a folder (heed card reads heed output folders)")
+    run = _read_run_json(path)
+    if "recheck_schema_version" in run or "input_kind" in run or (path / "removals").is_dir():
+        kind = run.get("input_kind", "heed")
+        if kind != "heed":
+            raise ConfigError(
+                f"{path}: a recheck of a {kind!r} dataset; heed card describes heed datasets "
+                "only (its records are not in heed's records schema)"
+            )
+        if not part_files(path / "records") and not part_files(path / "removals"):
+            raise ConfigError(f"{path}: a recheck folder with no records/ or removals/ parts")
+        return _Folder(path, "recheck", run)
+    has_parts = bool(part_files(path / "records")) or bool(part_files(path / "decisions"))
+    if not has_parts and not run:
+        raise ConfigError(
+            f"{path}: not a heed output folder (no run.json and no records/ or decisions/ "
+            "Parquet parts)"
+        )
+    if run and not has_parts and "crawl_id" not in run:
+        raise ConfigError(f"{path}: run.json is not a heed crawl's or recheck's")
+    return _Folder(path, "crawl", run)
+
+
+def _batches(path: Path, need: Sequence[str], optional: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    try:
+        pf = pq.ParquetFile(path)
+        names = set(pf.schema_arrow.names)
+        missing = [c for c in need if c not in names]
+        if missing:
+            raise ConfigError(f"{path}: not a heed part (no column {', '.join(missing)})")
+        columns = [*need, *(c for c in optional if c in names)]
+        yield from pf.iter_batches(batch_size=4096, columns=columns)
+    except (OSError, pa.ArrowException) as e:
+        raise ConfigError(f"{path}: cannot be read as Parquet ({e})") from e
+
+
+def _string_col(batch: pa.RecordBatch, name: str) -> pa.Array:
+    if name not in batch.schema.names:
+        return pa.nulls(batch.num_rows, pa.string())
+    return pc.cast(batch.column(name), pa.string())
+
+
+def _ts(batch: pa.RecordBatch, name: str) -> pa.Array:
+    return pc.cast(batch.column(name), _UTC_US)
+
+
+def _null_ints(n: int) -> pa.Array:
+    return pa.nulls(n, pa.int64())
+
+
+def _record_events(folder: _Folder, source: int, t: datetime | None) -> Iterator[pa.Table]:
+    optional = (*ATTRIBUTION_COLUMNS, "redactions")
+    for _, path in part_files(folder.path / "records"):
+        for batch in _batches(path, _RECORD_NEEDS, optional):
+            n = batch.num_rows
+            fetched = _ts(batch, "fetched_at")
+            attr_cols = [c for c in ATTRIBUTION_COLUMNS if c in batch.schema.names]
+            attribution = [[c for c in attr_cols if batch.column(c)[i].is_valid] for i in range(n)]
+            redactions = (
+                pc.cast(batch.column("redactions"), pa.int64())
+                if "redactions" in batch.schema.names
+                else _null_ints(n)
+            )
+            times = fetched if t is None else pa.array([t] * n, _UTC_US)
+            yield pa.table(
+                {
+                    "url": _string_col(batch, "url"),
+                    "host": _string_col(batch, "host"),
+                    "t": times,
+                    "kept": pa.array([True] * n, pa.bool_()),
+                    "reasons": pa.array([[]] * n, pa.list_(pa.string())),
+                    "stage": pa.nulls(n, pa.string()),
+                    "license": _string_col(batch, "license"),
+                    "body_bytes": pc.cast(pc.binary_length(batch.column("body")), pa.int64()),
+                    "text_bytes": pc.cast(pc.binary_length(batch.column("text")), pa.int64()),
+                    "fetched_at": fetched,
+                    "language": _string_col(batch, "language"),
+                    "redactions": redactions,
+                    "attribution": pa.array(attribution, pa.list_(pa.string())),
+                    "source": pa.array([source] * n, pa.int32()),
+                },
+                schema=_EVENT_SCHEMA,
+            )
+
+
+def _excluded_events(
+    path: Path, need: Sequence[str], time_col: str, source: int, only_denied: bool
+) -> Iterator[tuple[pa.Table, int]]:
+    for _, part in part_files(path):
+        for batch in _batches(part, need, ()):
+            kept_rows = 0
+            if only_denied:
+                allowed = batch.column("allowed")
+                kept_rows = pc.sum(pc.cast(allowed, pa.int64())).as_py() or 0
+                batch = batch.filter(pc.invert(allowed))
+            n = batch.num_rows
+            yield (
+                pa.table(
+                    {
+                        "url": _string_col(batch, "url"),
+                        "host": _string_col(batch, "host"),
+                        "t": _ts(batch, time_col),
+                        "kept": pa.array([False] * n, pa.bool_()),
+                        "reasons": pc.cast(batch.column("reasons"), pa.list_(pa.string())),
+                        "stage": _string_col(batch, "stage"),
+                        "license": pa.nulls(n, pa.string()),
+                        "body_bytes": _null_ints(n),
+                        "text_bytes": _null_ints(n),
+                        "fetched_at": pa.nulls(n, _UTC_US),
+                        "language": pa.nulls(n, pa.string()),
+                        "redactions": _null_ints(n),
+                        "attribution": pa.array([[]] * n, pa.list_(pa.string())),
+                        "source": pa.array([source] * n, pa.int32()),
+                    },
+                    schema=_EVENT_SCHEMA,
+                ),
+                kept_rows,
+            )
+
+
+def _parse_time(value: Any, what: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(str(value))
+    except ValueError as e:
+        raise ConfigError(f"{what}: not an ISO 8601 time ({value!r})") from e
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _folder_events(folder: _Folder, source: int) -> tuple[list[pa.Table], set[str]]:
+    """The folder's events, and the URLs of kept decisions (crawl only)."""
+    tables: list[pa.Table] = []
+    kept_decisions: set[str] = set()
+    if folder.kind == "crawl":
+        tables.extend(_record_events(folder, source, None))
+        for table, _kept in _excluded_events(
+            folder.path / "decisions", (*_DECISION_NEEDS,), "decided_at", source, True
+        ):
+            tables.append(table)
+        for _, part in part_files(folder.path / "decisions"):
+            for batch in _batches(part, ("url", "allowed"), ()):
+                kept_decisions.update(
+                    batch.filter(batch.column("allowed")).column("url").to_pylist()
+                )
+        return tables, kept_decisions
+    checked = folder.run.get("checked_at") or folder.run.get("finished_at")
+    if checked is None:
+        raise ConfigError(f"{folder.path}: a recheck without checked_at in run.json")
+    t = _parse_time(checked, f"{folder.path / 'run.json'} checked_at")
+    tables.extend(_record_events(folder, source, t))
+    for table, _ in _excluded_events(
+        folder.path / "removals", _REMOVAL_NEEDS, "checked_at", source, False
+    ):
+        tables.append(table)
+    return tables, kept_decisions
+
+
+def _merge(events: pa.Table) -> pa.Table:
+    """One row per URL: the latest event; on equal times an exclusion."""
+    if events.num_rows == 0:
+        return events
+    order = pc.sort_indices(
+        events, sort_keys=[("url", "ascending"), ("t", "descending"), ("kept", "ascending")]
+    )
+    events = events.take(order)
+    urls = events.column("url").combine_chunks()
+    first = pc.not_equal(urls.slice(1), urls.slice(0, len(urls) - 1))
+    mask = pa.concat_arrays([pa.array([True]), first.fill_null(True)])
+    return events.filter(mask)
+
+
+# ---------------------------------------------------------------------------------------
+# Aggregates
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value.astimezone(UTC).isoformat())
+
+
+def _share(n: int, total: int) -> float:
+    return round(n / total, 6) if total else 0.0
+
+
+def _count_codes(excluded: pa.Table, family: bool) -> dict[str, int]:
+    reasons = excluded.column("reasons").combine_chunks()
+    if len(reasons) == 0:
+        return {}
+    codes = pc.list_flatten(reasons)
+    parents = pc.list_parent_indices(reasons)
+    if family:
+        codes = pc.list_element(pc.split_pattern(codes, ".", max_splits=1), 0)
+    table = pa.table({"code": codes, "row": parents})
+    grouped = table.group_by("code").aggregate([("row", "count_distinct")])
+    pairs = zip(
+        grouped.column("code").to_pylist(),
+        grouped.column("row_count_distinct").to_pylist(),
+        strict=True,
+    )
+    return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
+
+
+def _value_counts(table: pa.Table, column: str, null_as: str) -> dict[str, int]:
+    if table.num_rows == 0:
+        return {}
+    values = pc.fill_null(table.column(column), null_as)
+    counts = pc.value_counts(values.combine_chunks())
+    pairs = [(v["values"].as_py(), v["counts"].as_py()) for v in counts]
+    return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
+
+
+def _per_key(merged: pa.Table, key: pa.Array, name: str) -> list[dict[str, Any]]:
+    table = pa.table(
+        {
+            name: key,
+            "kept": pc.cast(merged.column("kept"), pa.int64()),
+            "excluded": pc.cast(pc.invert(merged.column("kept")), pa.int64()),
+            "bytes": pc.fill_null(merged.column("body_bytes"), 0),
+        }
+    )
+    grouped = table.group_by(name).aggregate(
+        [("kept", "sum"), ("excluded", "sum"), ("bytes", "sum")]
+    )
+    rows = [
+        {name: k, "kept": a, "excluded": b, "kept_body_bytes": c}
+        for k, a, b, c in zip(
+            grouped.column(name).to_pylist(),
+            grouped.column("kept_sum").to_pylist(),
+            grouped.column("excluded_sum").to_pylist(),
+            grouped.column("bytes_sum").to_pylist(),
+            strict=True,
+        )
+    ]
+    return rows
+
+
+def _top(domains: list[dict[str, Any]]) -> dict[str, Any]:
+    with_content = [d for d in domains if d["kept"] > 0]
+    n = len(with_content)
+
+    def entries(k: int) -> list[dict[str, Any]]:
+        return [
+            {"domain": d["domain"], "kept_body_bytes": d["kept_body_bytes"], "kept": d["kept"]}
+            for d in with_content[:k]
+        ]
+
+    return {
+        "measure": "kept_body_bytes",
+        "domains_with_content": n,
+        "top_10_percent": entries(math.ceil(n / 10)),
+        "top_5_percent_or_1000": entries(min(math.ceil(n / 20), SME_DOMAIN_CAP)),
+    }
+
+
+def _timeline(merged: pa.Table) -> list[dict[str, Any]]:
+    if merged.num_rows == 0:
+        return []
+    days = pc.strftime(merged.column("t"), format="%Y-%m-%d", locale="C")
+    table = pa.table(
+        {
+            "date": days,
+            "kept": pc.cast(merged.column("kept"), pa.int64()),
+            "excluded": pc.cast(pc.invert(merged.column("kept")), pa.int64()),
+        }
+    )
+    grouped = table.group_by("date").aggregate([("kept", "sum"), ("excluded", "sum")])
+    rows = [
+        {"date": d, "kept": k, "excluded": e}
+        for d, k, e in zip(
+            grouped.column("date").to_pylist(),
+            grouped.column("kept_sum").to_pylist(),
+            grouped.column("excluded_sum").to_pylist(),
+            strict=True,
+        )
+    ]
+    return sorted(rows, key=lambda r: r["date"])
+
+
+def _runs(run: dict[str, Any]) -> list[dict[str, Any]]:
+    chain = [r for r in run.get("previous_runs") or [] if isinstance(r, dict)]
+    chain.append(run)
+    out = []
+    for r in chain:
+        if not r:
+            continue
+        config = r.get("config") if isinstance(r.get("config"), dict) else {}
+        out.append(
+            {
+                "run_id": r.get("crawl_id") or r.get("run_id"),
+                "started_at": r.get("started_at"),
+                "ended_at": r.get("ended_at") or r.get("finished_at"),
+                "engine_version": r.get("engine_version"),
+                "config_sha256": config_sha256(config) if config else None,
+            }
+        )
+    return out
+
+
+def _source(folder: _Folder) -> dict[str, Any]:
+    run = folder.run
+    config = run.get("config") if isinstance(run.get("config"), dict) else {}
+    return {
+        "path": str(folder.path),
+        "kind": folder.kind,
+        "run_id": run.get("crawl_id") or run.get("run_id"),
+        "input": run.get("input") if folder.kind == "recheck" else None,
+        "started_at": run.get("started_at"),
+        "ended_at": run.get("ended_at") or run.get("finished_at"),
+        "engine_version": run.get("engine_version"),
+        "purpose": run.get("purpose") or config.get("purpose"),
+        "mode": run.get("mode") or config.get("mode"),
+        "refetch": run.get("refetch") if folder.kind == "recheck" else None,
+        "config": config,
+        "config_sha256": config_sha256(config) if config else None,
+        "ai_agents": list(run.get("ai_agents") or config.get("ai_agents") or []),
+        "runs": _runs(run),
+    }
+
+
+def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
+    """Every number of the card of the heed output folders ``dirs`` (merged, see the module
+    docstring).
+
+    Raises:
+        ConfigError: no folder, a folder that is not heed output (or a recheck of a non-heed
+            dataset), a part that cannot be read, or folders that hold no URL at all.
+    """
+    if not dirs:
+        raise ConfigError("heed card needs at least one heed output folder")
+    folders = [_open_folder(Path(d)) for d in dirs]
+    tables: list[pa.Table] = []
+    kept_decisions: set[str] = set()
+    per_source_events: list[int] = []
+    for i, folder in enumerate(folders):
+        found, kept = _folder_events(folder, i)
+        tables.extend(found)
+        kept_decisions |= kept
+        per_source_events.append(sum(t.num_rows for t in found))
+    events = pa.concat_tables(tables) if tables else _EVENT_SCHEMA.empty_table()
+    if events.num_rows == 0:
+        raise ConfigError(
+            f"{', '.join(str(d) for d in dirs)}: no URL in these folders (nothing to describe)"
+        )
+    merged = _merge(events)
+    kept_without_record = len(
+        kept_decisions - set(events.filter(events.column("kept")).column("url").to_pylist())
+    )
+
+    kept_t = merged.filter(merged.column("kept"))
+    excluded_t = merged.filter(pc.invert(merged.column("kept")))
+    n_kept, n_excl = kept_t.num_rows, excluded_t.num_rows
+    body_bytes = pc.sum(kept_t.column("body_bytes")).as_py() or 0
+    text_bytes = pc.sum(kept_t.column("text_bytes")).as_py() or 0
+
+    by_reason = _count_codes(excluded_t, family=False)
+    by_signal = _count_codes(excluded_t, family=True)
+    no_reason = (
+        pc.sum(
+            pc.cast(pc.equal(pc.list_value_length(excluded_t.column("reasons")), 0), pa.int64())
+        ).as_py()
+        or 0
+        if n_excl
+        else 0
+    )
+
+    hosts = _per_key(merged, merged.column("host"), "host")
+    hosts.sort(key=lambda h: (-h["kept"], -h["excluded"], h["host"]))
+    domain_col = pa.array(
+        [registrable_domain(h) for h in merged.column("host").to_pylist()], pa.string()
+    )
+    domains = _per_key(merged, domain_col, "domain")
+    domains.sort(key=lambda d: (-d["kept_body_bytes"], -d["kept"], d["domain"]))
+
+    has_language = False
+    attribution: dict[str, int] = {}
+    for folder in folders:
+        for _, path in part_files(folder.path / "records"):
+            names = pq.read_schema(path).names
+            has_language = has_language or "language" in names
+            for c in ATTRIBUTION_COLUMNS:
+                if c in names:
+                    attribution.setdefault(c, 0)
+    if attribution and n_kept:
+        flat = pc.list_flatten(kept_t.column("attribution").combine_chunks())
+        for value, count in _value_counts(pa.table({"a": flat}), "a", "").items():
+            attribution[value] = count
+
+    redactions_present = any(
+        "redactions" in pq.read_schema(p).names
+        for f in folders
+        for _, p in part_files(f.path / "records")
+    )
+    configured: set[str] = set()
+    sources = [_source(f) for f in folders]
+    for s in sources:
+        configured.update(str(x) for x in s["config"].get("redact") or [])
+    winning = _value_counts(pa.table({"s": pc.cast(merged.column("source"), pa.string())}), "s", "")
+    for i, s in enumerate(sources):
+        s["urls"] = per_source_events[i]
+        s["winning"] = winning.get(str(i), 0)
+
+    versions = {str(r["engine_version"]) for s in sources for r in s["runs"] if r["engine_version"]}
+    fetched = kept_t.column("fetched_at")
+    return CardStats(
+        name=name or Path(dirs[0]).resolve().name,
+        sources=sources,
+        merge={
+            "rule": "latest event per URL (fetched_at, decided_at or checked_at); "
+            "on equal times the exclusion",
+            "events": events.num_rows,
+            "urls": merged.num_rows,
+            "duplicates": events.num_rows - merged.num_rows,
+            "kept_decisions_without_record": kept_without_record,
+        },
+        totals={
+            "urls": merged.num_rows,
+            "kept": n_kept,
+            "excluded": n_excl,
+            "kept_body_bytes": body_bytes,
+            "kept_text_bytes": text_bytes,
+        },
+        period={
+            "first_fetched_at": _iso(pc.min(fetched).as_py()) if n_kept else None,
+            "last_fetched_at": _iso(pc.max(fetched).as_py()) if n_kept else None,
+            "first_event_at": _iso(pc.min(merged.column("t")).as_py()),
+            "last_event_at": _iso(pc.max(merged.column("t")).as_py()),
+        },
+        exclusions={
+            "by_reason": {k: {"urls": v, "share": _share(v, n_excl)} for k, v in by_reason.items()},
+            "by_signal": {k: {"urls": v, "share": _share(v, n_excl)} for k, v in by_signal.items()},
+            "by_stage": _value_counts(excluded_t, "stage", "unknown"),
+            "no_reason": no_reason,
+        },
+        licenses=_value_counts(kept_t, "license", "none"),
+        languages=_value_counts(kept_t, "language", "unknown") if has_language else None,
+        attribution=attribution,
+        redaction={
+            "configured": sorted(configured),
+            "replacements": (pc.sum(kept_t.column("redactions")).as_py() or 0)
+            if redactions_present
+            else None,
+        },
+        hosts=hosts,
+        domains=domains,
+        top_domains=_top(domains),
+        timeline=_timeline(merged),
+        engine_versions=sorted(versions),
+    )
