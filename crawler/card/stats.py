@@ -42,12 +42,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _pc
 import pyarrow.parquet as pq
 
 from filters import ConfigError
 
 from .._output_parts import part_files
+
+#: pyarrow.compute, untyped: its stubs cannot follow arrays through compute functions.
+pc: Any = _pc
 
 __all__ = ["ATTRIBUTION_COLUMNS", "CardStats", "collect", "config_sha256", "registrable_domain"]
 
@@ -58,24 +61,23 @@ ATTRIBUTION_COLUMNS = ("author", "publisher", "site_name", "published_at", "lang
 SME_DOMAIN_CAP = 1000
 
 _UTC_US = pa.timestamp("us", tz="UTC")
-_EVENT_SCHEMA = pa.schema(
-    [
-        ("url", pa.string()),
-        ("host", pa.string()),
-        ("t", _UTC_US),
-        ("kept", pa.bool_()),
-        ("reasons", pa.list_(pa.string())),
-        ("stage", pa.string()),
-        ("license", pa.string()),
-        ("body_bytes", pa.int64()),
-        ("text_bytes", pa.int64()),
-        ("fetched_at", _UTC_US),
-        ("language", pa.string()),
-        ("redactions", pa.int64()),
-        ("attribution", pa.list_(pa.string())),  # the attribution columns this row has set
-        ("source", pa.int32()),
-    ]
-)
+_EVENT_FIELDS: list[tuple[str, Any]] = [
+    ("url", pa.string()),
+    ("host", pa.string()),
+    ("t", _UTC_US),
+    ("kept", pa.bool_()),
+    ("reasons", pa.list_(pa.string())),
+    ("stage", pa.string()),
+    ("license", pa.string()),
+    ("body_bytes", pa.int64()),
+    ("text_bytes", pa.int64()),
+    ("fetched_at", _UTC_US),
+    ("language", pa.string()),
+    ("redactions", pa.int64()),
+    ("attribution", pa.list_(pa.string())),  # the attribution columns this row has set
+    ("source", pa.int32()),
+]
+_EVENT_SCHEMA = pa.schema(_EVENT_FIELDS)
 _RECORD_NEEDS = ("url", "host", "fetched_at", "license", "body", "text")
 _DECISION_NEEDS = ("url", "host", "decided_at", "allowed", "reasons", "stage")
 _REMOVAL_NEEDS = ("url", "host", "reasons", "stage", "checked_at")
@@ -235,17 +237,17 @@ def _batches(path: Path, need: Sequence[str], optional: Sequence[str]) -> Iterat
         raise ConfigError(f"{path}: cannot be read as Parquet ({e})") from e
 
 
-def _string_col(batch: pa.RecordBatch, name: str) -> pa.Array:
+def _string_col(batch: pa.RecordBatch, name: str) -> Any:
     if name not in batch.schema.names:
         return pa.nulls(batch.num_rows, pa.string())
     return pc.cast(batch.column(name), pa.string())
 
 
-def _ts(batch: pa.RecordBatch, name: str) -> pa.Array:
+def _ts(batch: pa.RecordBatch, name: str) -> Any:
     return pc.cast(batch.column(name), _UTC_US)
 
 
-def _null_ints(n: int) -> pa.Array:
+def _null_ints(n: int) -> Any:
     return pa.nulls(n, pa.int64())
 
 
@@ -286,13 +288,14 @@ def _record_events(folder: _Folder, source: int, t: datetime | None) -> Iterator
 
 def _excluded_events(
     path: Path, need: Sequence[str], time_col: str, source: int, only_denied: bool
-) -> Iterator[tuple[pa.Table, int]]:
+) -> Iterator[tuple[pa.Table, list[str]]]:
+    """Excluded rows as events, with the URLs of the allowed rows skipped (``only_denied``)."""
     for _, part in part_files(path):
         for batch in _batches(part, need, ()):
-            kept_rows = 0
+            kept_urls: list[str] = []
             if only_denied:
                 allowed = batch.column("allowed")
-                kept_rows = pc.sum(pc.cast(allowed, pa.int64())).as_py() or 0
+                kept_urls = [str(u) for u in batch.filter(allowed).column("url").to_pylist()]
                 batch = batch.filter(pc.invert(allowed))
             n = batch.num_rows
             yield (
@@ -315,7 +318,7 @@ def _excluded_events(
                     },
                     schema=_EVENT_SCHEMA,
                 ),
-                kept_rows,
+                kept_urls,
             )
 
 
@@ -333,15 +336,11 @@ def _folder_events(folder: _Folder, source: int) -> tuple[list[pa.Table], set[st
     kept_decisions: set[str] = set()
     if folder.kind == "crawl":
         tables.extend(_record_events(folder, source, None))
-        for table, _kept in _excluded_events(
-            folder.path / "decisions", (*_DECISION_NEEDS,), "decided_at", source, True
+        for table, kept in _excluded_events(
+            folder.path / "decisions", _DECISION_NEEDS, "decided_at", source, True
         ):
             tables.append(table)
-        for _, part in part_files(folder.path / "decisions"):
-            for batch in _batches(part, ("url", "allowed"), ()):
-                kept_decisions.update(
-                    batch.filter(batch.column("allowed")).column("url").to_pylist()
-                )
+            kept_decisions.update(kept)
         return tables, kept_decisions
     checked = folder.run.get("checked_at") or folder.run.get("finished_at")
     if checked is None:
@@ -393,11 +392,14 @@ def _count_codes(excluded: pa.Table, family: bool) -> dict[str, int]:
         codes = pc.list_element(pc.split_pattern(codes, ".", max_splits=1), 0)
     table = pa.table({"code": codes, "row": parents})
     grouped = table.group_by("code").aggregate([("row", "count_distinct")])
-    pairs = zip(
-        grouped.column("code").to_pylist(),
-        grouped.column("row_count_distinct").to_pylist(),
-        strict=True,
-    )
+    pairs = [
+        (str(code), int(n or 0))
+        for code, n in zip(
+            grouped.column("code").to_pylist(),
+            grouped.column("row_count_distinct").to_pylist(),
+            strict=True,
+        )
+    ]
     return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
 
 
@@ -410,7 +412,7 @@ def _value_counts(table: pa.Table, column: str, null_as: str) -> dict[str, int]:
     return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
 
 
-def _per_key(merged: pa.Table, key: pa.Array, name: str) -> list[dict[str, Any]]:
+def _per_key(merged: pa.Table, key: Any, name: str) -> list[dict[str, Any]]:
     table = pa.table(
         {
             name: key,
@@ -484,7 +486,7 @@ def _runs(run: dict[str, Any]) -> list[dict[str, Any]]:
     for r in chain:
         if not r:
             continue
-        config = r.get("config") if isinstance(r.get("config"), dict) else {}
+        config: dict[str, Any] = r["config"] if isinstance(r.get("config"), dict) else {}
         out.append(
             {
                 "run_id": r.get("crawl_id") or r.get("run_id"),
@@ -499,7 +501,7 @@ def _runs(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _source(folder: _Folder) -> dict[str, Any]:
     run = folder.run
-    config = run.get("config") if isinstance(run.get("config"), dict) else {}
+    config: dict[str, Any] = run["config"] if isinstance(run.get("config"), dict) else {}
     return {
         "path": str(folder.path),
         "kind": folder.kind,
