@@ -14,7 +14,13 @@ Choices where the SPEC is silent (conservative: refuse rather than guess):
   that concatenates a whole run into one array never overflows 2 GiB of offsets.
 - Timestamps must be timezone-aware ``datetime`` values; naive ones are refused, because a
   guessed timezone would silently shift audit times. They are stored in UTC, microseconds.
-- ``sha256`` must be the lower-case hex SHA-256 of ``body``; a mismatch is refused.
+- ``sha256`` must be the lower-case hex SHA-256 of ``body``; a mismatch is refused. The one
+  exception is explicit: a row with ``body_kept`` false (``[privacy] keep_body = false``) must
+  have an empty ``body``, and its ``sha256`` is then that of the body as fetched (still 64
+  hex digits; the writer cannot check it, as the body is not there).
+- The columns added in schema version 2 (``OPTIONAL_RECORD_COLUMNS``: attribution, redaction
+  count, ``body_kept``) may be left out of a row: null, and ``body_kept`` true. Every other key
+  is required, so older writers keep working and still cannot drop a column by mistake.
 - ``evidence`` is JSON text: a ``str`` must parse as JSON; a mapping or list is serialised
   (sorted keys, compact, UTF-8).
 - Strings must encode as UTF-8 (lone surrogates are refused: Parquet strings are UTF-8).
@@ -36,6 +42,7 @@ from filters.model import Purpose, Stage
 
 __all__ = [
     "DECISION_SCHEMA",
+    "OPTIONAL_RECORD_COLUMNS",
     "RECORD_SCHEMA",
     "SCHEMA_VERSION",
     "normalize_decision",
@@ -43,7 +50,7 @@ __all__ = [
 ]
 
 #: Stored in every part's schema metadata as ``heed.schema_version``.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _METADATA: dict[bytes | str, bytes | str] = {"heed.schema_version": SCHEMA_VERSION}
 _UTC_US = pa.timestamp("us", tz="UTC")
 
@@ -74,9 +81,28 @@ RECORD_SCHEMA = pa.schema(
         _f("engine_version", pa.string()),
         _f("depth", pa.int16()),
         _f("title", pa.string(), nullable=True),
+        # schema version 2: attribution (filters/_html_attribution.py) and privacy
+        _f("author", pa.string(), nullable=True),
+        _f("publisher", pa.string(), nullable=True),
+        _f("site_name", pa.string(), nullable=True),
+        _f("published_at", pa.string(), nullable=True),
+        _f("language", pa.string(), nullable=True),
+        _f("redactions", pa.int32(), nullable=True),
+        _f("body_kept", pa.bool_()),
     ],
     metadata=_METADATA,
 )
+
+#: Record columns a row may leave out, with the value they then take.
+OPTIONAL_RECORD_COLUMNS: Mapping[str, object] = {
+    "author": None,
+    "publisher": None,
+    "site_name": None,
+    "published_at": None,
+    "language": None,
+    "redactions": None,
+    "body_kept": True,
+}
 
 #: One row per URL considered (SPEC.md §6 ``decisions/``). Never any page content.
 DECISION_SCHEMA = pa.schema(
@@ -99,6 +125,7 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PURPOSES = frozenset(p.value for p in Purpose)
 _STAGES = frozenset(s.value for s in Stage)
 _INT16 = (-(2**15), 2**15 - 1)
+_INT32 = (-(2**31), 2**31 - 1)
 
 
 def _string(name: str, value: object) -> str:
@@ -123,12 +150,18 @@ def _bool(name: str, value: object) -> bool:
     return value
 
 
-def _int16(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"column {name!r}: expected int, got {type(value).__name__}")
-    if not _INT16[0] <= value <= _INT16[1]:
-        raise ValueError(f"column {name!r}: {value} is outside int16")
-    return int(value)
+def _int(bounds: tuple[int, int], kind: str) -> Callable[[str, object], int]:
+    def check(name: str, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"column {name!r}: expected int, got {type(value).__name__}")
+        if not bounds[0] <= value <= bounds[1]:
+            raise ValueError(f"column {name!r}: {value} is outside {kind}")
+        return int(value)
+
+    return check
+
+
+_int16 = _int(_INT16, "int16")
 
 
 def _timestamp(name: str, value: object) -> datetime:
@@ -176,6 +209,7 @@ _BY_TYPE: dict[pa.DataType, _Check] = {
     pa.large_binary(): _binary,
     pa.bool_(): _bool,
     pa.int16(): _int16,
+    pa.int32(): _int(_INT32, "int32"),
     _UTC_US: _timestamp,
 }
 _SPECIAL: dict[str, _Check] = {
@@ -195,12 +229,18 @@ _DECISION_CHECKS = _checks(DECISION_SCHEMA)
 
 
 def _normalize(
-    kind: str, checks: dict[str, tuple[_Check, bool]], row: Mapping[str, Any], crawl_id: str
+    kind: str,
+    checks: dict[str, tuple[_Check, bool]],
+    row: Mapping[str, Any],
+    crawl_id: str,
+    optional: Mapping[str, object] | None = None,
 ) -> dict[str, Any]:
     if not isinstance(row, Mapping):
         raise ValueError(f"{kind} row: expected a mapping, got {type(row).__name__}")
     keys = set(row)
-    missing = sorted(set(checks) - keys - {"crawl_id"})
+    if optional:
+        row = {**optional, **row}
+    missing = sorted(set(checks) - keys - {"crawl_id"} - set(optional or ()))
     unknown = sorted(str(k) for k in keys - set(checks))
     if missing or unknown:
         raise ValueError(f"{kind} row: missing keys {missing}, unknown keys {unknown}")
@@ -224,11 +264,16 @@ def normalize_record(row: Mapping[str, Any], crawl_id: str) -> dict[str, Any]:
     Raises:
         ValueError: naming every missing and unknown key, or the first bad column.
     """
-    out = _normalize("record", _RECORD_CHECKS, row, crawl_id)
+    out = _normalize("record", _RECORD_CHECKS, row, crawl_id, OPTIONAL_RECORD_COLUMNS)
     if not _SHA256.fullmatch(out["sha256"]):
         raise ValueError("record row: column 'sha256' must be 64 lower-case hex digits")
-    if hashlib.sha256(out["body"]).hexdigest() != out["sha256"]:
+    if not out["body_kept"]:
+        if out["body"]:
+            raise ValueError("record row: 'body_kept' is false but the body is not empty")
+    elif hashlib.sha256(out["body"]).hexdigest() != out["sha256"]:
         raise ValueError("record row: column 'sha256' does not match the body")
+    if out["redactions"] is not None and out["redactions"] < 0:
+        raise ValueError("record row: column 'redactions' must not be negative")
     return out
 
 

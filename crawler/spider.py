@@ -32,6 +32,8 @@ from twisted.python.failure import Failure
 import filters
 from filters import ReasonCode, Stage
 from filters.engine import denied, evidence_json
+from filters.html import Attribution
+from filters.redact import redact, region_guess
 from filters.urls import check_url, resolve_dot_segments
 
 from .middlewares import HeedDenied
@@ -205,30 +207,43 @@ class HeedSpider(scrapy.Spider):
     ) -> dict[str, Any]:
         body = response.body
         if page.html is not None:
-            text, title = page.html.text, page.html.title
+            text, title, who = page.html.text, page.html.title, page.html.attribution
         else:
             text, title = body.decode(_charset(response), errors="replace"), None
+            who = _NO_ATTRIBUTION
+        host = urlsplit(url).hostname or ""
+        cfg = self.ctx.cfg
+        redactions = None
+        if cfg.redact:  # after the decision, on the text written: never changes a decision
+            text, redactions = redact(text, cfg.redact, region_guess(host, who.language))
         lic = decision.license
         return {
             "url": url,
             "final_url": response.url,
-            "host": urlsplit(url).hostname or "",
+            "host": host,
             "fetched_at": datetime.now(UTC),
             "http_status": response.status,
             "content_type": page.response.headers.get("content-type") or "",
-            "body": body,
+            "body": body if cfg.keep_body else b"",
             "text": text,
-            "sha256": hashlib.sha256(body).hexdigest(),
+            "sha256": hashlib.sha256(body).hexdigest(),  # of the body as fetched, kept or not
             "license": lic.license,
             "license_url": lic.url,
             "license_source": lic.source,
             "license_conflict": lic.conflict,
-            "purpose": self.ctx.cfg.purpose.value,
+            "purpose": cfg.purpose.value,
             "evidence": evidence_json(decision, self.ctx.engine, response.meta.get("heed_site")),
             "crawl_id": self.ctx.crawl_id,
             "engine_version": filters.__version__,
             "depth": response.meta.get("heed_depth", 0),
             "title": title,
+            "author": who.author,
+            "publisher": who.publisher,
+            "site_name": who.site_name,
+            "published_at": who.published_at,
+            "language": who.language,
+            "redactions": redactions,
+            "body_kept": cfg.keep_body,
             "_decision": decision,
         }
 
@@ -250,6 +265,8 @@ class HeedSpider(scrapy.Spider):
         )
         self.recorder.record(url, decision, request=request, final_url=request.url)
 
+
+_NO_ATTRIBUTION = Attribution()
 
 #: Links asked of the registry in one lookup (the HTTP client splits larger batches too).
 _BATCH = 500
