@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
-from ..model import DocState, DocumentInfo, FetchOutcome, Signal, SignalResult
+from ..ai_agents import shipped_agent_list
+from ..model import DocState, DocumentInfo, FetchOutcome, Purpose, Signal, SignalResult
 from ..patterns import NO_PATTERNS, PathPatterns
 from ..reasons import ReasonCode
 from ._grammar import ExtensionRule, parse_file, url_host
@@ -240,8 +240,11 @@ def extension_rules(
 
 
 @cache
-def default_ai_agents() -> tuple[str, ...]:
-    """The default ``ai_agents`` list of SPEC.md §3.2, from ``filters/data/ai_agents.txt``."""
-    text = resources.files("filters").joinpath("data/ai_agents.txt").read_text("utf-8")
-    tokens = (line.split("#", 1)[0].strip() for line in text.splitlines())
-    return tuple(t for t in tokens if t)
+def default_ai_agents(purpose: Purpose = Purpose.TRAIN_AI) -> tuple[str, ...]:
+    """The default ``ai_agents`` of a run for ``purpose`` (SPEC.md §3.2).
+
+    The shipped list (``filters/ai_agents.py``, ``filters/data/ai_agents.json``): the training
+    tokens for ``train-ai`` (the SPEC's 14 first), the AI-input tokens for ``ai-input``, none
+    for ``search``. A configured ``ai_agents`` replaces it.
+    """
+    return shipped_agent_list().for_purpose(purpose)
