@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from filters import ConfigError, Mode, Purpose
+from filters.blocklist import EMPTY_BLOCKLIST, Blocklist
 from filters.engine import EngineConfig
 from filters.license import DEFAULT_OPEN_LICENSES
 from filters.robots import DEFAULT_MAX_BYTES, default_ai_agents
@@ -48,7 +49,11 @@ class RunConfig:
     purpose: Purpose = Purpose.TRAIN_AI
     mode: Mode = Mode.OPT_OUT
     on_signal_error: str = "deny"
-    ai_agents: tuple[str, ...] = field(default_factory=default_ai_agents)
+    #: ``[policy] ai_agents`` as configured; None: the shipped list for ``purpose``.
+    ai_agents_override: tuple[str, ...] | None = None
+    #: The tokens the run evaluates (SPEC.md §3.2): ``ai_agents_override`` when set, else
+    #: ``default_ai_agents(purpose)``; derived again whenever ``purpose`` changes.
+    ai_agents: tuple[str, ...] = field(init=False)
     honor_noarchive: bool = False
     open_licenses: tuple[str, ...] = DEFAULT_OPEN_LICENSES
     blocklists: tuple[str, ...] = ()
@@ -74,8 +79,22 @@ class RunConfig:
     resume: bool = True
     source: str | None = None
 
-    def engine(self) -> EngineConfig:
-        """The policy half, for ``filters.engine``."""
+    def __post_init__(self) -> None:
+        agents = self.ai_agents_override
+        object.__setattr__(
+            self, "ai_agents", agents if agents is not None else default_ai_agents(self.purpose)
+        )
+
+    def engine(self, blocklist: Blocklist | None = None) -> EngineConfig:
+        """The policy half, for ``filters.engine``; ``blocklist`` is the parsed
+        ``[policy] blocklists`` (``crawler/blocklists.py`` reads them).
+
+        Raises:
+            ConfigError: blocklists are configured but none was given (an evaluator built
+                without the operator's lists would request listed hosts).
+        """
+        if self.blocklists and blocklist is None:
+            raise ConfigError("[policy] blocklists: configured but not loaded")
         return EngineConfig(
             product_token=self.product_token,
             purpose=self.purpose,
@@ -85,11 +104,16 @@ class RunConfig:
             honor_noarchive=self.honor_noarchive,
             open_licenses=self.open_licenses,
             max_crawl_delay=self.max_crawl_delay,
+            blocklist=blocklist if blocklist is not None else EMPTY_BLOCKLIST,
         )
 
     def with_overrides(self, **changes: Any) -> RunConfig:
-        """A copy with command-line overrides applied (None values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with command-line overrides applied (None values are ignored); an
+        ``ai_agents`` override sets ``ai_agents_override``."""
+        kept = {k: v for k, v in changes.items() if v is not None}
+        if "ai_agents" in kept:
+            kept["ai_agents_override"] = tuple(kept.pop("ai_agents"))
+        return replace(self, **kept)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view, for ``run.json``."""
@@ -240,7 +264,7 @@ _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
         "purpose": ("purpose", _enum(Purpose)),
         "mode": ("mode", _enum(Mode)),
         "on_signal_error": ("on_signal_error", _on_error),
-        "ai_agents": ("ai_agents", _agents),
+        "ai_agents": ("ai_agents_override", _agents),
         "honor_noarchive": ("honor_noarchive", _bool),
         "open_licenses": ("open_licenses", _strs),
         "blocklists": ("blocklists", _strs),
@@ -383,7 +407,15 @@ def load_config(path: str | Path) -> RunConfig:
     cfg = parse_config(data, source=str(p))
     if cfg.seeds_file and not Path(cfg.seeds_file).is_absolute():
         cfg = replace(cfg, seeds_file=str(p.parent / cfg.seeds_file))
+    if cfg.blocklists:  # files relative to the config's folder, like seeds_file; URLs as is
+        cfg = replace(cfg, blocklists=tuple(_beside(p, s) for s in cfg.blocklists))
     return cfg
+
+
+def _beside(config: Path, source: str) -> str:
+    if source.lower().startswith(("http://", "https://")) or Path(source).is_absolute():
+        return source
+    return str(config.parent / source)
 
 
 def read_seeds(path: str | Path) -> tuple[str, ...]:

@@ -20,8 +20,11 @@ from urllib.parse import urlsplit
 
 import filters
 from filters import Decision
+from filters.ai_agents import agents_provenance
+from filters.blocklist import Blocklist
 from filters.engine import EngineConfig, Evaluator
 
+from .blocklists import blocklists_info, load_blocklists
 from .config import RunConfig
 from .doccache import DocumentCache, open_document_cache
 from .fetcher import Fetcher
@@ -58,6 +61,7 @@ class RunContext:
     out_dir: Path
     crawl_id: str = field(default_factory=new_crawl_id)
     fresh: bool = False
+    blocklist: Blocklist = field(init=False)  # [policy] blocklists, read once at the start
     engine: EngineConfig = field(init=False)
     evaluator: Evaluator = field(init=False)  # the run's one evaluator: it owns every memo
     answers: RegistryAnswers = field(init=False)  # the registry's answers, batched
@@ -82,7 +86,10 @@ class RunContext:
     _decided: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.engine = self.cfg.engine()
+        # Before anything else: a list that cannot be read stops the run (ConfigError, exit 2)
+        # before the output folder is opened or anything is fetched.
+        self.blocklist = load_blocklists(self.cfg)
+        self.engine = self.cfg.engine(self.blocklist)
         self.evaluator = Evaluator(self.engine)
         self.answers = RegistryAnswers(None, configured=self._registry_configured())
         self.writer = RunWriter(
@@ -227,7 +234,13 @@ class RunContext:
             "crawl_id": self.crawl_id,
             "engine_version": filters.__version__,
             "config": self.cfg.as_dict(),
-            "ai_agents": list(self.cfg.ai_agents),
+            "ai_agents": list(self.engine.ai_agents),  # the list the run evaluated
+            "ai_agents_source": agents_provenance(
+                self.engine.purpose,
+                self.engine.ai_agents,
+                configured=self.cfg.ai_agents_override is not None,
+            ),
+            "blocklists": blocklists_info(self.blocklist),
             "purpose": self.cfg.purpose.value,
             "mode": self.cfg.mode.value,
             "started_at": self.started_at.isoformat(),

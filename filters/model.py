@@ -83,6 +83,7 @@ class Signal(StrEnum):
     FETCH = "fetch"
     POLITENESS = "politeness"
     MODE = "mode"
+    BLOCKLIST = "blocklist"
 
 
 class FetchErrorKind(StrEnum):

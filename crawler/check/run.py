@@ -54,6 +54,7 @@ from filters.engine import (
 from filters.urls import resolve_dot_segments
 
 from .. import netguard
+from ..blocklists import load_blocklists
 from ..config import RunConfig
 from ..doccache import open_document_cache
 from ..fetcher import Fetcher
@@ -135,6 +136,7 @@ class Checker:
         method: str = "GET",
         memo_addresses: bool = False,
         notes: bool = True,
+        max_keepalive: int | None = None,
     ) -> None:
         """``method="HEAD"`` reads only a page's headers (a server refusing HEAD with 405 or
         501 is asked with GET); ``memo_addresses`` checks each host's addresses once per run
@@ -146,7 +148,9 @@ class Checker:
         self._memo_addresses = memo_addresses
         self._refusals: dict[str, Exception | None] = {}
         self._notes = notes
-        self.engine = cfg.engine()
+        # [policy] blocklists are read here, once per checker (ConfigError if one cannot be).
+        self.blocklist = load_blocklists(cfg)
+        self.engine = cfg.engine(self.blocklist)
         self.evaluator = Evaluator(self.engine)
         self.subs = substitutes or Substitutes()
         self.registry = registry
@@ -159,6 +163,7 @@ class Checker:
             timeout=cfg.download_timeout,
             allow_private=cfg.allow_private_networks,
             max_connections=max(cfg.concurrency, 1),
+            max_keepalive=max_keepalive,
         )
         # The document cache on disk ([network] document_cache; heed recheck's default):
         # never for substituted (offline) documents, which are not the site's.

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from .. import aitxt, html, license, registry, robots, rsl, tdmrep
+from ..blocklist import EMPTY_BLOCKLIST, Blocklist
 from ..model import (
     Decision,
     FetchOutcome,
@@ -42,6 +43,7 @@ SIGNAL_PURPOSES: Mapping[Signal, frozenset[Purpose]] = {
     Signal.FETCH: _ALL,
     Signal.POLITENESS: _ALL,
     Signal.MODE: _ALL,
+    Signal.BLOCKLIST: _ALL,
 }
 
 #: Denials that ``on_signal_error = "ignore"`` can never lift: RFC 9309 §2.3.1.4 mandates a
@@ -66,6 +68,9 @@ class EngineConfig:
     open_licenses: tuple[str, ...] = license.DEFAULT_OPEN_LICENSES
     max_crawl_delay: float = 30.0
     kept_types: tuple[str, ...] = DEFAULT_KEPT_TYPES
+    #: The operator's domain blocklists (``[policy] blocklists``, read by the crawler): a
+    #: listed host is denied ``blocklist.listed`` before anything is requested from it.
+    blocklist: Blocklist = EMPTY_BLOCKLIST
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,35 @@ from ..registry.answer import Answer, RegistryAnswer
 from ._core import _AI, _NO_LICENSE, EngineConfig, SiteSignals, _fold, _registry_result
 from ._pathclass import SiteClasses, build_site_classes
 
+# --------------------------------------------------------------------------- blocklists
+
+
+def blocklisted(url: str, cfg: EngineConfig) -> Decision | None:
+    """The ``blocklist.listed`` denial when ``url``'s host, or a parent domain of it, is on
+    one of the run's domain blocklists (SPEC.md §5), else None.
+
+    The decision rests on the configuration alone: nothing of the host is consulted (its
+    robots.txt is never requested), so its evidence is the one blocklist result (``raw``: the
+    matching entry, ``source``: the list). Every purpose and mode; ``on_signal_error`` has no
+    say, since this is a deny, not an error."""
+    blocklist = cfg.blocklist
+    if not blocklist.lists:
+        return None
+    found = blocklist.match_url(url)
+    if found is None:
+        return None
+    entry, source = found
+    result = SignalResult(
+        Signal.BLOCKLIST,
+        Verdict.DENY,
+        (ReasonCode.BLOCKLIST_LISTED,),
+        raw=entry,
+        source=source,
+        detail=f"{entry} (in {source})",
+    )
+    return Decision(False, Stage.PRE_FETCH, (ReasonCode.BLOCKLIST_LISTED,), (result,), _NO_LICENSE)
+
+
 # --------------------------------------------------------------------------- pre-fetch
 
 
@@ -214,7 +243,13 @@ def decide_pre_fetch(
     the reasons list everything that applies. With a ``memo``, the site documents' results are
     reused for URLs of the same path class (``_pathclass``); without one, or for a URL that is
     not simple, everything is evaluated afresh. The registry is asked for every URL.
+
+    A URL whose host is on a configured domain blocklist is denied by that alone
+    (:func:`blocklisted`), as the consent gate denies it before it loads any site document.
     """
+    listed = blocklisted(url, cfg)
+    if listed is not None:
+        return listed
     license_urls = site.robots.license_urls
     rsls = tuple(site.rsl.get(u) for u in license_urls) if license_urls else ()
     classes = site_classes(site, memo, rsls) if memo is not None else None

@@ -24,7 +24,7 @@ from ._core import EngineConfig, PageSignals, SiteSignals
 from ._pathclass import SiteClasses
 from ._post import HeaderMemo, decide_post_fetch, evaluate_headers, inspect_response
 from ._post import rsl_urls_needed as _rsl_urls_needed
-from ._pre import PreFetchMemo, decide_pre_fetch, site_classes
+from ._pre import PreFetchMemo, blocklisted, decide_pre_fetch, site_classes
 
 __all__ = ["Evaluator"]
 
@@ -48,6 +48,11 @@ class Evaluator:
         return f"Evaluator({self.cfg!r})"
 
     # ---------------------------------------------------------------- pre-fetch
+
+    def blocklisted(self, url: str) -> Decision | None:
+        """The ``blocklist.listed`` denial of ``url`` (its host is on a configured domain
+        blocklist), or None; the consent gate asks this before anything else."""
+        return blocklisted(url, self.cfg)
 
     def decide_pre_fetch(
         self,

@@ -9,6 +9,7 @@ statuses.
 
 The order, for the URL and again for every redirect hop (each against its own origin)::
 
+    (the configured domain blocklists)  --listed-->  Done(blocklist.listed)
     CheckAddress(url)  --blocked / unresolvable-->  Done(fetch.blocked-address / fetch.error)
       | address_ok()
     NeedSite(origin)   site documents of the origin (robots.txt, ai.txt, tdmrep.json, RSL)
@@ -22,6 +23,10 @@ The order, for the URL and again for every redirect hop (each against its own or
     NeedRsl(urls)      RSL documents the response names (only when it names some)
       | rsl(documents)
     Done(post-fetch decision)
+
+The blocklists come first, before the address check: a listed host is not even resolved, and
+nothing (robots.txt included) is requested from it; a gate for a listed URL starts at
+:class:`Done`, and a redirect to a listed host ends there.
 
 A step fed the wrong answer, or a step that fails inside (a bug), ends in :class:`Done` with
 ``fetch.error`` and the detail "internal error": the URL is excluded and recorded like any
@@ -199,10 +204,11 @@ class Gate:
         self._answer: RegistryAnswer | None = None
         self._pre: Decision | None = None
         self._status: int | None = None
-        self._step: Step = CheckAddress(url)
         self._now = now
         self._fetch = fetch
         self._origin = origin
+        self._step: Step = CheckAddress(url)
+        self._step = self._first(url)
 
     def __repr__(self) -> str:
         return f"<Gate {self.url!r} at {type(self._step).__name__}>"
@@ -293,6 +299,16 @@ class Gate:
 
     # ---------------------------------------------------------------- the order
 
+    def _first(self, url: str) -> Step:
+        """The first step for ``url``: denied when its host is blocklisted, else its address."""
+        try:
+            listed = self._evaluator.blocklisted(url)
+        except Exception as e:  # a bug must exclude the URL, never keep or lose it
+            return self._internal_error(e)
+        if listed is not None:
+            return self._done(listed)
+        return CheckAddress(url)
+
     def _address_ok(self) -> Step:
         origin, self._origin = self._origin, None  # the caller's, for the first hop only
         return NeedSite(origin if origin is not None else origin_of(self.url))
@@ -355,7 +371,7 @@ class Gate:
         self.url, self.hops = step.url, step.hops
         self._site = self._answer = self._pre = None
         self.page = None
-        return CheckAddress(step.url)
+        return self._first(step.url)
 
     def _rsl_loaded(self, documents: Mapping[str, rsl.RslPolicy]) -> Step:
         return self._post_fetch(documents)
