@@ -4,7 +4,9 @@
 ``lxml.html`` and returns every signal heed reads from it as a frozen ``HtmlSignals``: robots
 and bot-named metas (for ``xrobots.evaluate_meta``), TDMRep metas (§3.5 step 3), licence
 candidates as absolute URLs (§4; normalisation to SPDX happens elsewhere), RSL links (§3.9),
-links to follow, the visible text and the title. ``link_header_licenses`` reads licence
+links to follow, the visible text and the title, and the page's attribution (author,
+publisher, site name, publication date, language: ``_html_attribution``, fed by the same
+pass). ``link_header_licenses`` reads licence
 candidates from ``Link`` headers (§3.7).
 
 Never raises on content. A page that cannot be read at all comes back with ``error`` set (the
