@@ -84,7 +84,12 @@ class Fetcher:
         allow_private: bool,
         max_connections: int = 64,
         politeness: PolitenessState | None = None,
+        max_keepalive: int | None = None,
     ) -> None:
+        """``max_keepalive`` bounds the idle connections kept open (default: up to
+        ``max_connections``). httpcore scans every pooled connection each time it hands one
+        out, so a fetcher that talks to thousands of origins a few requests each (``heed
+        recheck``) keeps few idle ones: the scan stays short."""
         self.timeout = timeout
         self.guard = AddressGuard(allow_private=allow_private, timeout=timeout)
         self.politeness: PolitenessState = (
@@ -96,7 +101,9 @@ class Fetcher:
             follow_redirects=False,
             transport=netguard.async_transport(
                 allow_private=allow_private,
-                limits=httpx.Limits(max_connections=max_connections),
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_keepalive
+                ),
             ),
             trust_env=False,
         )

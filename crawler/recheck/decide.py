@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import queue
+import threading
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -160,7 +162,8 @@ class Decider:
 def make_checker(cfg: RunConfig, refetch: str) -> Checker:
     """The ``Checker`` a recheck decides with."""
     method = "HEAD" if refetch == "headers" else "GET"
-    return Checker(cfg, method=method, memo_addresses=True, notes=False)
+    # Thousands of origins, a few requests each: few idle connections (see Fetcher).
+    return Checker(cfg, method=method, memo_addresses=True, notes=False, max_keepalive=8)
 
 
 # --------------------------------------------------------------------------- processes
@@ -170,11 +173,26 @@ def _worker(cfg: RunConfig, refetch: str, conn: Connection) -> None:
     asyncio.run(_serve(cfg, refetch, conn))
 
 
+def _read(conn: Connection, inbox: queue.Queue[Any]) -> None:
+    """Drain the parent's requests as they come (a thread): the parent's sends never wait for
+    this worker to finish a batch, so it can send the next batch while this one is decided."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            message = None
+        inbox.put(message)
+        if message is None:
+            return
+
+
 async def _serve(cfg: RunConfig, refetch: str, conn: Connection) -> None:
+    inbox: queue.Queue[Any] = queue.Queue()
+    threading.Thread(target=_read, args=(conn, inbox), daemon=True).start()
     async with make_checker(cfg, refetch) as checker:
         decider = Decider(checker, refetch)
         while True:
-            message = await asyncio.to_thread(conn.recv)
+            message = await asyncio.to_thread(inbox.get)
             if message is None:
                 break
             urls, origins = message
@@ -201,17 +219,19 @@ class WorkerPool:
             self._conns.append(parent)
             self._procs.append(proc)
 
-    def decide(
-        self, parts: Sequence[tuple[Sequence[str], Sequence[str]]]
-    ) -> list[tuple[list[RowResult], dict[str, dict[str, dict[str, Any]]]]]:
-        """One (urls, origins) part per worker, answered in the same order."""
+    def submit(self, parts: Sequence[tuple[Sequence[str], Sequence[str]]]) -> None:
+        """Send one (urls, origins) part to each worker; :meth:`collect` gets the answers, in
+        submission order (a batch may be submitted before the previous one is collected)."""
         for conn, part in zip(self._conns, parts, strict=True):
             conn.send((list(part[0]), list(part[1])))
+
+    def collect(self) -> list[tuple[list[RowResult], dict[str, dict[str, dict[str, Any]]]]]:
+        """The answers to the oldest submitted parts, one per worker."""
         out = []
         for conn in self._conns:
             try:
                 kind, value = conn.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 raise RuntimeError("a recheck worker process ended unexpectedly") from None
             if kind != "ok":
                 raise RuntimeError(f"a recheck worker failed: {value}")

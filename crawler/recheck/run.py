@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 import time
 from collections import Counter
@@ -180,6 +181,23 @@ class _Progress:
         )
 
 
+@dataclass
+class _Pending:
+    """A batch whose URLs are with the deciders."""
+
+    index: int
+    batch: pa.RecordBatch
+    urls: list[str]
+    invalid: dict[int, str]
+    valid: list[int]
+    origins: list[str]
+    collect: Callable[[], _Decided]
+
+
+#: The authority of a URL: up to its path, query or fragment (where urlsplit cuts the netloc).
+_AUTHORITY = re.compile(r"[^/?#]*").match
+
+
 class _UrlParts:
     """``check_url``, ``origin_of`` and the host of a URL, with the part that depends only on
     its scheme and authority computed once per distinct ``scheme://authority`` (a corpus has
@@ -196,10 +214,7 @@ class _UrlParts:
         start = url.find("://")
         if start < 0 or len(url) > MAX_URL_LENGTH or _CONTROL.search(url):
             return check_url(url) or "unparsable", "", ""
-        end = start + 3
-        while end < len(url) and url[end] not in "/?#":
-            end += 1
-        prefix = url[:end]
+        prefix = url[: _AUTHORITY(url, start + 3).end()]  # type: ignore[union-attr]
         found = self._known.get(prefix)
         if found is None:
             found = self._parse(prefix + "/")
@@ -228,7 +243,7 @@ class _Run:
         dataset: Dataset,
         writer: RecheckWriter,
         options: RecheckOptions,
-        decide: Callable[[list[str], list[str], list[str]], _Decided],
+        decide: Callable[[list[str], list[str], list[str]], Callable[[], _Decided]],
     ) -> None:
         self.cfg, self.dataset, self.writer, self.options = cfg, dataset, writer, options
         self.decide = decide
@@ -240,6 +255,11 @@ class _Run:
         self.urls = _UrlParts()
 
     def batch(self, index: int, batch: pa.RecordBatch) -> None:
+        """Decide and record one batch."""
+        self.finish(self.submit(index, batch))
+
+    def submit(self, index: int, batch: pa.RecordBatch) -> _Pending:
+        """Check the batch's URLs and hand the valid ones to the deciders."""
         column = batch.column(self.dataset.url_column).to_pylist()
         urls = [u if isinstance(u, str) else "" for u in column]
         invalid: dict[int, str] = {}
@@ -255,7 +275,14 @@ class _Run:
                 hosts.append(host)
             else:
                 invalid[i] = problem
-        results, docs = self.decide([urls[i] for i in valid], origins, hosts)
+        collect = self.decide([urls[i] for i in valid], origins, hosts)
+        return _Pending(index, batch, urls, invalid, valid, origins, collect)
+
+    def finish(self, pending: _Pending) -> None:
+        """Record a submitted batch once its decisions are in, and write it."""
+        index, batch, urls, invalid = pending.index, pending.batch, pending.urls, pending.invalid
+        valid, origins = pending.valid, pending.origins
+        results, docs = pending.collect()
         for origin, now in docs.items():
             self.origins.setdefault(origin, _Origin()).now = now
         by_row = dict(zip(valid, zip(results, origins, strict=True), strict=True))
@@ -429,9 +456,16 @@ def _run_batches(
     start = 0
     while start in done:  # the leading batches an earlier run completed are not even read
         start += 1
+    pending: _Pending | None = None
     for index, batch in dataset.batches(options.batch_rows, start=start):
-        if index not in done:
-            run.batch(index, batch)
+        if index in done:
+            continue
+        submitted = run.submit(index, batch)  # the deciders start on it ...
+        if pending is not None:
+            run.finish(pending)  # ... while this process records the previous batch
+        pending = submitted
+    if pending is not None:
+        run.finish(pending)
     writer.write_changes(run.changes())
     run.progress.tick(force=True)
 
@@ -452,7 +486,9 @@ def recheck(
         pool = WorkerPool(cfg, options.refetch, options.workers)
         try:
 
-            def decide_pool(urls: list[str], origins: list[str], hosts: list[str]) -> _Decided:
+            def decide_pool(
+                urls: list[str], origins: list[str], hosts: list[str]
+            ) -> Callable[[], _Decided]:
                 parts: list[tuple[list[str], list[str]]] = [([], []) for _ in range(pool.workers)]
                 where: list[tuple[int, int]] = []
                 for url, origin, host in zip(urls, origins, hosts, strict=True):
@@ -460,11 +496,16 @@ def recheck(
                     where.append((k, len(parts[k][0])))
                     parts[k][0].append(url)
                     parts[k][1].append(origin)
-                answers = pool.decide(parts)
-                docs: dict[str, dict[str, dict[str, Any]]] = {}
-                for _, found in answers:
-                    docs.update(found)
-                return [answers[k][0][j] for k, j in where], docs
+                pool.submit(parts)
+
+                def collect() -> _Decided:
+                    answers = pool.collect()
+                    docs: dict[str, dict[str, dict[str, Any]]] = {}
+                    for _, found in answers:
+                        docs.update(found)
+                    return [answers[k][0][j] for k, j in where], docs
+
+                return collect
 
             run = _Run(cfg, dataset, writer, options, decide_pool)
             _run_batches(run, dataset, writer, options)
@@ -477,8 +518,10 @@ def recheck(
             try:
                 decider = Decider(checker, options.refetch)
 
-                def decide_here(urls: list[str], origins: list[str], hosts: list[str]) -> _Decided:
-                    return runner.run(decider.decide(urls, origins))
+                def decide_here(
+                    urls: list[str], origins: list[str], hosts: list[str]
+                ) -> Callable[[], _Decided]:
+                    return lambda: runner.run(decider.decide(urls, origins))
 
                 run = _Run(cfg, dataset, writer, options, decide_here)
                 _run_batches(run, dataset, writer, options)
