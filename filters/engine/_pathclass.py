@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Protocol
 
 from .._simple_url import ORIGIN, PATH_CHARS, is_verbatim
@@ -46,6 +47,16 @@ class SiteDocument(Protocol):
 
 #: Bound on the classes remembered per site (cleared when full).
 MAX_CLASSES = 1024
+
+
+#: Fullmatch of a simple URL (the module docstring): group 1 its origin, then its path.
+_SIMPLE_URL = re.compile(ORIGIN + PATH_CHARS + "*").fullmatch
+
+
+@lru_cache(maxsize=4096)
+def _prefix_matcher(alternatives: str) -> Callable[[str], re.Match[str] | None]:
+    """The compiled alternatives of a pattern set (a pure function of the string)."""
+    return re.compile(alternatives).match
 
 
 class _PatternSet:
@@ -70,17 +81,11 @@ class _PatternSet:
         ordered = sorted((p for p in plain if is_verbatim(p)), key=lambda p: (-len(p), p))
         alternatives = "|".join(re.escape(p) for p in ordered)
         self._alternatives = alternatives if ordered else None
-        self._longest = re.compile(alternatives).match if ordered else None
+        # The alternatives are tried longest first, so the first that is a prefix of the path
+        # is the longest plain prefix. Sites often share their robots.txt rules: the compiled
+        # expression is shared by value (``_prefix_matcher``).
+        self._longest = _prefix_matcher(alternatives) if ordered else None
         self._special = tuple(rx.match for rx in special.values())
-
-    def url_matcher(self) -> Callable[[str], re.Match[str] | None]:
-        """Fullmatch of a simple URL: group 1 its origin, group 2 the longest plain prefix.
-
-        The alternatives are tried longest first and the rest of a simple path always
-        matches, so the first alternative that is a prefix of the path is the one taken.
-        """
-        longest = f"({self._alternatives})?" if self._alternatives is not None else "()"
-        return re.compile(ORIGIN + longest + PATH_CHARS + "*").fullmatch
 
     def key(self, path: str) -> tuple[object, ...] | str | None:
         longest = self._longest
@@ -90,32 +95,26 @@ class _PatternSet:
             return head
         return (head, *[match(path) is not None for match in self._special])
 
-    def key_with(self, head: str | None, path: str) -> tuple[object, ...] | str | None:
-        """``key(path)`` when the longest plain prefix ``head`` is already known."""
-        if not self._special:
-            return head
-        return (head, *[match(path) is not None for match in self._special])
 
 
 class SiteClasses:
     """The path-class key function of one site, and the results remembered per class."""
 
-    __slots__ = ("_exact", "_lower", "_url", "memo")
+    __slots__ = ("_exact", "_lower", "memo")
 
     def __init__(self, exact: _PatternSet, lower: _PatternSet | None) -> None:
         self._exact = exact
         self._lower = lower
-        self._url = exact.url_matcher()
         self.memo: dict[tuple[object, ...], object] = {}
 
     def key(self, url: str) -> tuple[object, ...] | None:
         """The class of ``url``, or None when ``url`` is not simple (evaluate it in full)."""
-        found = self._url(url)
+        found = _SIMPLE_URL(url)
         if found is None:
             return None
-        origin, head = found.groups()
+        origin = found.group(1)
         path = url[found.end(1) :]
-        exact = self._exact.key_with(head, path)
+        exact = self._exact.key(path)
         if self._lower is None:
             return (origin, exact)
         return (origin, exact, self._lower.key(path.lower()))
