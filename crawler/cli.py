@@ -139,12 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_crawl(sub)
     _add_demo(sub)
+    from .card import cli as card_cli
     from .check import cli as check_cli
     from .recheck import cli as recheck_cli
     from .registry import cli as registry_cli
 
     check_cli.register(sub)
     recheck_cli.register(sub)
+    card_cli.register(sub)
     registry_cli.register(sub)
     return parser
 

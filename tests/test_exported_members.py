@@ -117,6 +117,7 @@ COMMANDS = {
         "--seeds",
     },
     "heed demo": {"--json", "--out"},
+    "heed card": {"--check", "--json", "--name", "--out"},
     "heed recheck": {
         "--batch-rows",
         "--cache",
