@@ -273,3 +273,8 @@ def test_an_unwritable_path_is_an_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputWriteError, match="cannot write"):
         write_card_html(_hostile_stats(), tmp_path / "missing" / "card.html")
     assert not (tmp_path / "missing").exists()
+
+
+def test_the_same_stats_give_the_same_bytes(crawled: tuple[CardStats, Path]) -> None:
+    stats, path = crawled
+    assert render_card_html(stats.as_dict()).encode("utf-8") == path.read_bytes()
