@@ -43,6 +43,7 @@ _SEP = "; "
 
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_TIDY = re.compile(r"\S+(?: \S+)*")
 _LANG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _DATE = re.compile(
     r"(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
@@ -71,6 +72,8 @@ def clean(value: object) -> str | None:
     """``value`` as one bounded line of text, or None when it is not a non-blank string."""
     if not isinstance(value, str):
         return None
+    if len(value) <= MAX_CHARS and value.isprintable() and _TIDY.fullmatch(value):
+        return value  # the usual case: nothing to replace, collapse or cut
     value = _BAD_CHARS.sub(" ", value[: MAX_CHARS * 4])
     value = _SURROGATE.sub("\ufffd", value)
     text = " ".join(value.split())[:MAX_CHARS].rstrip()
@@ -78,7 +81,9 @@ def clean(value: object) -> str | None:
 
 
 def _join(names: list[str]) -> str | None:
-    unique = list(dict.fromkeys(names))[:_MAX_NAMES]
+    """Cleaned, non-blank ``names`` joined (duplicates dropped); None when none is left."""
+    cleaned = (clean(name) for name in names)
+    unique = list(dict.fromkeys(name for name in cleaned if name is not None))[:_MAX_NAMES]
     return clean(_SEP.join(unique)) if unique else None
 
 
@@ -200,11 +205,11 @@ class AttributionCollector:
                 if not isinstance(equiv, str) or equiv.strip().lower() != "content-language":
                     return
                 key = "content-language"
-        if key in _WANTED:
-            text = clean(element.get("content"))
+        if key in _WANTED:  # kept raw: only the winning source is cleaned, in result()
+            content = element.get("content")
             values = self._meta.setdefault(key, [])
-            if text is not None and len(values) < _MAX_NAMES:
-                values.append(text)
+            if isinstance(content, str) and len(values) < _MAX_NAMES:
+                values.append(content)
 
     def jsonld(self, nodes: list[dict[str, Any]]) -> None:
         """The top-level and ``@graph`` objects of one JSON-LD script, in document order."""
@@ -260,15 +265,15 @@ def _in_language(value: Any) -> str | None:
 
 
 def _first(meta: dict[str, list[str]], *keys: str) -> list[str]:
-    """The values of the first of ``keys`` that the page has."""
+    """The values of the first of ``keys`` that the page gives a non-blank value."""
     for key in keys:
-        if meta.get(key):
+        if any(clean(v) is not None for v in meta.get(key, ())):
             return meta[key]
     return []
 
 
 def _one(values: list[str] | None) -> str | None:
-    return values[0] if values else None
+    return next((c for c in map(clean, values or ()) if c is not None), None)
 
 
 def _first_date(values: list[str] | None) -> str | None:
