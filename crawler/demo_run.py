@@ -44,6 +44,8 @@ _DEMO_FILES = re.compile(
     r"(?:\.heed-demo|run\.json|\.run\.json\.tmp|run\.json\.unreadable-.+"
     r"|frontier\.jsonl|demo-registry\.db(?:-wal|-shm|-journal)?)\Z"
 )
+#: What ``heed card`` writes into the demo's ``card/`` folder (the next demo replaces it).
+_CARD_FILES = re.compile(r"[A-Za-z0-9_.-]+\.(?:md|json|html|atom)\Z")
 _PART_FILES = re.compile(r"(?:part-.+\.parquet|\.part-.+\.parquet\.tmp)\Z")
 
 
@@ -97,9 +99,14 @@ def _demo_files(out: Path) -> list[Path]:
     foreign: list[str] = []
     remove: list[Path] = []
     for path in entries:
-        if path.name in ("records", "decisions") and path.is_dir() and not path.is_symlink():
+        if (
+            path.name in ("records", "decisions", "card")
+            and path.is_dir()
+            and not path.is_symlink()
+        ):
+            pattern = _CARD_FILES if path.name == "card" else _PART_FILES
             for part in sorted(path.iterdir()):
-                if _PART_FILES.fullmatch(part.name) and part.is_file():
+                if pattern.fullmatch(part.name) and part.is_file() and not part.is_symlink():
                     remove.append(part)
                 else:
                     foreign.append(f"{path.name}/{part.name}")
@@ -136,6 +143,16 @@ def _prepare(out: Path) -> None:
     )
 
 
+def _write_card(out: Path) -> Path:
+    """``heed card OUT --out OUT/card``: the demo corpus's card, next to it."""
+    from .card.render import render_all, write_card
+    from .card.stats import collect
+
+    card = out / "card"
+    write_card(card, render_all(collect([out], name="heed demo")))
+    return card
+
+
 def run_demo(*, out: str | Path, as_json: bool = False) -> int:
     """Serve the demo web, crawl it into ``out`` and print the outcome; returns an exit code.
 
@@ -155,9 +172,11 @@ def run_demo(*, out: str | Path, as_json: bool = False) -> int:
         summary = run_crawl(cfg, seeds, out=out, progress=not as_json and sys.stderr.isatty())
         rows = _table(out, web)
     code = 1 if summary.get("fatal") else 0
+    card = _write_card(out) if not summary.get("fatal") else None
     if as_json:
         payload: dict[str, Any] = dict(summary)
         payload["pages"] = [{"page": p, "verdict": v, "why": w} for p, v, w in rows]
+        payload["card"] = str(card) if card is not None else None
         print_out(json.dumps(payload, indent=2, sort_keys=True))
     else:
         width = max((len(r[0]) for r in rows), default=10)
@@ -168,5 +187,7 @@ def run_demo(*, out: str | Path, as_json: bool = False) -> int:
             f"{summary['kept']} kept, {summary['excluded']} excluded of "
             f"{summary['considered']} URLs; output in {out}/ (records/, decisions/, run.json)",
         ]
+        if card is not None:
+            lines.append(f"dataset card (heed card): {card}/ (README.md, eu-summary.md, …)")
         print_out("\n".join(lines))
     return code

@@ -117,7 +117,7 @@ COMMANDS = {
         "--seeds",
     },
     "heed demo": {"--json", "--out"},
-    "heed card": {"--check", "--json", "--name", "--out"},
+    "heed card": {"--check", "--crawler-page", "--json", "--name", "--out"},
     "heed recheck": {
         "--batch-rows",
         "--cache",

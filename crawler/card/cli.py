@@ -23,8 +23,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Describe one or more heed output folders (crawls and rechecks; several "
         "merge, the latest decision of a URL counting once) in --out: README.md (a Hugging "
         "Face dataset card), eu-summary.json and eu-summary.md (what a crawl can fill of the "
-        "EU template for the public summary of training content) and card.json (every "
-        "number). With --check, recompute everything from the Parquet and compare with the "
+        "EU template for the public summary of training content), card.html (one "
+        "self-contained page with charts) and card.json (every number); with --crawler-page "
+        "also crawler.html and crawler.atom, the page a crawler operator publishes at its "
+        "contact URL. With --check, recompute everything from the Parquet and compare with the "
         "card in --out instead of writing. Exit 0 when written (or, with --check, equal), 1 "
         "when --check finds differences, 2 on a usage error or a folder that is not heed "
         "output.",
@@ -34,6 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--name", help="the dataset's name (default: the first DIR's name)")
     p.add_argument(
         "--check", action="store_true", help="compare --out with a fresh computation; write nothing"
+    )
+    p.add_argument(
+        "--crawler-page",
+        action="store_true",
+        help="also write crawler.html and crawler.atom (the crawler information page and the "
+        "feed of its changes) into --out",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_card)
@@ -60,6 +68,11 @@ def _cmd_card(args: argparse.Namespace) -> int:
             print_out(f"{out}: every number matches the data")
         return EXIT_DIFFERENT if differences else EXIT_OK
     written = write_card(out, render_all(stats))
+    if args.crawler_page:
+        from .crawler_page import write_crawler_page
+
+        write_crawler_page(stats.sources, out)
+        written += [out / "crawler.html", out / "crawler.atom"]
     t = stats.totals
     if args.json:
         summary = {

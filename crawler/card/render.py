@@ -15,6 +15,7 @@ from pathlib import Path
 from filters import ConfigError
 
 from .eu import eu_summary, render_eu_json, render_eu_md
+from .html import render_card_html
 from .readme import render_readme
 from .stats import CardStats
 
@@ -30,6 +31,7 @@ RENDERERS: dict[str, Callable[[CardStats], str]] = {
     "eu-summary.json": lambda s: render_eu_json(eu_summary(s)),
     "eu-summary.md": lambda s: render_eu_md(eu_summary(s)),
     "card.json": _card_json,
+    "card.html": lambda s: render_card_html(s.as_dict()),
 }
 
 
