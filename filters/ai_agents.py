@@ -27,11 +27,13 @@ from typing import Any
 from .model import Purpose
 
 __all__ = [
+    "CONFIGURED_SOURCE",
     "FUNCTIONS",
     "SPEC_TRAINING_TOKENS",
     "AgentList",
     "AgentListError",
     "AgentToken",
+    "agents_provenance",
     "parse_agent_list",
     "shipped_agent_list",
 ]
@@ -174,3 +176,25 @@ def shipped_agent_list() -> AgentList:
     """The list heed ships (``filters/data/ai_agents.json``), read once."""
     text = resources.files("filters").joinpath(_DATA).read_text(encoding="utf-8")
     return parse_agent_list(text)
+
+
+#: ``agents_provenance``'s ``source`` when the run's configuration set the list.
+CONFIGURED_SOURCE = "[policy] ai_agents"
+
+
+def agents_provenance(
+    purpose: Purpose, agents: tuple[str, ...], *, configured: bool
+) -> dict[str, Any]:
+    """Where a run's ``ai_agents`` came from, for ``run.json`` (``ai_agents_source``).
+
+    ``source`` is the shipped list's URL and ``retrieved`` its date, or ``[policy] ai_agents``
+    and None when the configuration replaced the list; ``purpose`` the run's; ``count`` the
+    number of tokens evaluated.
+    """
+    shipped = None if configured else shipped_agent_list()
+    return {
+        "source": shipped.source if shipped is not None else CONFIGURED_SOURCE,
+        "retrieved": shipped.retrieved if shipped is not None else None,
+        "purpose": purpose.value,
+        "count": len(agents),
+    }
