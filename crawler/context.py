@@ -126,6 +126,9 @@ class RunContext:
     def __deepcopy__(self, memo: dict[int, Any]) -> RunContext:
         return self  # Scrapy copies its settings; the run's context is shared, not copied
 
+    def _blocklisted(self, url: str) -> bool:
+        return self.evaluator.blocklisted(url) is not None
+
     def open_clients(self) -> None:
         """Create the clients that need a running event loop (called once the crawl starts)."""
         cfg = self.cfg
@@ -134,6 +137,7 @@ class RunContext:
             timeout=cfg.download_timeout,
             allow_private=cfg.allow_private_networks,
             politeness=self.politeness,  # one pacing for the loader and Scrapy's downloader
+            refuse=self._blocklisted,  # a listed host is never requested (documents too)
         )
         self.cache = open_document_cache(cfg.document_cache)  # [network] document_cache
         self.loader = SiteLoader(self.fetcher, cfg, self.cache)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -85,11 +85,16 @@ class Fetcher:
         max_connections: int = 64,
         politeness: PolitenessState | None = None,
         max_keepalive: int | None = None,
+        refuse: Callable[[str], bool] | None = None,
     ) -> None:
         """``max_keepalive`` bounds the idle connections kept open (default: up to
         ``max_connections``). httpcore scans every pooled connection each time it hands one
         out, so a fetcher that talks to thousands of origins a few requests each (``heed
-        recheck``) keeps few idle ones: the scan stays short."""
+        recheck``) keeps few idle ones: the scan stays short. ``refuse(url)`` True means
+        ``url`` may not be requested at all (a host on the run's domain blocklist): checked
+        before every hop, redirects followed here included; such a hop ends the fetch as an
+        error (a document that redirects there is unreachable, and fails closed)."""
+        self.refuse = refuse
         self.timeout = timeout
         self.guard = AddressGuard(allow_private=allow_private, timeout=timeout)
         self.politeness: PolitenessState = (
@@ -133,6 +138,9 @@ class Fetcher:
         """
         current, hops = url, 0
         while True:
+            if self.refuse is not None and self.refuse(current):
+                log.info("not requesting %s: its host is on the domain blocklist", current)
+                return self._error(url, current, FetchErrorKind.OTHER, hops)
             try:
                 async with turn(self.politeness, _host(current)):
                     outcome, location = await asyncio.wait_for(

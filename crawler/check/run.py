@@ -164,12 +164,16 @@ class Checker:
             allow_private=cfg.allow_private_networks,
             max_connections=max(cfg.concurrency, 1),
             max_keepalive=max_keepalive,
+            refuse=self._blocklisted,  # a listed host is never requested (documents too)
         )
         # The document cache on disk ([network] document_cache; heed recheck's default):
         # never for substituted (offline) documents, which are not the site's.
         self.cache = None if self.subs.active else open_document_cache(cfg.document_cache)
         self.loader = SubstitutingLoader(self.fetcher, cfg, self.subs, self.cache)
         self.signals = LocalSignalState(self.loader, math.inf)
+
+    def _blocklisted(self, url: str) -> bool:
+        return self.evaluator.blocklisted(url) is not None
 
     async def __aenter__(self) -> Checker:
         configured = bool(self.cfg.registry_url or self.cfg.registry_spawning)

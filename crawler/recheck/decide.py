@@ -130,6 +130,9 @@ class Decider:
         limit = asyncio.Semaphore(max(self.checker.cfg.concurrency, 1))
 
         async def one(origin: str) -> None:
+            if self.checker.evaluator.blocklisted(origin + "/") is not None:
+                self.origins[origin] = _Origin(None, None)  # never resolved, never asked
+                return
             async with limit:
                 refusal = await self.checker.refusal(origin + "/")
                 site = await self.checker.signals.site(origin) if refusal is None else None

@@ -186,3 +186,54 @@ def test_a_list_fetched_by_url_is_used_and_a_failing_url_stops_the_run(
         assert failed.returncode == 2, failed.stderr
         assert "404" in failed.stderr
         assert [e.path for e in web.requests()[before:]] == ["/missing.txt"]  # nothing else
+
+
+def test_a_site_document_that_redirects_into_a_listed_site_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    sites = dict(SITES)
+    sites["good"] = SiteSpec(
+        pages={
+            "/robots.txt": PageSpec(status=301, redirect_to="@bad/robots.txt"),
+            "/": _page("home"),
+        }
+    )
+    with LoopbackWeb(sites) as web:
+        if _host(web, "good") == _host(web, "bad"):
+            pytest.skip("loopback sites share one address here (no 127.0.0.x binding)")
+        _write_list(tmp_path, web)
+        run = crawl(
+            tmp_path,
+            {
+                "crawl": {"seeds": [web.url("good", "/")], "max_depth": 0},
+                "policy": {"blocklists": ["lists/infringing.txt"]},
+            },
+        )
+        assert run.returncode == 0, run.stderr
+        assert web.requests("bad") == []  # the redirect hop into the listed site was refused
+        # robots.txt could not be read: the good site is excluded, fail closed
+        assert run.decision(web.url("good", "/"))["reasons"] == ["robots.unreachable"]
+
+
+def test_heed_recheck_requests_nothing_from_a_listed_site(web: LoopbackWeb, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _write_list(tmp_path, web)
+    data = tmp_path / "data.parquet"
+    urls = [web.url("good", "/ok"), web.url("bad", "/"), web.url("bad", "/linked")]
+    pq.write_table(pa.table({"url": urls}), data)
+    config = write_config(
+        tmp_path / "run.toml", {"policy": {"blocklists": ["lists/infringing.txt"]}}
+    )
+    proc = heed(
+        "recheck", str(data), "--config", str(config), "--out", str(tmp_path / "out"),
+        "--json", "--no-cache",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert web.requests("bad") == []
+    removed = pq.read_table(tmp_path / "out" / "removals").to_pylist()
+    assert {r["url"]: r["reasons"] for r in removed} == {
+        urls[1]: ["blocklist.listed"],
+        urls[2]: ["blocklist.listed"],
+    }
