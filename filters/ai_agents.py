@@ -9,9 +9,10 @@ fetches) and ``search``. A run's default ``ai_agents`` is the tokens of its purp
 ``robots.ai-agent`` signal applies to the two AI purposes only). The 14 tokens SPEC.md §3.2
 names always stay in the training set, first and in the SPEC's order, whatever the file says.
 
-Tokens that differ only in case are one token: the file must not repeat one (it is refused,
-like any other malformed entry: ``AgentListError``), so a run never evaluates one twice. The
-file is package data, read once with ``importlib.resources`` (``filters/`` opens no files).
+Tokens that differ only in case are one token: the file must not repeat one, so a run never
+evaluates one twice. Such a file is refused like any other malformed one, with
+``ConfigError``: a run never starts on a list heed cannot read. The file is package data,
+read once with ``importlib.resources`` (``filters/`` opens no files).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .errors import ConfigError
 from .model import Purpose
 
 __all__ = [
@@ -31,7 +33,6 @@ __all__ = [
     "FUNCTIONS",
     "SPEC_TRAINING_TOKENS",
     "AgentList",
-    "AgentListError",
     "AgentToken",
     "agents_provenance",
     "parse_agent_list",
@@ -67,10 +68,6 @@ _PURPOSE_FUNCTION = {Purpose.TRAIN_AI: "training", Purpose.AI_INPUT: "ai-input"}
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 _DATA = "data/ai_agents.json"
-
-
-class AgentListError(ValueError):
-    """The AI agent list is malformed: what is wrong and where."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +111,16 @@ def _text(entry: Mapping[str, Any], key: str, where: str, *, optional: bool = Fa
     if value is None and optional:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise AgentListError(f"{where}: {key!r} must be a non-empty string (got {value!r})")
+        raise ConfigError(f"{where}: {key!r} must be a non-empty string (got {value!r})")
     return value
 
 
 def _token(entry: Any, where: str) -> AgentToken:
     if not isinstance(entry, Mapping):
-        raise AgentListError(f"{where}: a token must be an object")
+        raise ConfigError(f"{where}: a token must be an object")
     name = _text(entry, "name", where)
     if not _NAME.fullmatch(name):
-        raise AgentListError(f"{where}: {name!r} is not a robots.txt product token")
+        raise ConfigError(f"{where}: {name!r} is not a robots.txt product token")
     functions = entry.get("function")
     if (
         not isinstance(functions, list)
@@ -131,7 +128,7 @@ def _token(entry: Any, where: str) -> AgentToken:
         or any(f not in FUNCTIONS for f in functions)
         or len(set(functions)) != len(functions)
     ):
-        raise AgentListError(
+        raise ConfigError(
             f"{where} ({name}): 'function' must list one or more of {', '.join(FUNCTIONS)}"
             f" once each (got {functions!r})"
         )
@@ -147,26 +144,26 @@ def parse_agent_list(text: str) -> AgentList:
     """Read an agent list document (the JSON of ``filters/data/ai_agents.json``).
 
     Raises:
-        AgentListError: not JSON, a missing or mistyped field, an unknown function, or two
+        ConfigError: not JSON, a missing or mistyped field, an unknown function, or two
             tokens that differ only in case.
     """
     try:
         doc = json.loads(text)
     except ValueError as e:
-        raise AgentListError(f"not JSON: {e}") from None
+        raise ConfigError(f"not JSON: {e}") from None
     if not isinstance(doc, Mapping):
-        raise AgentListError("the list must be a JSON object")
+        raise ConfigError("the list must be a JSON object")
     source = _text(doc, "source", "list")
     retrieved = _text(doc, "retrieved", "list")
     entries = doc.get("tokens")
     if not isinstance(entries, list):
-        raise AgentListError("list: 'tokens' must be an array")
+        raise ConfigError("list: 'tokens' must be an array")
     tokens = tuple(_token(e, f"tokens[{i}]") for i, e in enumerate(entries))
     seen: dict[str, str] = {}
     for t in tokens:
         other = seen.get(t.name.lower())
         if other is not None:
-            raise AgentListError(f"{t.name!r} repeats {other!r} (case aside): one token")
+            raise ConfigError(f"{t.name!r} repeats {other!r} (case aside): one token")
         seen[t.name.lower()] = t.name
     return AgentList(source=source, retrieved=retrieved, tokens=tokens)
 
@@ -175,7 +172,10 @@ def parse_agent_list(text: str) -> AgentList:
 def shipped_agent_list() -> AgentList:
     """The list heed ships (``filters/data/ai_agents.json``), read once."""
     text = resources.files("filters").joinpath(_DATA).read_text(encoding="utf-8")
-    return parse_agent_list(text)
+    try:
+        return parse_agent_list(text)
+    except ConfigError as e:
+        raise ConfigError(f"filters/{_DATA}: {e}") from None
 
 
 #: ``agents_provenance``'s ``source`` when the run's configuration set the list.

@@ -14,12 +14,11 @@ from typing import Any
 
 import pytest
 
-from filters import FetchOutcome, Headers, Purpose, ReasonCode, robots
+from filters import ConfigError, FetchOutcome, Headers, Purpose, ReasonCode, robots
 from filters.ai_agents import (
     CONFIGURED_SOURCE,
     FUNCTIONS,
     SPEC_TRAINING_TOKENS,
-    AgentListError,
     agents_provenance,
     parse_agent_list,
     shipped_agent_list,
@@ -139,7 +138,7 @@ def test_parse_keeps_file_order_and_puts_spec_tokens_first() -> None:
     ],
 )
 def test_parse_refuses_a_malformed_list(text: str, message: str) -> None:
-    with pytest.raises(AgentListError, match=message):
+    with pytest.raises(ConfigError, match=message):
         parse_agent_list(text)
 
 
