@@ -9,7 +9,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._output_parts import part_files
-from ._output_schema import DECISION_SCHEMA, RECORD_SCHEMA, SCHEMA_VERSION
+from ._output_schema import (
+    DECISION_SCHEMA,
+    RECORD_SCHEMA,
+    RECORD_SCHEMA_V1,
+    SCHEMA_VERSION,
+    upgrade_records,
+)
 
 __all__ = ["read_decisions", "read_records"]
 
@@ -18,6 +24,8 @@ def _read(folder: Path, schema: pa.Schema) -> pa.Table:
     tables = []
     for _, path in part_files(folder):
         table = pq.read_table(path)
+        if schema is RECORD_SCHEMA and table.schema.equals(RECORD_SCHEMA_V1, check_metadata=False):
+            table = upgrade_records(table)  # written by an earlier heed (schema version 1)
         if not table.schema.equals(schema, check_metadata=False):
             raise ValueError(f"{path}: its schema is not heed's schema version {SCHEMA_VERSION}")
         tables.append(table.replace_schema_metadata(schema.metadata))

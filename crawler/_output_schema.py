@@ -44,9 +44,11 @@ __all__ = [
     "DECISION_SCHEMA",
     "OPTIONAL_RECORD_COLUMNS",
     "RECORD_SCHEMA",
+    "RECORD_SCHEMA_V1",
     "SCHEMA_VERSION",
     "normalize_decision",
     "normalize_record",
+    "upgrade_records",
 ]
 
 #: Stored in every part's schema metadata as ``heed.schema_version``.
@@ -103,6 +105,32 @@ OPTIONAL_RECORD_COLUMNS: Mapping[str, object] = {
     "redactions": None,
     "body_kept": True,
 }
+
+#: The records schema of version 1 (before attribution and redaction): parts written by an
+#: earlier heed. Readers accept them (``upgrade_records``); a crawl does not resume into them.
+RECORD_SCHEMA_V1 = pa.schema(
+    [f for f in RECORD_SCHEMA if f.name not in OPTIONAL_RECORD_COLUMNS],
+    metadata={"heed.schema_version": "1"},
+)
+
+
+def upgrade_records(table: pa.Table) -> pa.Table:
+    """A version-1 records table with the version-2 columns added (null; ``body_kept`` true),
+    in ``RECORD_SCHEMA``'s order; a version-2 table as it is."""
+    if table.schema.equals(RECORD_SCHEMA, check_metadata=False):
+        return table
+    if not table.schema.equals(RECORD_SCHEMA_V1, check_metadata=False):
+        raise ValueError("not heed's records schema (version 1 or 2)")
+    n = table.num_rows
+    columns = []
+    for field_ in RECORD_SCHEMA:
+        if field_.name in OPTIONAL_RECORD_COLUMNS:
+            default = OPTIONAL_RECORD_COLUMNS[field_.name]
+            columns.append(pa.array([default] * n, type=field_.type))
+        else:
+            columns.append(table.column(field_.name))
+    return pa.Table.from_arrays(columns, schema=RECORD_SCHEMA)
+
 
 #: One row per URL considered (SPEC.md §6 ``decisions/``). Never any page content.
 DECISION_SCHEMA = pa.schema(

@@ -53,6 +53,7 @@ from filters import ConfigError, HeedError
 from filters.urls import check_url
 
 from ._output_parts import fsync_dir, part_files
+from ._output_schema import SCHEMA_VERSION
 from .config import RunConfig
 from .output import OutputWriteError
 
@@ -88,6 +89,23 @@ def has_output(out_dir: Path) -> bool:
     )
 
 
+def _check_schema_version(out_dir: Path) -> None:
+    """Refuse to resume into parts of another records schema version (one folder, one
+    schema: readers of a folder expect its parts alike)."""
+    for _, path in part_files(out_dir / "records")[:1]:
+        try:
+            meta = pq.read_schema(path).metadata or {}
+        except (OSError, ValueError) as e:
+            raise HeedError(f"{path}: cannot be read ({e})") from None
+        version = meta.get(b"heed.schema_version", b"1").decode("ascii", "replace")
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"{out_dir} holds records in schema version {version}; this heed writes "
+                f"version {SCHEMA_VERSION}, and one folder holds one version. Crawl into a new "
+                "folder (heed recheck and heed's readers still read this one)"
+            )
+
+
 def load_resume(out_dir: Path, cfg: RunConfig, *, fresh: bool) -> ResumeState:
     """Read the done set and the frontier of ``out_dir`` (call with the writer's lock held).
 
@@ -104,6 +122,7 @@ def load_resume(out_dir: Path, cfg: RunConfig, *, fresh: bool) -> ResumeState:
             "resume = false) needs an empty or new folder. heed never deletes output: choose "
             "another --out, or move the folder away yourself, or drop --fresh to resume"
         )
+    _check_schema_version(out_dir)
     state = ResumeState(resumed=True)
     records = list(_read_parts(out_dir, "records", _RECORD_COLUMNS))  # no body, no text
     _check_policy(out_dir, cfg, records)

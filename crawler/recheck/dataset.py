@@ -52,7 +52,7 @@ import pyarrow as pa
 
 from filters.errors import ConfigError
 
-from .._output_schema import RECORD_SCHEMA
+from .._output_schema import RECORD_SCHEMA, RECORD_SCHEMA_V1
 from . import _jsonl
 from ._parquet_plan import BATCH_MAX_BYTES, BatchReader, FileInfo, plan, read_file_info
 
@@ -165,6 +165,10 @@ def _open_folder(path: Path, url_column: str) -> Dataset:
             return _parquet("heed", path, [], url_column, heed_schema=True)
         first = read_file_info(parts[0])
         if first.schema.equals(RECORD_SCHEMA, check_metadata=False):
+            return _parquet("heed", path, parts, url_column, first=first)
+        if first.schema.equals(RECORD_SCHEMA_V1, check_metadata=False):
+            # written by an earlier heed (records schema version 1): read, and written back,
+            # in its own schema
             return _parquet("heed", path, parts, url_column, first=first)
         if (path / _MARKER).is_file():
             return _parquet("parquet", path, parts, url_column, first=first)

@@ -195,6 +195,12 @@ def _split(line: str, loose: bool) -> tuple[str, str] | None:
     return key, (value.strip() if loose else value.strip(_WS))
 
 
+def product_token(value: str) -> str:
+    """The leading RFC 9309 product-token characters of ``value`` (letters, ``-``, ``_``)."""
+    match = _TOKEN.match(value)
+    return match.group(0) if match else ""
+
+
 def _agent_token(value: str) -> str | None:
     """``*`` for the catch-all group, else the product token (lower-case), or None."""
     if value[:1] == "*" and (len(value) == 1 or value[1].isspace()):

@@ -47,7 +47,11 @@ from ..model import DocumentInfo, Signal, SignalResult, Verdict
 from ..patterns import Pattern, normalize_path
 from ..reasons import ReasonCode
 from ._grammar import ExtensionRule, ParsedFile, RawGroup, RuleLine
+from ._grammar import product_token as _product_token
 from ._protego import Matcher, Screen, Targets
+
+#: A token looked up cut as well (see ``Book.resolve``): one word, no version (``/``).
+_CUTTABLE = re.compile(r"[^\s/]+").fullmatch
 
 __all__ = [
     "Book",
@@ -160,16 +164,35 @@ class Book:
         self._plans: dict[tuple[str, ...], Plan] = {}
 
     def own(self, agent: str) -> MergedGroup | None:
-        """The merged group that names ``agent`` itself (case-insensitive), if any."""
-        return self._by_agent.get(agent.lower())
+        """The merged group that names ``agent`` itself (case-insensitive), if any; a token
+        with characters a product token has not is also looked up cut (see :meth:`resolve`)."""
+        key = agent.lower()
+        found = self._by_agent.get(key)
+        if found is None and _CUTTABLE(key):
+            cut = _product_token(key)
+            if cut and cut != key:
+                found = self._by_agent.get(cut)
+        return found
 
     def star(self) -> MergedGroup | None:
         """The merged ``*`` group, if any."""
         return self._star
 
     def resolve(self, agent: str) -> MergedGroup | None:
-        """The group that applies to ``agent``: its own, else ``*`` (RFC 9309 §2.2.1)."""
-        return self._by_agent.get(agent.lower(), self._star)
+        """The group that applies to ``agent``: its own, else ``*`` (RFC 9309 §2.2.1).
+
+        A file's ``User-agent`` values are read as RFC 9309 product tokens (letters, ``-``,
+        ``_``: ``User-agent: AI2Bot`` names the group ``ai``, as Google's parser reads it), so
+        a token with other characters (``AI2Bot``, ``bigsur.ai``) is looked up as it is and,
+        failing that, cut the same way: the group its lines name is found (SPEC.md §3.2's
+        tokens include such names; missing their groups would miss their reservations)."""
+        key = agent.lower()
+        found = self._by_agent.get(key)
+        if found is None and _CUTTABLE(key):
+            cut = _product_token(key)
+            if cut and cut != key:
+                found = self._by_agent.get(cut)
+        return found if found is not None else self._star
 
     def rule_lines(self) -> tuple[RuleLine, ...]:
         """Every ``Allow``/``Disallow`` line of every merged group (duplicates removed)."""

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crawler._output_schema import OPTIONAL_RECORD_COLUMNS
 from crawler.output import (
     DECISION_SCHEMA,
     RECORD_SCHEMA,
@@ -109,11 +110,21 @@ def test_record_schema_columns_types_and_order() -> None:
         ("engine_version", pa.string()),
         ("depth", pa.int16()),
         ("title", pa.string()),
+        ("author", pa.string()),
+        ("publisher", pa.string()),
+        ("site_name", pa.string()),
+        ("published_at", pa.string()),
+        ("language", pa.string()),
+        ("redactions", pa.int32()),
+        ("body_kept", pa.bool_()),
     ]
     assert [(f.name, f.type) for f in RECORD_SCHEMA] == expected
     nullable = {f.name for f in RECORD_SCHEMA if f.nullable}
-    assert nullable == {"license", "license_url", "license_source", "title"}
-    assert RECORD_SCHEMA.metadata == {b"heed.schema_version": b"1"}
+    assert nullable == {
+        "license", "license_url", "license_source", "title",
+        "author", "publisher", "site_name", "published_at", "language", "redactions",
+    }  # fmt: skip
+    assert RECORD_SCHEMA.metadata == {b"heed.schema_version": b"2"}
 
 
 def test_decision_schema_columns_types_and_order() -> None:
@@ -140,7 +151,7 @@ def test_decision_schema_columns_types_and_order() -> None:
     }
     # SPEC §6: decisions never carry page content.
     assert not {"body", "text", "title", "evidence"} & set(names)
-    assert DECISION_SCHEMA.metadata == {b"heed.schema_version": b"1"}
+    assert DECISION_SCHEMA.metadata == {b"heed.schema_version": b"2"}
 
 
 # --- round trips ----------------------------------------------------------------------------
@@ -160,7 +171,7 @@ def test_round_trip_pyarrow(tmp_path: Path) -> None:
     table = read_records(tmp_path)
     assert table.schema.equals(RECORD_SCHEMA, check_metadata=True)
     rows = table.to_pylist()
-    assert rows == [record(i) for i in range(5)]
+    assert rows == [{**OPTIONAL_RECORD_COLUMNS, **record(i)} for i in range(5)]
     decisions = read_decisions(tmp_path).to_pylist()
     assert decisions[0]["reasons"] == ["robots.disallow", "robots.ai-agent"]
     assert decisions[0]["http_status"] is None
@@ -471,7 +482,7 @@ def test_run_json_merges_counts_and_keeps_previous_runs(tmp_path: Path) -> None:
         "records/part-run1-00000.parquet",
         "records/part-run1-00001.parquet",
     ]
-    assert info["crawl_id"] == "run1" and info["schema_version"] == "1"
+    assert info["crawl_id"] == "run1" and info["schema_version"] == "2"
     assert not list(tmp_path.glob(".run.json*"))
 
     second = RunWriter(tmp_path, "run2")

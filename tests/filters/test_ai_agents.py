@@ -228,12 +228,6 @@ def test_every_spec_token_with_a_group_denies_a_train_ai_run() -> None:
         assert decision.reasons == (ReasonCode.ROBOTS_AI_AGENT,), token
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="filters/robots/_grammar.py cuts a User-agent value at its first character outside "
-    "[A-Za-z_-], so 'User-agent: AI2Bot' names the group 'ai' and AI2Bot's own rules are "
-    "never found (SPEC.md §3.1 cuts at the first space); reported to the lead",
-)
 def test_a_token_with_a_digit_names_its_group() -> None:
     body = b"User-agent: *\nAllow: /\n\nUser-agent: AI2Bot\nDisallow: /\n"
     cfg = EngineConfig(purpose=Purpose.TRAIN_AI, ai_agents=robots.default_ai_agents())
