@@ -97,12 +97,17 @@ SMALL_DATASET = 100_000
 
 
 def _cmd_recheck(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+
     from ..config import load_config
     from ..context import new_crawl_id
     from .dataset import DEFAULT_BATCH_ROWS, open_dataset
     from .output import RecheckWriter
     from .run import RecheckOptions, recheck
 
+    # The system allocator gives freed batch memory back; jemalloc's arenas kept ~50 MB more
+    # over a long recheck (measured on 300,000 rows), and a recheck streams batch after batch.
+    pa.set_memory_pool(pa.system_memory_pool())
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(document_cache=_cache_path(args, cfg.document_cache))
     dataset = open_dataset(args.dataset, url_column=args.url_column)
