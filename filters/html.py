@@ -150,12 +150,18 @@ def _base_url(root: Any, base_url: str) -> str:
     return base_url
 
 
+@lru_cache(maxsize=64)
+def _our_names(product_token: str, ai_agents: tuple[str, ...]) -> frozenset[str]:
+    """The meta names that speak to us (lower-case): computed once per run's token list."""
+    return frozenset(n.lower() for n in (product_token, *ai_agents)) | {"robots"}
+
+
 class _Collector:
     """Accumulates the signals of one document while its elements are visited once."""
 
     def __init__(self, base: str, product_token: str, ai_agents: Sequence[str]) -> None:
         self.base = base
-        self.ours = frozenset(n.lower() for n in (product_token, *ai_agents)) | {"robots"}
+        self.ours = _our_names(product_token, tuple(ai_agents))
         self.metas: list[tuple[str, str]] = []
         self.tdm_reservation: list[str] = []
         self.tdm_policy: list[str] = []

@@ -156,6 +156,13 @@ def _decide(
 
 
 def _ours(product_token: str, ai_agents: Sequence[str]) -> frozenset[str]:
+    agents = ai_agents if isinstance(ai_agents, tuple) else tuple(ai_agents)
+    return _ours_cached(product_token, agents)
+
+
+@lru_cache(maxsize=64)
+def _ours_cached(product_token: str, ai_agents: tuple[str, ...]) -> frozenset[str]:
+    """The tokens that speak to us (lower-case), once per run's token list."""
     return frozenset(name.lower() for name in (product_token, *ai_agents))
 
 
