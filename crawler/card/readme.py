@@ -241,6 +241,15 @@ def render_readme(stats: CardStats) -> str:
     agents = sorted({a for s in stats.sources for a in s["ai_agents"]})
     if agents:
         lines += ["", f"AI crawler tokens whose robots.txt groups bind heed: {', '.join(agents)}."]
+    lists = sorted(
+        {
+            (str(src.get("source")), str(src.get("retrieved")))
+            for s in stats.sources
+            if isinstance(src := s.get("ai_agents_source"), dict)
+        }
+    )
+    for source, retrieved in lists:
+        lines += ["", f"AI token list used: {source} (retrieved {retrieved})."]
     blocklists = sorted({str(b) for c in configs for b in c.get("blocklists") or []})
     if blocklists:
         lines += ["", "Blocklists: " + ", ".join(f"`{b}`" for b in blocklists) + "."]

@@ -516,6 +516,9 @@ def _source(folder: _Folder) -> dict[str, Any]:
         "config": config,
         "config_sha256": config_sha256(config) if config else None,
         "ai_agents": list(run.get("ai_agents") or config.get("ai_agents") or []),
+        "ai_agents_source": run.get("ai_agents_source")
+        if isinstance(run.get("ai_agents_source"), dict)
+        else None,
         "runs": _runs(run),
     }
 
