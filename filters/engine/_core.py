@@ -55,6 +55,15 @@ _MANDATORY = frozenset({ReasonCode.ROBOTS_UNREACHABLE, ReasonCode.HTML_UNPARSEAB
 DEFAULT_KEPT_TYPES = ("text/html", "application/xhtml+xml", "text/plain")
 
 
+class _DefaultAgents(tuple[str, ...]):
+    """Marker for an ``ai_agents`` left out: replaced by the list for the config's purpose."""
+
+    __slots__ = ()
+
+
+_DEFAULT_AGENTS = _DefaultAgents()
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """The policy half of a run configuration: who we are and what we need."""
@@ -63,7 +72,8 @@ class EngineConfig:
     purpose: Purpose = Purpose.TRAIN_AI
     mode: Mode = Mode.OPT_OUT
     on_signal_error: Literal["deny", "ignore"] = "deny"
-    ai_agents: tuple[str, ...] = field(default_factory=robots.default_ai_agents)
+    #: Not given: the shipped list for ``purpose`` (SPEC.md §3.2), set in ``__post_init__``.
+    ai_agents: tuple[str, ...] = field(default_factory=lambda: _DEFAULT_AGENTS)
     honor_noarchive: bool = False
     open_licenses: tuple[str, ...] = license.DEFAULT_OPEN_LICENSES
     max_crawl_delay: float = 30.0
@@ -72,6 +82,11 @@ class EngineConfig:
     #: listed host is denied ``blocklist.listed`` before anything is requested from it.
     blocklist: Blocklist = EMPTY_BLOCKLIST
 
+
+
+    def __post_init__(self) -> None:
+        if self.ai_agents is _DEFAULT_AGENTS:
+            object.__setattr__(self, "ai_agents", robots.default_ai_agents(self.purpose))
 
 @dataclass(frozen=True, slots=True)
 class SiteSignals:

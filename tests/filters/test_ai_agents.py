@@ -233,3 +233,10 @@ def test_a_token_with_a_digit_names_its_group() -> None:
     cfg = EngineConfig(purpose=Purpose.TRAIN_AI, ai_agents=robots.default_ai_agents())
     decision = decide_pre_fetch(_site(body), f"{SITE}/p", cfg, NOT_CONFIGURED, now=NOW)
     assert decision.reasons == (ReasonCode.ROBOTS_AI_AGENT,)
+
+
+def test_an_engine_config_left_without_ai_agents_uses_its_purposes_list() -> None:
+    for purpose in Purpose:
+        assert EngineConfig(purpose=purpose).ai_agents == robots.default_ai_agents(purpose)
+    assert EngineConfig(purpose=Purpose.AI_INPUT, ai_agents=()).ai_agents == ()
+    assert EngineConfig(ai_agents=("GPTBot",)).ai_agents == ("GPTBot",)
