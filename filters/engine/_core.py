@@ -82,11 +82,10 @@ class EngineConfig:
     #: listed host is denied ``blocklist.listed`` before anything is requested from it.
     blocklist: Blocklist = EMPTY_BLOCKLIST
 
-
-
     def __post_init__(self) -> None:
         if self.ai_agents is _DEFAULT_AGENTS:
             object.__setattr__(self, "ai_agents", robots.default_ai_agents(self.purpose))
+
 
 @dataclass(frozen=True, slots=True)
 class SiteSignals:

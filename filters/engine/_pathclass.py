@@ -96,7 +96,6 @@ class _PatternSet:
         return (head, *[match(path) is not None for match in self._special])
 
 
-
 class SiteClasses:
     """The path-class key function of one site, and the results remembered per class."""
 
