@@ -25,6 +25,7 @@ from typing import Any
 
 from filters import Decision
 from filters.engine import Done, Gate, SiteSignals
+from filters.urls import resolve_dot_segments
 
 from ..check.run import Checker, CheckResult
 from ..config import RunConfig
@@ -111,7 +112,7 @@ class Decider:
         """Results for ``urls`` (valid, requestable URLs; ``origins[i]`` is ``urls[i]``'s), and
         the site documents of the origins first seen in this call."""
         new = await self._load(origins)
-        await self.checker.answers.prefetch(list(urls))
+        await self.checker.answers.prefetch([resolve_dot_segments(u) for u in urls])
         if self.refetch == "none":
             # by origin, so consecutive URLs share their site's memos; results in input order
             order = sorted(range(len(urls)), key=origins.__getitem__)
@@ -145,7 +146,10 @@ class Decider:
         """``--refetch none``: the gate up to its pre-fetch decision (the page is not asked)."""
         checker = self.checker
         origin = self.origins[name]
-        gate = Gate(checker.evaluator, url, fetch=False, start=url, origin=name)
+        # What a crawl would request (and a server would serve): ``/a/../private/x`` is
+        # ``/private/x``, and must be judged as that, as heed check and the crawl do.
+        target = resolve_dot_segments(url)
+        gate = Gate(checker.evaluator, target, fetch=False, start=url, origin=name)
         if origin.refusal is not None or origin.site is None:
             blocked = isinstance(origin.refusal, BlockedAddress)
             detail = url.split("/")[2] if blocked else str(origin.refusal)
@@ -153,9 +157,9 @@ class Decider:
         else:
             gate.address_ok()
             gate.site_loaded(origin.site)
-            answer = checker.answers.take(url)
+            answer = checker.answers.take(target)
             step = gate.registry_answered(
-                answer if answer is not None else await checker.answers.answer(url)
+                answer if answer is not None else await checker.answers.answer(target)
             )
         if not isinstance(step, Done):
             step = gate.fail(f"the consent gate stopped at {step!r}")

@@ -247,7 +247,8 @@ def test_the_output_reads_back_with_pyarrow_pandas_duckdb_and_datasets(world: An
 
 def test_a_plain_parquet_and_a_json_lines_file_are_rechecked(world: Any, tmp_path: Path) -> None:
     web, _run, crawled, config, _ = world
-    urls = [*sorted(crawled), "not a url", web.url("a", "/dir/1")]
+    dotted = web.url("a", "/open/../dir/2")  # is /dir/2 on the wire: judged as that
+    urls = [*sorted(crawled), "not a url", web.url("a", "/dir/1"), dotted]
     import pyarrow as pa
 
     pq.write_table(pa.table({"url": urls, "text": ["t"] * len(urls)}), tmp_path / "plain.parquet")
@@ -270,6 +271,7 @@ def test_a_plain_parquet_and_a_json_lines_file_are_rechecked(world: Any, tmp_pat
         removed = _removed(out)
         assert removed[web.url("a", "/dir/1")] == ["robots.ai-agent"]
         assert removed["not a url"] == ["fetch.invalid-url"]
+        assert removed[dotted] == ["robots.ai-agent"]
         summary = json.loads(proc.stdout)
         assert summary["removed"] == len(pq.read_table(out / "removals"))
         if name.endswith(".jsonl"):
