@@ -48,6 +48,8 @@ class RowResult:
     license_source: str | None = None
     license_conflict: bool = False
     sha256: str | None = None
+    #: The decision came from an internal error (a bug): never "unreachable", always excluded.
+    internal: bool = False
 
     @classmethod
     def of(cls, decision: Decision, result: CheckResult | None = None) -> RowResult:
@@ -63,6 +65,7 @@ class RowResult:
             lic.source,
             lic.conflict,
             result.sha256 if result is not None else None,
+            any((r.raw or "").startswith("internal error") for r in decision.evidence),
         )
 
 

@@ -328,6 +328,8 @@ class _Run:
         """(the row stays, its flag) for a row's result."""
         if result.allowed:
             return True, None
+        if result.internal:  # a bug in a step: excluded, never taken for a page that is down
+            return False, None
         if self.options.refetch != "none" and result.stage == Stage.POST_FETCH.value:
             reasons = set(result.reasons)
             if reasons == {ReasonCode.FETCH_STATUS.value} and result.http_status in _GONE:
