@@ -186,12 +186,36 @@ class Fetcher:
                     return FetchOutcome(url=url), target
             chunks: list[bytes] = []
             size, truncated = 0, False
-            async for chunk in response.aiter_bytes():
-                chunks.append(chunk)
-                size += len(chunk)
-                if size > max_bytes:
-                    truncated = True
-                    break
+            try:
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > max_bytes:
+                        truncated = True
+                        break
+            except (httpx.HTTPError, TimeoutError) as e:
+                # The answer came (status, headers) but its body could not be read: a bad
+                # Content-Encoding, a reset or a stall mid-body. An error, with the headers
+                # kept, so the decision still sees what they say (an opt-out in them counts).
+                log.debug("reading the body of %s failed: %r", current, e)
+                kind = (
+                    FetchErrorKind.TIMEOUT
+                    if isinstance(e, httpx.TimeoutException | TimeoutError)
+                    else FetchErrorKind.OTHER
+                )
+                return (
+                    FetchOutcome(
+                        url=url,
+                        status=response.status_code,
+                        headers=Headers(response.headers.multi_items()),
+                        body=b"",
+                        final_url=current,
+                        redirects=hops,
+                        error=kind,
+                        fetched_at=datetime.now(UTC),
+                    ),
+                    None,
+                )
             body = b"".join(chunks)[:max_bytes]
             return (
                 FetchOutcome(

@@ -191,9 +191,23 @@ def normalize_host(host: str) -> tuple[str, ...]:
 
 def _address(text: str) -> tuple[str, ...]:
     try:
-        return (ipaddress.ip_address(text).compressed,)
+        address = ipaddress.ip_address(text)
     except ValueError:
         return ()
+    if isinstance(address, ipaddress.IPv6Address):
+        # ``::ffff:a.b.c.d`` (and the deprecated ``::a.b.c.d``) reach the IPv4 host: listed
+        # and looked up as that address
+        inner = address.ipv4_mapped or _ipv4_compatible(address)
+        if inner is not None:
+            return (inner.compressed,)
+    return (address.compressed,)
+
+
+def _ipv4_compatible(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    value = int(address)
+    if value >> 32 == 0 and value > 1:  # ::a.b.c.d, but not :: or ::1
+        return ipaddress.IPv4Address(value)
+    return None
 
 
 def _entry_hosts(line: str) -> tuple[list[str], str | None]:

@@ -59,6 +59,8 @@ MAX_URL_LENGTH = 2083
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 _PORT = re.compile(r"[0-9]{1,5}\Z")
+#: A label an IPv4 parser reads as a number: decimal, octal or ``0x`` hexadecimal.
+_NUMERIC_LABEL = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)", re.I)
 _DOT_SEGMENT = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:/|$)", re.I)
 
 
@@ -127,7 +129,11 @@ def check_host(host: object) -> str | None:
     for label in labels:
         if not _LABEL.match(label):
             return f"host {host[:80]!r} has an invalid label {label[:63]!r}"
-    if all(label.isdigit() for label in labels):
+    if all(label.isdigit() for label in labels) or _NUMERIC_LABEL.fullmatch(labels[-1]):
+        # A host whose last label is a number is an IPv4 address to browsers and resolvers
+        # (WHATWG host parsing; inet_aton reads 0x7f.0.0.1 and 127.1 as 127.0.0.1): heed takes
+        # only the dotted-decimal form, so every check (blocklists, the address guard) sees the
+        # address that would be connected to.
         try:
             ipaddress.IPv4Address(name)
         except ValueError:

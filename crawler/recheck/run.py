@@ -335,6 +335,8 @@ class _Run:
             if reasons == {ReasonCode.FETCH_STATUS.value} and result.http_status in _GONE:
                 return self.cfg.recheck_on_gone == "keep", "gone"
             page_errors = {ReasonCode.FETCH_ERROR.value, ReasonCode.FETCH_STATUS.value}
+            # Down: no answer at all (a timeout, a refused or reset connection), or a 5xx. An
+            # answer whose body could not be read has a status: it is a removal, not "down".
             if reasons <= page_errors and (result.http_status is None or result.http_status >= 500):
                 return self.cfg.recheck_on_unreachable == "keep", "unreachable"
         return False, None

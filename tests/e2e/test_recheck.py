@@ -358,3 +358,33 @@ def test_two_worker_processes_decide_exactly_as_one(world: Any, mode: str) -> No
     # hosts are split between the workers: still one request per origin document
     docs = [(e.site, e.path) for e in requests if e.path in DOCS]
     assert len(docs) == len(set(docs))
+
+
+def test_an_answer_whose_body_cannot_be_read_is_removed_not_kept_as_down(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    broken = (("Content-Encoding", "gzip"),)  # the body is not gzip: it cannot be decoded
+    site = SiteSpec(
+        pages={
+            "/robots.txt": _robots("User-agent: *\nAllow: /\n"),
+            "/optout-broken": PageSpec(
+                body="not gzip at all", headers=(*broken, ("X-Robots-Tag", "noai"))
+            ),
+            "/broken": PageSpec(body="not gzip either", headers=broken),
+        }
+    )
+    with LoopbackWeb({"s": site}) as web:
+        urls = [web.url("s", "/optout-broken"), web.url("s", "/broken")]
+        pq.write_table(pa.table({"url": urls}), tmp_path / "in.parquet")
+        config = write_config(tmp_path / "run.toml", {})
+        proc = heed(
+            "recheck", str(tmp_path / "in.parquet"), "--config", str(config),
+            "--out", str(tmp_path / "out"), "--refetch", "full", "--no-cache", "--json",
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    removed = _removed(tmp_path / "out")
+    assert "x-robots-tag.noai" in removed[urls[0]]  # its headers were read and count
+    assert removed[urls[1]] == ["fetch.error"]  # unreadable: excluded, not "unreachable"
+    assert json.loads(proc.stdout)["kept"] == 0

@@ -255,3 +255,22 @@ def test_no_blocklist_is_the_default() -> None:
     world = World()
     world.pages[f"{B}/p"] = [_page(f"{B}/p")]
     assert world.drive(Gate(Evaluator(EngineConfig()), f"{B}/p", now=NOW)).decision.allowed
+
+
+def test_an_ipv4_address_spelled_otherwise_is_caught_or_refused() -> None:
+    from filters.blocklist import Blocklist, parse_domain_list
+    from filters.urls import check_url
+
+    listed = Blocklist((parse_domain_list("127.0.0.1\n10.0.0.1\n", "list"),))
+    # IPv4-mapped and IPv4-compatible IPv6 literals reach the IPv4 host: matched as it
+    for url in (
+        "http://[::ffff:127.0.0.1]:8080/p",
+        "http://[::ffff:7f00:1]/p",
+        "http://[::10.0.0.1]/",
+    ):
+        assert listed.match_url(url) is not None, url
+    assert listed.match_url("http://[::1]/") is None
+    # numeric forms an IPv4 parser reads (hex, short) are not requestable at all
+    for url in ("http://0x7f.0.0.1/p", "http://127.0.0.0x1/p", "http://127.1/p", "http://a.0x1b/"):
+        assert check_url(url) is not None, url
+    assert check_url("http://127.0.0.1/p") is None and check_url("http://a.example/") is None
