@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from filters.urls import check_url
+
 from .crawlrun import ROOT, CrawlRun, write_config
 
 PUBLIC = "93.184.215.14"
@@ -146,13 +148,14 @@ def test_a_failed_lookup_is_an_error_and_never_switches_the_guard_off(tmp_path: 
 
 
 def test_numeric_and_mixed_hosts_are_refused_and_heed_check_agrees(tmp_path: Path) -> None:
-    """Loopback written as a hex-dotted, IPv4-mapped or unspecified address, and a name with
-    one public and one loopback address: all refused before any request, by the crawl and by
-    ``heed check``; a name that never resolves is ``fetch.error`` in both.
-    (Hosts such as ``2130706433`` or ``127.1`` never get this far: heed's URL rules refuse
-    them, ``filters/urls.py``.)"""
+    """Loopback written as an IPv4-mapped or unspecified address, and a name with one public
+    and one loopback address: all refused before any request, by the crawl and by ``heed
+    check``; a name that never resolves is ``fetch.error`` in both.
+    (Hosts such as ``2130706433``, ``127.1`` or ``0x7f.0.0.2`` never get this far: heed's URL
+    rules refuse a host whose last label is a number unless it is dotted-decimal IPv4,
+    ``filters/urls.py``.)"""
+    assert check_url(f"http://0x7f.0.0.2:{PORT}/") is not None  # inet_aton reads 127.0.0.2
     urls = [
-        f"http://0x7f.0.0.2:{PORT}/",  # a name to the URL rules; inet_aton reads 127.0.0.2
         f"http://0.0.0.0:{PORT}/",
         f"http://[::ffff:127.0.0.2]:{PORT}/",
         f"http://dual.test:{PORT}/",
