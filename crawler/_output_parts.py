@@ -18,7 +18,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ROW_GROUP_MAX_BYTES", "Stream", "fsync_dir", "part_files"]
+__all__ = ["ROW_GROUP_MAX_BYTES", "Stream", "fsync_dir", "part_files", "publish", "publish_bytes"]
 
 #: Buffered payload that forces a row group, bounding memory whatever ``row_group_rows`` is
 #: (the body column dominates; pages are capped at 10 MiB by SPEC.md §7).
@@ -32,6 +32,33 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def publish(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write ``folder/name`` atomically with ``write(handle)``; only complete files appear.
+
+    Raises:
+        OSError: the file could not be written or renamed (the temporary is removed).
+    """
+    final = folder / name
+    tmp = folder / f".{name}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+        fsync_dir(folder)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def publish_bytes(path: Path, data: bytes) -> Path:
+    """:func:`publish` of ``data`` at ``path``."""
+    return publish(path.parent, path.name, lambda handle: handle.write(data))
 
 
 def part_files(folder: Path) -> list[tuple[int, Path]]:

@@ -73,7 +73,7 @@ from ._output_folder import (
 from ._output_folder import (
     why as _why,
 )
-from ._output_parts import Stream, fsync_dir
+from ._output_parts import Stream, publish_bytes
 from ._output_read import read_decisions, read_records
 from ._output_schema import (
     DECISION_SCHEMA,
@@ -337,15 +337,7 @@ class RunWriter:
 
     def _write_json(self, info: Mapping[str, Any]) -> Path:
         text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=_json_value)
-        final = self.out_dir / "run.json"
-        tmp = self.out_dir / ".run.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        fsync_dir(self.out_dir)
-        return final
+        return publish_bytes(self.out_dir / "run.json", (text + "\n").encode("utf-8"))
 
     def _release(self) -> None:
         self._closed = True

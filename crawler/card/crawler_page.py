@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import uuid
 import xml.etree.ElementTree as ET
@@ -32,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crawler._output_parts import publish_bytes
 from crawler.errors import OutputWriteError
 from filters import ConfigError
 
@@ -629,15 +629,9 @@ def _atom(facts: CrawlerFacts, versions: Sequence[Mapping[str, Any]]) -> bytes:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        publish_bytes(path, data)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise OutputWriteError(f"cannot write {path}: {e}") from None
 
 

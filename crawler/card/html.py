@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import html
 import io
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawler._output_parts import publish_bytes
 from crawler.errors import OutputWriteError
 from filters import ConfigError
 
@@ -359,14 +359,8 @@ def write_card_html(stats: CardStats, path: str | Path) -> Path:
     """
     target = Path(path)
     data = render_card_html(stats.as_dict()).encode("utf-8")
-    tmp = target.with_name(f".{target.name}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        publish_bytes(target, data)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise OutputWriteError(f"cannot write {target}: {e}") from None
     return target

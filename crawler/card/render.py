@@ -8,12 +8,12 @@ file of the card (``card.html``) is one more entry.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from filters import ConfigError
 
+from .._output_parts import publish_bytes
 from .eu import eu_summary, render_eu_json, render_eu_md
 from .html import render_card_html
 from .readme import render_readme
@@ -52,16 +52,9 @@ def write_card(out: Path, files: dict[str, str]) -> list[Path]:
         raise ConfigError(f"--out {out}: cannot create the folder ({e.strerror or e})") from e
     written = []
     for name, text in files.items():
-        path = out / name
-        tmp = out / f".{name}.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            path = publish_bytes(out / name, text.encode("utf-8"))
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise ConfigError(f"--out {out}: cannot write {name} ({e.strerror or e})") from e
         written.append(path)
     return written

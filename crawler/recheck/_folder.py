@@ -10,18 +10,16 @@ place, the folder fsynced.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 from filters.errors import ConfigError
 
-from .._output_parts import fsync_dir
+from .._output_parts import publish
 
 __all__ = ["MARKER", "SUBFOLDERS", "check_apart", "check_ours", "publish", "remove_stale"]
+
+# ``publish`` is the shared atomic file write (crawler/_output_parts.py), named here too.
 
 log = logging.getLogger(__name__)
 
@@ -91,25 +89,3 @@ def remove_stale(out_dir: Path) -> None:
             len(stale),
             out_dir,
         )
-
-
-def publish(folder: Path, name: str, write: Callable[[IO[bytes]], object]) -> Path:
-    """Write ``folder/name`` atomically with ``write(handle)``; only complete files appear.
-
-    Raises:
-        OSError: the file could not be written or renamed (the temporary is removed).
-    """
-    final = folder / name
-    tmp = folder / f".{name}.tmp"
-    try:
-        with open(tmp, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-        fsync_dir(folder)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-    return final
