@@ -164,8 +164,13 @@ class Book:
         self._plans: dict[tuple[str, ...], Plan] = {}
 
     def own(self, agent: str) -> MergedGroup | None:
-        """The merged group that names ``agent`` itself (case-insensitive), if any; a token
-        with characters a product token has not is also looked up cut (see :meth:`resolve`)."""
+        """The merged group that names ``agent`` itself (case-insensitive), if any.
+
+        A file's ``User-agent`` values are read as RFC 9309 product tokens (letters, ``-``,
+        ``_``: ``User-agent: AI2Bot`` names the group ``ai``, as Google's parser reads it), so
+        a token with other characters (``AI2Bot``, ``bigsur.ai``) is looked up as it is and,
+        failing that, cut the same way: the group its lines name is found (SPEC.md §3.2's
+        tokens include such names; missing their groups would miss their reservations)."""
         key = agent.lower()
         found = self._by_agent.get(key)
         if found is None and _CUTTABLE(key):
@@ -179,19 +184,9 @@ class Book:
         return self._star
 
     def resolve(self, agent: str) -> MergedGroup | None:
-        """The group that applies to ``agent``: its own, else ``*`` (RFC 9309 §2.2.1).
-
-        A file's ``User-agent`` values are read as RFC 9309 product tokens (letters, ``-``,
-        ``_``: ``User-agent: AI2Bot`` names the group ``ai``, as Google's parser reads it), so
-        a token with other characters (``AI2Bot``, ``bigsur.ai``) is looked up as it is and,
-        failing that, cut the same way: the group its lines name is found (SPEC.md §3.2's
-        tokens include such names; missing their groups would miss their reservations)."""
-        key = agent.lower()
-        found = self._by_agent.get(key)
-        if found is None and _CUTTABLE(key):
-            cut = _product_token(key)
-            if cut and cut != key:
-                found = self._by_agent.get(cut)
+        """The group that applies to ``agent``: its own (:meth:`own`), else ``*`` (RFC 9309
+        §2.2.1)."""
+        found = self.own(agent)
         return found if found is not None else self._star
 
     def rule_lines(self) -> tuple[RuleLine, ...]:
