@@ -24,25 +24,20 @@ The input is never written to; the output folder is resumable batch by batch
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
-import sys
-import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 import filters
 from filters import ReasonCode, Stage
-from filters.urls import _CONTROL, MAX_URL_LENGTH, check_url, origin_of
 
 from ..config import RunConfig
+from ._report import OriginState, Progress, RecheckStats, earlier_documents
+from ._urls import UrlParts
 from .dataset import DEFAULT_BATCH_ROWS, Dataset
 from .decide import Decider, RowResult, WorkerPool, bucket_of, make_checker
 from .output import RecheckWriter
@@ -57,7 +52,6 @@ REFETCH_MODES: tuple[Refetch, ...] = ("none", "headers", "full")
 _GONE = frozenset({404, 410})
 #: The licence columns of a heed dataset, re-derived when pages are read again.
 _LICENSE_COLUMNS = ("license", "license_url", "license_source", "license_conflict")
-_DOCUMENTS = ("robots.txt", "ai.txt", "tdmrep.json")
 
 
 @dataclass(frozen=True)
@@ -72,116 +66,6 @@ class RecheckOptions:
 
 
 @dataclass
-class RecheckStats:
-    """Counts of one recheck (this run's work plus what an earlier run into the folder did)."""
-
-    rows: int = 0
-    kept: int = 0
-    removed: int = 0
-    flagged: int = 0
-    batches: int = 0
-    batches_done_earlier: int = 0
-    by_reason: Counter[str] = field(default_factory=Counter)
-    removed_by_host: Counter[str] = field(default_factory=Counter)
-    flags: Counter[str] = field(default_factory=Counter)
-    origins: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    def as_dict(self) -> dict[str, Any]:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        return {
-            "rows": self.rows,
-            "kept": self.kept,
-            "removed": self.removed,
-            "flagged": self.flagged,
-            "origins": self.origins,
-            "batches": self.batches,
-            "batches_done_earlier": self.batches_done_earlier,
-            "by_reason": dict(sorted(self.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "flags": dict(sorted(self.flags.items())),
-            "removed_by_host": dict(self.removed_by_host.most_common()),
-            "elapsed_s": round(elapsed, 3),
-            "rows_per_s": round(self.rows / elapsed, 1),
-        }
-
-
-@dataclass
-class _Origin:
-    """What the recorder knows of one origin: its documents today and (heed input) earlier."""
-
-    now: dict[str, dict[str, Any]] | None = None
-    earlier: dict[str, Any] | None = None
-    changed: list[dict[str, Any]] | None = None
-    removed: int = 0
-
-    def changes(self, heed: bool) -> list[dict[str, Any]]:
-        if self.changed is None:
-            self.changed = _changes(self.now or {}, self.earlier if heed else None)
-        return self.changed
-
-
-def _earlier_documents(evidence: str | None) -> dict[str, dict[str, Any]] | None:
-    if not evidence:
-        return None
-    try:
-        docs = json.loads(evidence).get("documents")
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(docs, dict):
-        return None
-    out = {k: v for k, v in docs.items() if k in _DOCUMENTS and isinstance(v, dict)}
-    rsl = docs.get("rsl")
-    if isinstance(rsl, dict):
-        out.update({f"rsl:{u}": v for u, v in rsl.items() if isinstance(v, dict)})
-    return out
-
-
-def _changes(
-    now: dict[str, dict[str, Any]], earlier: dict[str, dict[str, Any]] | None
-) -> list[dict[str, Any]]:
-    rows = []
-    for name in sorted(set(now) | set(earlier or {})):
-        new = now.get(name, {})
-        old = (earlier or {}).get(name, {})
-        rows.append(
-            {
-                "document": name,
-                "url": new.get("url") or old.get("url") or "",
-                "old_sha256": old.get("sha256"),
-                "new_sha256": new.get("sha256"),
-                "old_status": old.get("status"),
-                "new_status": new.get("status"),
-                "fetched_at": new.get("fetched_at"),
-                # unknown before (not a heed dataset): not reported as a change
-                "changed": earlier is not None
-                and (old.get("sha256"), old.get("status"))
-                != (new.get("sha256"), new.get("status")),
-            }
-        )
-    return rows
-
-
-class _Progress:
-    def __init__(self, stats: RecheckStats, interval: float, on: bool) -> None:
-        self.stats, self.interval, self.on = stats, interval, on
-        self._last = time.monotonic()
-
-    def tick(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.on or (not force and now - self._last < self.interval):
-            return
-        self._last = now
-        s = self.stats
-        rate = s.rows / max(now - s.started, 1e-9)
-        print(
-            f"{s.origins} origins · {s.rows} rows · {s.kept} kept · {s.removed} removed"
-            f" · {s.flagged} flagged · {rate:,.0f} rows/s",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-@dataclass
 class _Pending:
     """A batch whose URLs are with the deciders."""
 
@@ -192,46 +76,6 @@ class _Pending:
     valid: list[int]
     origins: list[str]
     collect: Callable[[], _Decided]
-
-
-#: The authority of a URL: up to its path, query or fragment (where urlsplit cuts the netloc).
-_AUTHORITY = re.compile(r"[^/?#]*").match
-
-
-class _UrlParts:
-    """``check_url``, ``origin_of`` and the host of a URL, with the part that depends only on
-    its scheme and authority computed once per distinct ``scheme://authority`` (a corpus has
-    many rows per site). The per-URL part (length, control characters) is checked every time;
-    what ``urlsplit`` can refuse lies in the authority, so the prefix decides the rest."""
-
-    def __init__(self, max_entries: int = 65536) -> None:
-        self._known: dict[str, tuple[str | None, str, str]] = {}
-        self._max = max_entries
-
-    def parse(self, url: str) -> tuple[str | None, str, str]:
-        if not url:
-            return "no URL in this row", "", ""
-        start = url.find("://")
-        if start < 0 or len(url) > MAX_URL_LENGTH or _CONTROL.search(url):
-            return check_url(url) or "unparsable", "", ""
-        prefix = url[: _AUTHORITY(url, start + 3).end()]  # type: ignore[union-attr]
-        found = self._known.get(prefix)
-        if found is None:
-            found = self._parse(prefix + "/")
-            if len(self._known) >= self._max:
-                self._known.clear()
-            self._known[prefix] = found
-        return found
-
-    @staticmethod
-    def _parse(url: str) -> tuple[str | None, str, str]:
-        problem = check_url(url)
-        if problem is not None:
-            return problem, "", ""
-        try:
-            return None, origin_of(url), urlsplit(url).hostname or ""
-        except ValueError as e:  # check_url accepts it, urlsplit does not
-            return f"unparsable: {e}", "", ""
 
 
 class _Run:
@@ -248,11 +92,11 @@ class _Run:
         self.cfg, self.dataset, self.writer, self.options = cfg, dataset, writer, options
         self.decide = decide
         self.stats = RecheckStats()
-        self.origins: dict[str, _Origin] = {}
+        self.origins: dict[str, OriginState] = {}
         self.heed = dataset.kind == "heed"
-        self.progress = _Progress(self.stats, options.progress_interval, options.progress)
+        self.progress = Progress(self.stats, options.progress_interval, options.progress)
         self.checked_at = datetime.now(UTC)
-        self.urls = _UrlParts()
+        self.urls = UrlParts()
 
     def batch(self, index: int, batch: pa.RecordBatch) -> None:
         """Decide and record one batch."""
@@ -284,7 +128,7 @@ class _Run:
         valid, origins = pending.valid, pending.origins
         results, docs = pending.collect()
         for origin, now in docs.items():
-            self.origins.setdefault(origin, _Origin()).now = now
+            self.origins.setdefault(origin, OriginState()).now = now
         by_row = dict(zip(valid, zip(results, origins, strict=True), strict=True))
         names = ("evidence", "license", "crawl_id", "fetched_at", "sha256")
         columns: dict[str, list[Any]] = {
@@ -297,14 +141,14 @@ class _Run:
         flags: list[dict[str, Any]] = []
         relicensed: list[RowResult | None] = []
         for i, url in enumerate(urls):
-            state: _Origin | None = None
+            state: OriginState | None = None
             if i in invalid:
                 result = RowResult(False, (ReasonCode.FETCH_INVALID_URL.value,), "pre-fetch")
             else:
                 result, origin = by_row[i]
-                state = self.origins.setdefault(origin, _Origin())
+                state = self.origins.setdefault(origin, OriginState())
                 if self.heed and state.earlier is None and columns.get("evidence"):
-                    state.earlier = _earlier_documents(columns["evidence"][i]) or {}
+                    state.earlier = earlier_documents(columns["evidence"][i]) or {}
             kept, flag = self._verdict(result)
             if kept and result.allowed and self.options.refetch != "none":
                 flags.extend(self._changed(url, result, columns, i))
@@ -372,7 +216,7 @@ class _Run:
         self,
         url: str,
         result: RowResult,
-        state: _Origin | None,
+        state: OriginState | None,
         columns: Mapping[str, list[Any]],
         i: int,
     ) -> dict[str, Any]:

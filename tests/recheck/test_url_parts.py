@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.recheck.run import _UrlParts
+from crawler.recheck._urls import UrlParts as _UrlParts
 from filters.urls import check_url, origin_of
 
 HOSTILE = [
