@@ -34,10 +34,7 @@ import json
 import os
 import pwd
 import resource
-import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +42,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from _web import free_port, launch_nginx, stop_nginx  # one nginx runner for the benchmarks
 
 __all__ = [
     "AITXT_EVERY",
     "GPTBOT_EVERY",
     "MAX_ORIGINS",
-    "NGINX",
     "TDMREP_EVERY",
     "World",
     "access_log_lines",
@@ -64,7 +61,6 @@ __all__ = [
     "stop_nginx",
 ]
 
-NGINX = "/usr/sbin/nginx"
 MAX_ORIGINS = 40 * 250  # 127.1.0.1 .. 127.1.39.250
 
 GPTBOT_EVERY = 4
@@ -149,13 +145,6 @@ class World:
     @property
     def first_url(self) -> str:
         return f"http://{address(0)}:{self.port}/"
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 (and, in practice, on the other loopback addresses)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def documents(i: int) -> dict[str, bytes]:
@@ -303,8 +292,6 @@ def start_nginx(world: World) -> subprocess.Popen[bytes]:
         RuntimeError: nginx is missing, exits, or does not answer within 30 seconds, or the
             file descriptor limit is too low for the number of origins.
     """
-    if shutil.which(NGINX) is None:
-        raise RuntimeError(f"{NGINX} not found (Debian package nginx)")
     connections = world.origins + 2048  # nginx counts each listen socket as a connection
     _raise_nofile(connections + 256)
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -312,30 +299,10 @@ def start_nginx(world: World) -> subprocess.Popen[bytes]:
         raise RuntimeError(
             f"RLIMIT_NOFILE {soft} is too low for {world.origins} listen sockets; use fewer origins"
         )
-    (world.root / "tmp").mkdir(exist_ok=True)
-    conf = world.root / "nginx.conf"
-    conf.write_text(_nginx_conf(world, connections), encoding="utf-8")
-    log = world.root / "nginx-error.log"
-    proc = subprocess.Popen(
-        [NGINX, "-c", str(conf), "-p", str(world.root), "-e", str(log)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    pending = [address(0), address(world.origins - 1)]
-    while pending:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"nginx exited ({proc.returncode}): {err.strip()}")
-        if time.monotonic() > deadline:
-            stop_nginx(proc)
-            raise RuntimeError(f"nginx did not answer on {pending[0]}:{world.port}")
-        try:
-            socket.create_connection((pending[0], world.port), timeout=0.5).close()
-            pending.pop(0)
-        except OSError:
-            time.sleep(0.05)
-    return proc
+    # the first and the last origin answering means every listen socket is open
+    probes = [address(0), address(world.origins - 1)]
+    conf = _nginx_conf(world, connections)
+    return launch_nginx(world.root, conf, probes, world.port, timeout=30)
 
 
 def access_log_lines(world: World) -> list[str]:
@@ -344,16 +311,3 @@ def access_log_lines(world: World) -> list[str]:
     if not path.exists():
         return []
     return path.read_text(encoding="utf-8", errors="replace").splitlines()
-
-
-def stop_nginx(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the nginx child started by ``start_nginx`` (fast shutdown, then kill)."""
-    if proc.poll() is None:
-        proc.terminate()  # SIGTERM: nginx's fast shutdown
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stderr:
-        proc.stderr.close()

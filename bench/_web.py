@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NGINX", "Web", "generate", "start_nginx"]
+__all__ = ["NGINX", "Web", "generate", "launch_nginx", "start_nginx", "stop_nginx"]
 
 NGINX = "/usr/sbin/nginx"
 
@@ -198,27 +198,39 @@ def start_nginx(web: Web) -> subprocess.Popen[bytes]:
     Raises:
         RuntimeError: nginx is missing, exits, or does not answer within 10 seconds.
     """
+    return launch_nginx(web.root, _nginx_conf(web), list(web.hosts), web.port, timeout=10)
+
+
+def launch_nginx(
+    root: Path, conf_text: str, probes: list[str], port: int, *, timeout: float
+) -> subprocess.Popen[bytes]:
+    """Run nginx as a non-daemon child with ``conf_text`` (every path inside ``root``) and
+    wait until each address of ``probes`` accepts connections on ``port``.
+
+    Raises:
+        RuntimeError: nginx is missing, exits, or does not answer within ``timeout`` seconds.
+    """
     if shutil.which(NGINX) is None:
         raise RuntimeError(f"{NGINX} not found (Debian package nginx)")
-    (web.root / "tmp").mkdir(exist_ok=True)
-    conf = web.root / "nginx.conf"
-    conf.write_text(_nginx_conf(web), encoding="utf-8")
+    (root / "tmp").mkdir(exist_ok=True)
+    conf = root / "nginx.conf"
+    conf.write_text(conf_text, encoding="utf-8")
     proc = subprocess.Popen(
-        [NGINX, "-c", str(conf), "-p", str(web.root), "-e", str(web.root / "nginx-error.log")],
+        [NGINX, "-c", str(conf), "-p", str(root), "-e", str(root / "nginx-error.log")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 10
-    pending = list(web.hosts)
+    deadline = time.monotonic() + timeout
+    pending = list(probes)
     while pending:
         if proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             raise RuntimeError(f"nginx exited ({proc.returncode}): {err.strip()}")
         if time.monotonic() > deadline:
             stop_nginx(proc)
-            raise RuntimeError(f"nginx did not answer on {pending[0]}:{web.port}")
+            raise RuntimeError(f"nginx did not answer on {pending[0]}:{port}")
         try:
-            socket.create_connection((pending[0], web.port), timeout=0.5).close()
+            socket.create_connection((pending[0], port), timeout=0.5).close()
             pending.pop(0)
         except OSError:
             time.sleep(0.05)
@@ -230,7 +242,7 @@ def stop_nginx(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()  # SIGTERM: nginx's fast shutdown
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=10)  # thousands of listen sockets take a while to close
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -23,6 +23,8 @@ from filters import FetchOutcome, Headers, aitxt, robots, tdmrep
 from filters.engine import EngineConfig, SiteSignals, decide_pre_fetch
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+if str(BENCH) not in sys.path:  # the bench modules import each other as scripts do
+    sys.path.append(str(BENCH))
 
 
 def _load(name: str) -> ModuleType:
