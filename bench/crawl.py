@@ -24,17 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pstats
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _measure import heed_config, spawn
 from _web import Web, free_port, generate, start_nginx, stop_nginx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,50 +66,28 @@ def _spawn(argv: list[str], log: Path, cwd: Path = ROOT) -> tuple[int, float, fl
 
     Returns (exit code, wall s, CPU s, peak RSS MB, stdout).
     """
-    out_path = log.with_suffix(".out")
-    with out_path.open("wb") as out, log.open("wb") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
-        # wait4 gives this child's own rusage; ru_maxrss is in KiB on Linux.
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    stdout = out_path.read_text(encoding="utf-8")
-    return proc.returncode, wall, cpu, usage.ru_maxrss / 1024, stdout
+    m = spawn(argv, log, cwd)
+    return m.returncode, m.wall_s, m.cpu_s, m.peak_rss_mb, m.stdout
 
 
 def _heed_config(web: Web, tmp: Path, args: argparse.Namespace) -> Path:
     seeds = ", ".join(json.dumps(s) for s in web.seeds)
-    extra: dict[str, list[str]] = {"crawl": [], "network": [], "limits": [], "output": []}
-    for option in args.heed_option:
-        key, _, value = option.partition("=")
-        section, _, name = key.partition(".")
-        extra.setdefault(section, []).append(f"{name} = {value}")
-    text = f"""
-[crawl]
-seeds = [{seeds}]
-out = {json.dumps(str(tmp / "heed-out"))}
-max_pages = {web.total_pages}
-max_depth = {web.pages}
-{chr(10).join(extra.pop("crawl"))}
-
-[identity]
-contact_url = "http://127.0.0.1/contact"
-
-[network]
-allow_private_networks = true
-concurrency = {args.concurrency}
-per_host_concurrency = {args.per_host}
-autothrottle = false
-{chr(10).join(extra.pop("network"))}
-"""
-    for section, lines in extra.items():
-        if lines:
-            text += f"\n[{section}]\n" + "\n".join(lines) + "\n"
-    path = tmp / "heed.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    sections = {
+        "crawl": [
+            f"seeds = [{seeds}]",
+            f"out = {json.dumps(str(tmp / 'heed-out'))}",
+            f"max_pages = {web.total_pages}",
+            f"max_depth = {web.pages}",
+        ],
+        "identity": ['contact_url = "http://127.0.0.1/contact"'],
+        "network": [
+            "allow_private_networks = true",
+            f"concurrency = {args.concurrency}",
+            f"per_host_concurrency = {args.per_host}",
+            "autothrottle = false",
+        ],
+    }
+    return heed_config(tmp / "heed.toml", sections, args.heed_option)
 
 
 def run_heed(web: Web, tmp: Path, args: argparse.Namespace, *, profile: Path | None) -> Run:

@@ -34,18 +34,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from _measure import heed_config, spawn
 from _recheck_web import World, access_log_lines, free_port, generate, start_nginx, stop_nginx
 from crawl import print_profile
 
@@ -84,80 +82,23 @@ class Run:
         return 60 * self.rows / self.cpu_s if self.cpu_s > 0 else 0.0
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident KiB of ``pid`` and its descendants now (0 once it has exited)."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/status", encoding="ascii", errors="replace") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children", encoding="ascii") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-class _TreeSampler(threading.Thread):
-    def __init__(self, pid: int, interval: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval = pid, interval
-        self.peak_kib = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.peak_kib = max(self.peak_kib, _tree_rss_kib(self.pid))
-            self.stop.wait(self.interval)
-
-
 def _spawn(argv: list[str], log: Path, cwd: Path) -> tuple[int, float, float, float, float, str]:
     """Run ``argv``; returns (exit code, wall s, CPU s, peak RSS MB, tree RSS MB, stdout)."""
-    out_path = log.with_suffix(".out")
-    with out_path.open("wb") as out, log.open("wb") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=err)
-        sampler = _TreeSampler(proc.pid)
-        sampler.start()
-        # wait4: this child's rusage with its own waited-for children's; ru_maxrss in KiB.
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        sampler.stop.set()
-        sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    cpu = usage.ru_utime + usage.ru_stime
-    stdout = out_path.read_text(encoding="utf-8")
-    return proc.returncode, wall, cpu, usage.ru_maxrss / 1024, sampler.peak_kib / 1024, stdout
+    m = spawn(argv, log, cwd, tree=True)
+    return m.returncode, m.wall_s, m.cpu_s, m.peak_rss_mb, m.tree_rss_mb, m.stdout
 
 
 def write_config(world: World, tmp: Path, args: argparse.Namespace) -> Path:
-    extra: dict[str, list[str]] = {"network": []}
-    for option in args.heed_option:
-        key, _, value = option.partition("=")
-        section, _, name = key.partition(".")
-        extra.setdefault(section, []).append(f"{name} = {value}")
-    text = f"""
-[identity]
-contact_url = "http://127.0.0.1/contact"
-
-[network]
-allow_private_networks = true
-concurrency = {args.concurrency}
-per_host_concurrency = {args.per_host}
-autothrottle = false
-{chr(10).join(extra.pop("network"))}
-"""
-    for section, lines in extra.items():
-        if lines:
-            text += f"\n[{section}]\n" + "\n".join(lines) + "\n"
-    path = tmp / "recheck.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    sections = {
+        "identity": ['contact_url = "http://127.0.0.1/contact"'],
+        "network": [
+            "allow_private_networks = true",
+            f"concurrency = {args.concurrency}",
+            f"per_host_concurrency = {args.per_host}",
+            "autothrottle = false",
+        ],
+    }
+    return heed_config(tmp / "recheck.toml", sections, args.heed_option)
 
 
 def _count_records(out: Path) -> int:
