@@ -17,6 +17,7 @@ from typing import Any
 
 from filters import ConfigError, HeedError, __version__
 
+from ._cli_progress import add_progress_option, wants_progress
 from ._stdout import print_out, silence_stdout
 
 __all__ = ["main"]
@@ -43,12 +44,7 @@ def _add_crawl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="start a new job: refuse an output folder that already holds output (by default "
         "a run resumes the job in its folder, skipping URLs already decided)",
     )
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="live progress on stderr (default: when stderr is a terminal)",
-    )
+    add_progress_option(p)
     p.set_defaults(func=_cmd_crawl)
 
 
@@ -76,19 +72,13 @@ def _load(args: argparse.Namespace) -> Any:
     return cfg
 
 
-def _progress(args: argparse.Namespace) -> bool:
-    if args.progress is not None:
-        return bool(args.progress)
-    return not args.json and sys.stderr.isatty()
-
-
 def _cmd_crawl(args: argparse.Namespace) -> int:
     from .runner import collect_seeds, run_crawl
 
     cfg = _load(args)
     seeds = collect_seeds(cfg, args.seeds)
     summary = run_crawl(
-        cfg, seeds, out=args.out or cfg.out, progress=_progress(args), fresh=args.fresh
+        cfg, seeds, out=args.out or cfg.out, progress=wants_progress(args), fresh=args.fresh
     )
     _print_summary(summary, as_json=args.json)
     return EXIT_FATAL if summary.get("fatal") else EXIT_OK

@@ -11,6 +11,7 @@ from typing import Any
 
 from filters import ConfigError
 
+from .._cli_progress import add_progress_option, wants_progress
 from .._stdout import print_out
 
 __all__ = ["register"]
@@ -65,12 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     cache.add_argument("--no-cache", action="store_true", help="fetch every document again")
     p.add_argument("--json", action="store_true", help="print the final summary as JSON")
-    p.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="live progress on stderr (default: when stderr is a terminal)",
-    )
+    add_progress_option(p)
     p.set_defaults(func=_cmd_recheck)
 
 
@@ -111,9 +107,7 @@ def _cmd_recheck(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     cfg = cfg.with_overrides(document_cache=_cache_path(args, cfg.document_cache))
     dataset = open_dataset(args.dataset, url_column=args.url_column)
-    progress = (
-        args.progress if args.progress is not None else (not args.json and sys.stderr.isatty())
-    )
+    progress = wants_progress(args)
     batch_rows = DEFAULT_BATCH_ROWS if args.batch_rows is None else args.batch_rows
     if not 1 <= batch_rows <= 1_000_000:
         raise ConfigError("--batch-rows must be from 1 to 1,000,000")
