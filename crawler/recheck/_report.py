@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["OriginState", "Progress", "RecheckStats", "earlier_documents"]
+__all__ = ["OriginState", "Progress", "RecheckStats", "by_name", "earlier_documents"]
 
 _DOCUMENTS = ("robots.txt", "ai.txt", "tdmrep.json")
 
@@ -64,20 +64,27 @@ class OriginState:
         return self.changed
 
 
+def by_name(docs: Any) -> dict[str, dict[str, Any]]:
+    """A record's ``evidence`` "documents" (``filters.engine.evidence.site_documents``) by
+    name: ``robots.txt``, ``ai.txt``, ``tdmrep.json`` and ``rsl:<url>`` for each RSL file."""
+    if not isinstance(docs, dict):
+        return {}
+    out = {k: v for k, v in docs.items() if k in _DOCUMENTS and isinstance(v, dict)}
+    rsl = docs.get("rsl")
+    if isinstance(rsl, dict):
+        out.update({f"rsl:{u}": v for u, v in rsl.items() if isinstance(v, dict)})
+    return out
+
+
 def earlier_documents(evidence: str | None) -> dict[str, dict[str, Any]] | None:
+    """The site documents a heed record's ``evidence`` says the crawl saw, by name."""
     if not evidence:
         return None
     try:
         docs = json.loads(evidence).get("documents")
     except (ValueError, AttributeError):
         return None
-    if not isinstance(docs, dict):
-        return None
-    out = {k: v for k, v in docs.items() if k in _DOCUMENTS and isinstance(v, dict)}
-    rsl = docs.get("rsl")
-    if isinstance(rsl, dict):
-        out.update({f"rsl:{u}": v for u, v in rsl.items() if isinstance(v, dict)})
-    return out
+    return by_name(docs) if isinstance(docs, dict) else None
 
 
 def _changes(

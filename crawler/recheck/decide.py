@@ -25,11 +25,13 @@ from typing import Any
 
 from filters import Decision
 from filters.engine import Done, Gate, SiteSignals
+from filters.engine.evidence import site_documents
 from filters.urls import resolve_dot_segments
 
 from ..check.run import Checker, CheckResult
 from ..config import RunConfig
 from ..netguard import BlockedAddress
+from ._report import by_name
 
 __all__ = ["Decider", "RowResult", "WorkerPool", "bucket_of", "documents_now"]
 
@@ -75,24 +77,9 @@ def bucket_of(host: str, buckets: int) -> int:
 
 
 def documents_now(site: SiteSignals) -> dict[str, dict[str, Any]]:
-    """The origin's site documents as fetched today: name -> url, sha256, status, fetched_at."""
-    out: dict[str, dict[str, Any]] = {}
-    docs: list[tuple[str, Any]] = [
-        ("robots.txt", site.robots),
-        ("ai.txt", site.aitxt),
-        ("tdmrep.json", site.tdmrep),
-    ]
-    docs += [(f"rsl:{url}", policy) for url, policy in site.rsl.items()]
-    for name, policy in docs:
-        doc = getattr(policy, "document", None) if policy is not None else None
-        if doc is not None:
-            out[name] = {
-                "url": doc.url,
-                "sha256": doc.sha256,
-                "status": doc.status,
-                "fetched_at": doc.fetched_at,
-            }
-    return out
+    """The origin's site documents as fetched today, by name, in the very form a record's
+    evidence holds them (so the recheck compares like with like)."""
+    return by_name(site_documents(site))
 
 
 @dataclass
