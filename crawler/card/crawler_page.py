@@ -14,7 +14,8 @@ The page is a pure function of the crawler's facts (``CrawlerFacts``); a version
 SHA-256 of the page rendered without its dates, so wording that changes with a new heed is a
 new version too. Every string from a run is escaped (``html.escape``; XML text by
 ``xml.etree``). A run that cannot be read, runs naming several crawlers, or a state file that
-is not heed's raise ``ConfigError`` naming what is wrong; nothing is written then.
+is not heed's raise ``ConfigError`` naming what is wrong; nothing is written then. The facts
+are read in ``_crawler_facts.py``, the versions file and the feed built in ``_crawler_feed.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
-import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,9 @@ from typing import Any
 from crawler._output_parts import publish_bytes
 from crawler.errors import OutputWriteError
 from filters import ConfigError
+
+from ._crawler_facts import _AI, STANDARDS, CrawlerFacts, facts_from_runs
+from ._crawler_feed import STATE_FORMAT, atom_feed, changes, read_state
 
 __all__ = [
     "ATOM_NAME",
@@ -50,116 +51,8 @@ __all__ = [
 PAGE_NAME = "crawler.html"
 ATOM_NAME = "crawler.atom"
 STATE_NAME = "crawler.versions.json"
-_STATE_FORMAT = 1
-_ATOM_NS = "http://www.w3.org/2005/Atom"
 #: Stands in for the dates while a version's hash is computed.
 _DATE_SLOT = "\x00DATE\x00"
-_PURPOSES = ("train-ai", "ai-input", "search")
-_AI = ("train-ai", "ai-input")
-_URL_IN_UA = re.compile(r"https?://[^\s;()<>\"]+")
-
-
-@dataclass(frozen=True, slots=True)
-class _Standard:
-    name: str
-    url: str
-    purposes: tuple[str, ...]
-    when: str
-    what: str
-
-
-#: What heed honours (SPEC.md §3), in the order a URL meets them.
-STANDARDS: tuple[_Standard, ...] = (
-    _Standard(
-        "robots.txt (RFC 9309)",
-        "https://www.rfc-editor.org/rfc/rfc9309",
-        _PURPOSES,
-        "before fetching",
-        "The group for our product token, else the * group. An unreachable robots.txt "
-        "(5xx, 429, timeout) means: fetch nothing from that site.",
-    ),
-    _Standard(
-        "AI crawler tokens in robots.txt (ai-robots-txt list)",
-        "https://github.com/ai-robots-txt/ai.robots.txt",
-        _AI,
-        "before fetching",
-        "A path disallowed for any of the AI crawler tokens listed below counts as reserved "
-        "for AI use, for us too.",
-    ),
-    _Standard(
-        "Content-Usage (IETF aipref vocabulary and attachment drafts)",
-        "https://datatracker.ietf.org/doc/draft-ietf-aipref-vocab/",
-        _PURPOSES,
-        "before and after fetching",
-        "In robots.txt and as a response header: train-ai=n, search=n.",
-    ),
-    _Standard(
-        "Content-Signal (Cloudflare Content Signals Policy)",
-        "https://contentsignals.org/",
-        _PURPOSES,
-        "before fetching",
-        "In robots.txt: ai-train=no, ai-input=no, search=no.",
-    ),
-    _Standard(
-        "ai.txt (Spawning)",
-        "https://site.spawning.ai/spawning-ai-txt",
-        _AI,
-        "before fetching",
-        "/ai.txt on the page's origin, robots.txt grammar, matched case-insensitively.",
-    ),
-    _Standard(
-        "TDMRep (W3C TDM Reservation Protocol)",
-        "https://www.w3.org/community/reports/tdmrep/CG-FINAL-tdmrep-20240510/",
-        _AI,
-        "before and after fetching",
-        "/.well-known/tdmrep.json, the tdm-reservation header and meta tag.",
-    ),
-    _Standard(
-        "RSL 1.0 (Really Simple Licensing)",
-        "https://rslstandard.org/rsl",
-        _PURPOSES,
-        "before and after fetching",
-        "License: lines in robots.txt, Link headers and link elements; a prohibited or "
-        "paid use excludes the page.",
-    ),
-    _Standard(
-        "X-Robots-Tag and robots meta tags (noai, noimageai, noml, noindex, none)",
-        "https://developers.google.com/search/docs/crawling-indexing/robots-meta-tag",
-        _PURPOSES,
-        "after fetching",
-        "noai, noimageai (DeviantArt) and noml (Mojeek) exclude AI uses; noindex and none "
-        "exclude search. Directives scoped to our token or to an AI token count.",
-    ),
-    _Standard(
-        "Licence declarations (HTML rel=license, SPDX identifiers)",
-        "https://html.spec.whatwg.org/multipage/links.html#link-type-license",
-        _PURPOSES,
-        "after fetching",
-        "Recorded with every page kept; in open-licence mode only open licences are kept.",
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class CrawlerFacts:
-    """Everything the page says, taken from the runs' ``run.json``."""
-
-    product_token: str
-    user_agent: str
-    contact_url: str
-    purposes: tuple[str, ...]
-    modes: tuple[str, ...]
-    ai_agents: tuple[str, ...]
-    honor_noarchive: bool
-    registry_url: str
-    registry_private: bool
-    registry_spawning: bool
-    blocklists: tuple[str, ...]
-    private_blocklists: int
-    engine_versions: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,125 +65,6 @@ class CrawlerPageResult:
     version: str
     new_version: bool
     versions: int
-
-
-def _config_of(info: Mapping[str, Any], where: str) -> Mapping[str, Any]:
-    if not isinstance(info, Mapping):
-        raise ConfigError(f"{where}: a run.json must be a JSON object")
-    config = info.get("config")
-    if not isinstance(config, Mapping):
-        raise ConfigError(f"{where}: no 'config' object (not a heed run.json?)")
-    return config
-
-
-def _text(config: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
-    value = config.get(key, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: config {key!r} must be a string (got {value!r:.80})")
-    if required and not value:
-        raise ConfigError(f"{where}: config {key!r} is missing")
-    return value
-
-
-def _texts(config: Mapping[str, Any], key: str, where: str) -> list[str]:
-    value = config.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: config {key!r} must be a list of strings")
-    return value
-
-
-def facts_from_runs(run_infos: Sequence[Mapping[str, Any]]) -> CrawlerFacts:
-    """The crawler's facts from the ``run.json`` of its runs (oldest first), or from
-    ``CardStats.sources`` (the same keys); a run whose ``config`` is empty (a crawl killed
-    before its ``run.json``) is skipped.
-
-    The identity (product token, user-agent, contact URL) must be the same in every run: a
-    page describes one crawler. Purposes, modes, AI tokens and blocklists are the union over
-    the runs; registry and noarchive settings are the newest run's.
-
-    Raises:
-        ConfigError: no runs with a configuration, a run whose ``config`` cannot be read, or
-            several crawlers.
-    """
-    if not run_infos:
-        raise ConfigError("the crawler page needs at least one run's run.json")
-    identities: dict[tuple[str, str, str], str] = {}
-    purposes: set[str] = set()
-    modes: set[str] = set()
-    agents: dict[str, str] = {}
-    blocklists: dict[str, None] = {}
-    private_lists: set[str] = set()
-    versions: dict[str, None] = {}
-    registry = ""
-    spawning = noarchive = False
-    described = 0
-    for n, info in enumerate(run_infos, 1):
-        crawl = info.get("crawl_id", info.get("run_id")) if isinstance(info, Mapping) else None
-        where = f"run {n} of {len(run_infos)}" + (f" ({crawl})" if isinstance(crawl, str) else "")
-        config = _config_of(info, where)
-        if not config:  # a crawl killed before its run.json: it names no crawler
-            continue
-        described += 1
-        token = _text(config, "product_token", where, required=True)
-        ua = _text(config, "user_agent", where, required=True)
-        contact = _text(config, "contact_url", where)
-        identities.setdefault((token, ua, contact), where)
-        purpose = _text(config, "purpose", where, required=True)
-        if purpose not in _PURPOSES:
-            raise ConfigError(f"{where}: unknown purpose {purpose!r}")
-        purposes.add(purpose)
-        modes.add(_text(config, "mode", where, required=True))
-        listed = info.get("ai_agents", config.get("ai_agents", []))
-        if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
-            raise ConfigError(f"{where}: 'ai_agents' must be a list of strings")
-        for agent in listed:
-            agents.setdefault(agent.lower(), agent)
-        for source in _texts(config, "blocklists", where):
-            if source.startswith(("http://", "https://")):
-                blocklists[source] = None
-            else:
-                private_lists.add(source)
-        engine = info.get("engine_version")
-        if isinstance(engine, str) and engine:
-            versions[engine] = None
-        registry = _text(config, "registry_url", where)
-        spawning = config.get("registry_spawning") is True
-        noarchive = config.get("honor_noarchive") is True
-    if not described:
-        raise ConfigError(
-            "none of the runs has a configuration (run.json) naming the crawler: "
-            "the crawler page needs at least one"
-        )
-    if len(identities) > 1:
-        shown = "; ".join(f"{t} ({where})" for (t, _, _), where in identities.items())
-        raise ConfigError(
-            f"the runs name {len(identities)} different crawlers (product token, user-agent "
-            f"or contact URL differ: {shown}); write one crawler page per crawler"
-        )
-    ((token, ua, contact),) = identities
-    public = registry.startswith(("http://", "https://"))
-    return CrawlerFacts(
-        product_token=token,
-        user_agent=ua,
-        contact_url=contact or _contact_in(ua),
-        purposes=tuple(p for p in _PURPOSES if p in purposes),
-        modes=tuple(sorted(modes)),
-        ai_agents=tuple(sorted(agents.values(), key=str.lower)),
-        honor_noarchive=noarchive,
-        registry_url=registry.rstrip("/") if public else "",
-        registry_private=bool(registry) and not public,
-        registry_spawning=spawning,
-        blocklists=tuple(blocklists),
-        private_blocklists=len(private_lists),
-        engine_versions=tuple(versions),
-    )
-
-
-def _contact_in(user_agent: str) -> str:
-    found = _URL_IN_UA.search(user_agent)
-    return found.group(0) if found else ""
 
 
 # --- the page ---------------------------------------------------------------------------
@@ -496,138 +270,6 @@ def _version_of(facts: CrawlerFacts) -> str:
     return hashlib.sha256(render_page(facts).encode("utf-8")).hexdigest()
 
 
-# --- state and feed ---------------------------------------------------------------------
-
-
-def _read_state(path: Path) -> list[dict[str, Any]]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return []
-    except OSError as e:
-        raise ConfigError(f"cannot read {path}: {e}") from None
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as e:
-        raise ConfigError(
-            f"{path} is not valid JSON ({e}); move it aside to start the feed over"
-        ) from None
-    if not isinstance(data, dict):
-        data = {}
-    versions = data.get("versions")
-    if data.get("format") != _STATE_FORMAT or not isinstance(versions, list):
-        raise ConfigError(f"{path} is not a heed crawler-page state file (format {_STATE_FORMAT})")
-    for n, v in enumerate(versions, 1):
-        ok = (
-            isinstance(v, dict)
-            and isinstance(v.get("sha256"), str)
-            and re.fullmatch(r"[0-9a-f]{64}", v["sha256"]) is not None
-            and isinstance(v.get("updated"), str)
-            and _parse_time(v["updated"]) is not None
-            and isinstance(v.get("changes"), list)
-            and all(isinstance(c, str) for c in v["changes"])
-            and isinstance(v.get("facts"), dict)
-        )
-        if not ok:
-            raise ConfigError(f"{path}: version {n} is damaged (sha256, updated, changes, facts)")
-    return versions
-
-
-def _parse_time(text: str) -> datetime | None:
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return t if t.tzinfo is not None else None
-
-
-def _changes(old: Mapping[str, Any] | None, new: CrawlerFacts) -> list[str]:
-    if old is None:
-        return ["First version of this page."]
-    labels = {
-        "product_token": "product token",
-        "user_agent": "user-agent",
-        "contact_url": "contact URL",
-        "purposes": "purposes",
-        "modes": "mode",
-        "ai_agents": "AI crawler tokens honoured",
-        "honor_noarchive": "noarchive honoured",
-        "registry_url": "consent registry",
-        "registry_private": "private consent registry",
-        "registry_spawning": "Spawning registry consulted",
-        "blocklists": "blocklists",
-        "private_blocklists": "private blocklists",
-        "engine_versions": "heed version",
-    }
-    out = []
-    for key, value in new.as_dict().items():
-        before = old.get(key)
-        if before == value:
-            continue
-        label = labels.get(key, key)
-        if isinstance(value, list) and isinstance(before, list):
-            added = [x for x in value if x not in before]
-            removed = [x for x in before if x not in value]
-            bits = ([f"added {', '.join(map(str, added))}"] if added else []) + (
-                [f"removed {', '.join(map(str, removed))}"] if removed else []
-            )
-            out.append(f"{label}: {'; '.join(bits) or 'reordered'}")
-        else:
-            out.append(f"{label}: {_show(before)} → {_show(value)}")
-    return out or ["The page's wording changed."]
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
-    if value in ("", None):
-        return "none"
-    return str(value)
-
-
-def _uuid_urn(text: str) -> str:
-    return uuid.UUID(bytes=hashlib.sha256(text.encode("utf-8")).digest()[:16], version=5).urn
-
-
-def _atom(facts: CrawlerFacts, versions: Sequence[Mapping[str, Any]]) -> bytes:
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        el = ET.SubElement(parent, tag, attrs)
-        if text is not None:
-            el.text = text
-        return el
-
-    token = facts.product_token
-    # Plain names with an xmlns attribute: ET's own prefixes (ns0:) are valid but unkind.
-    feed = ET.Element("feed", {"xmlns": _ATOM_NS})
-    sub(feed, "id", _uuid_urn(f"heed crawler page {token.lower()}"))
-    sub(feed, "title", f"{token}: changes to the crawler information page")
-    sub(feed, "updated", versions[-1]["updated"])
-    author = sub(feed, "author")
-    sub(author, "name", f"The operator of {token}")
-    if facts.contact_url:
-        sub(author, "uri", facts.contact_url)
-        sub(feed, "link", rel="alternate", type="text/html", href=facts.contact_url)
-    generator = sub(feed, "generator", "heed")
-    if facts.engine_versions:
-        generator.set("version", facts.engine_versions[-1])
-    for n, v in reversed(list(enumerate(versions, 1))):
-        entry = sub(feed, "entry")
-        sub(entry, "id", _uuid_urn(f"heed crawler page {token.lower()} {v['sha256']}"))
-        sub(entry, "title", f"Version {n} of the crawler page")
-        sub(entry, "updated", v["updated"])
-        if facts.contact_url:
-            sub(entry, "link", rel="alternate", type="text/html", href=facts.contact_url)
-        sub(entry, "summary", " ".join(v["changes"]), type="text")
-        content = sub(entry, "content", type="xhtml")
-        div = ET.SubElement(content, "div", {"xmlns": "http://www.w3.org/1999/xhtml"})
-        ul = ET.SubElement(div, "ul")
-        for change in v["changes"]:
-            ET.SubElement(ul, "li").text = change
-        ET.SubElement(div, "p").text = f"sha256 {v['sha256']}"
-    body = ET.tostring(feed, encoding="unicode")
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + body.encode("utf-8") + b"\n"
-
-
 def _write(path: Path, data: bytes) -> None:
     try:
         publish_bytes(path, data)
@@ -659,7 +301,7 @@ def write_crawler_page(
     except OSError as e:
         raise OutputWriteError(f"cannot create {out}: {e}") from None
     state_path = out / STATE_NAME
-    versions = _read_state(state_path)
+    versions = read_state(state_path)
     if versions and versions[-1]["facts"].get("product_token") != facts.product_token:
         raise ConfigError(
             f"{state_path} records the page of {versions[-1]['facts'].get('product_token')!r}, "
@@ -672,14 +314,14 @@ def write_crawler_page(
             {
                 "sha256": version,
                 "updated": when.isoformat(),
-                "changes": _changes(versions[-1]["facts"] if versions else None, facts),
+                "changes": changes(versions[-1]["facts"] if versions else None, facts),
                 "facts": facts.as_dict(),
             }
         )
     page = render_page(facts, first=versions[0]["updated"], last=versions[-1]["updated"])
-    state = {"format": _STATE_FORMAT, "versions": versions}
+    state = {"format": STATE_FORMAT, "versions": versions}
     _write(out / PAGE_NAME, page.encode("utf-8"))
-    _write(out / ATOM_NAME, _atom(facts, versions))
+    _write(out / ATOM_NAME, atom_feed(facts, versions))
     _write(state_path, (json.dumps(state, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return CrawlerPageResult(
         page=out / PAGE_NAME,
