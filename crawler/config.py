@@ -7,7 +7,6 @@ fails before it fetches anything rather than crawling with a half-applied policy
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -20,17 +19,25 @@ from filters.blocklist import EMPTY_BLOCKLIST, Blocklist
 from filters.engine import EngineConfig
 from filters.license import DEFAULT_OPEN_LICENSES
 from filters.robots import DEFAULT_MAX_BYTES, default_ai_agents
-from filters.urls import check_host, check_url
+from filters.urls import check_url
 
-__all__ = ["RunConfig", "load_config", "parse_config", "read_seeds"]
+from . import _config_values as v
+from ._config_values import REDACTABLE, check_redis_url, check_worker_id
+
+__all__ = [
+    "REDACTABLE",
+    "RunConfig",
+    "check_redis_url",
+    "check_worker_id",
+    "load_config",
+    "parse_config",
+    "read_seeds",
+]
 
 #: RFC 9309 §2.2.1 product tokens: ``[a-zA-Z_-]+``, for heed's own ``product_token``.
 _TOKEN = re.compile(r"[a-zA-Z_-]+")
-#: Other crawlers' tokens in ``ai_agents``: the same grammar plus digits, because real AI
-#: crawlers put digits in theirs (``AI2Bot`` in the bundled list, ``img2dataset``). A space, an
-#: empty string or any other character can never name a robots.txt group, so those are refused.
-_AGENT_TOKEN = re.compile(r"[a-zA-Z0-9_-]+")
 _MIB = 1024 * 1024
+_JOB_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,13 @@ class RunConfig:
     row_group_rows: int = 100
     flush_interval: float = 30.0
     resume: bool = True
+    #: ``[distributed] redis_url``: empty for the embedded single-process mode (the default).
+    redis_url: str = ""
+    #: ``[distributed] job``: the job every process of this config joins; "" for the output
+    #: folder's name (see :attr:`job_name`).
+    job: str = ""
+    #: This process's worker id in a distributed job (``--worker-id``; not a config key).
+    worker_id: str = ""
     source: str | None = None
 
     def __post_init__(self) -> None:
@@ -84,6 +98,20 @@ class RunConfig:
         object.__setattr__(
             self, "ai_agents", agents if agents is not None else default_ai_agents(self.purpose)
         )
+
+    @property
+    def distributed(self) -> bool:
+        """True when the crawl runs on Redis (``[distributed] redis_url`` or ``--redis``)."""
+        return bool(self.redis_url)
+
+    @property
+    def job_name(self) -> str:
+        """The job's name: ``[distributed] job``, else the output folder's own name (cleaned
+        to ``[A-Za-z0-9._-]``), so every process started with the same config joins one job."""
+        if self.job:
+            return self.job
+        name = _JOB_UNSAFE.sub("-", Path(self.out).name).strip(".-")
+        return name[:64] or "heed"
 
     def engine(self, blocklist: Blocklist | None = None) -> EngineConfig:
         """The policy half, for ``filters.engine``; ``blocklist`` is the parsed
@@ -125,117 +153,16 @@ class RunConfig:
                 if isinstance(value, tuple)
                 else (value.value if isinstance(value, Purpose | Mode) else value)
             )
+        out["redis_url"] = _without_password(self.redis_url)  # run.json is published data
         return out
 
 
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise TypeError("expected a string")
-    return v
-
-
-def _strs(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise TypeError("expected a list of strings")
-    return tuple(v)
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError("expected true or false")
-    return v
-
-
-def _agents(v: Any) -> tuple[str, ...]:
-    tokens = _strs(v)
-    for token in tokens:
-        if not _AGENT_TOKEN.fullmatch(token):
-            raise ValueError(
-                f"{token!r} is not a robots.txt product token (letters, digits, '_' or '-')"
-            )
-    return tokens
-
-
-def _cache_path(v: Any) -> str:
-    """A file path (``~`` expanded), or ``""`` for no document cache."""
-    text = _str(v)
-    if not text:
-        return ""
-    if not text.strip():
-        raise ValueError('must name a file, or be "" for none')
-    if "\x00" in text:
-        raise ValueError("must not contain a NUL character")
-    try:
-        return str(Path(text).expanduser())
-    except RuntimeError as e:  # "~user" for an unknown user, or no home folder
-        raise ValueError(f"cannot expand '~': {e}") from None
-
-
-def _hosts(v: Any) -> tuple[str, ...]:
-    hosts = _strs(v)
-    for host in hosts:
-        problem = check_host(host.lstrip(".")) if host.lstrip(".") else "empty host"
-        if problem:
-            raise ValueError(f"{host!r}: {problem}")
-    return hosts
-
-
-def _int(low: int, high: int) -> Callable[[Any], int]:
-    def conv(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise TypeError("expected an integer")
-        if not low <= v <= high:
-            raise ValueError(f"must be from {low:,} to {high:,}")
-        return v
-
-    return conv
-
-
-def _num(low: float, high: float) -> Callable[[Any], float]:
-    def conv(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise TypeError("expected a number")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        if not low <= v <= high:  # compared exactly: a huge integer never overflows here
-            raise ValueError(f"must be from {low:g} to {high:g}")
-        return float(v)
-
-    return conv
-
-
-def _enum(kind: type[Purpose] | type[Mode]) -> Callable[[Any], Any]:
-    def conv(v: Any) -> Any:
-        try:
-            return kind(_str(v))
-        except ValueError:
-            raise ValueError(f"must be one of {', '.join(m.value for m in kind)}") from None
-
-    return conv
-
-
-def _on_error(v: Any) -> str:
-    if v not in ("deny", "ignore"):
-        raise ValueError('must be "deny" or "ignore"')
-    return str(v)
-
-
-#: What ``[privacy] redact`` can replace in a record's text.
-REDACTABLE = ("email", "phone")
-
-
-def _redact(v: Any) -> tuple[str, ...]:
-    kinds = _strs(v)
-    unknown = [k for k in kinds if k not in REDACTABLE]
-    if unknown:
-        raise ValueError(f"unknown {unknown[0]!r}; choose from {', '.join(REDACTABLE)}")
-    return tuple(dict.fromkeys(kinds))
-
-
-def _keep_or_remove(v: Any) -> str:
-    if v not in ("keep", "remove"):
-        raise ValueError('must be "keep" or "remove"')
-    return str(v)
+def _without_password(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 #: Upper bounds (README "Config reference", configs/example.toml). A value past one is a typo or
@@ -248,58 +175,62 @@ DAY = 86_400.0
 #: [section] key -> (RunConfig field, converter). This table is the config contract.
 _KEYS: Mapping[str, Mapping[str, tuple[str, Callable[[Any], Any]]]] = {
     "crawl": {
-        "seeds": ("seeds", _strs),
-        "seeds_file": ("seeds_file", _str),
-        "out": ("out", _str),
-        "max_pages": ("max_pages", _int(1, MAX_PAGES)),
-        "max_depth": ("max_depth", _int(0, MAX_DEPTH)),
-        "allowed_hosts": ("allowed_hosts", _hosts),
+        "seeds": ("seeds", v.strings),
+        "seeds_file": ("seeds_file", v.string),
+        "out": ("out", v.string),
+        "max_pages": ("max_pages", v.integer(1, MAX_PAGES)),
+        "max_depth": ("max_depth", v.integer(0, MAX_DEPTH)),
+        "allowed_hosts": ("allowed_hosts", v.hosts),
     },
     "identity": {
-        "product_token": ("product_token", _str),
-        "user_agent": ("user_agent", _str),
-        "contact_url": ("contact_url", _str),
+        "product_token": ("product_token", v.string),
+        "user_agent": ("user_agent", v.string),
+        "contact_url": ("contact_url", v.string),
     },
     "policy": {
-        "purpose": ("purpose", _enum(Purpose)),
-        "mode": ("mode", _enum(Mode)),
-        "on_signal_error": ("on_signal_error", _on_error),
-        "ai_agents": ("ai_agents_override", _agents),
-        "honor_noarchive": ("honor_noarchive", _bool),
-        "open_licenses": ("open_licenses", _strs),
-        "blocklists": ("blocklists", _strs),
+        "purpose": ("purpose", v.enum(Purpose)),
+        "mode": ("mode", v.enum(Mode)),
+        "on_signal_error": ("on_signal_error", v.on_error),
+        "ai_agents": ("ai_agents_override", v.agents),
+        "honor_noarchive": ("honor_noarchive", v.boolean),
+        "open_licenses": ("open_licenses", v.strings),
+        "blocklists": ("blocklists", v.strings),
     },
     "registry": {
-        "url": ("registry_url", _str),
-        "spawning": ("registry_spawning", _bool),
+        "url": ("registry_url", v.string),
+        "spawning": ("registry_spawning", v.boolean),
     },
     "limits": {
-        "max_page_bytes": ("max_page_bytes", _int(1024, 256 * _MIB)),
-        "robots_max_bytes": ("robots_max_bytes", _int(500 * 1024, 64 * _MIB)),
-        "max_crawl_delay": ("max_crawl_delay", _num(0, DAY)),
-        "download_timeout": ("download_timeout", _num(0.1, 3600)),
-        "signal_ttl": ("signal_ttl", _num(0, 30 * DAY)),
+        "max_page_bytes": ("max_page_bytes", v.integer(1024, 256 * _MIB)),
+        "robots_max_bytes": ("robots_max_bytes", v.integer(500 * 1024, 64 * _MIB)),
+        "max_crawl_delay": ("max_crawl_delay", v.number(0, DAY)),
+        "download_timeout": ("download_timeout", v.number(0.1, 3600)),
+        "signal_ttl": ("signal_ttl", v.number(0, 30 * DAY)),
     },
     "network": {
-        "allow_private_networks": ("allow_private_networks", _bool),
-        "concurrency": ("concurrency", _int(1, 1024)),
-        "per_host_concurrency": ("per_host_concurrency", _int(1, 64)),
-        "autothrottle": ("autothrottle", _bool),
-        "document_cache": ("document_cache", _cache_path),
+        "allow_private_networks": ("allow_private_networks", v.boolean),
+        "concurrency": ("concurrency", v.integer(1, 1024)),
+        "per_host_concurrency": ("per_host_concurrency", v.integer(1, 64)),
+        "autothrottle": ("autothrottle", v.boolean),
+        "document_cache": ("document_cache", v.cache_path),
     },
     "privacy": {
-        "redact": ("redact", _redact),
-        "keep_body": ("keep_body", _bool),
+        "redact": ("redact", v.redact),
+        "keep_body": ("keep_body", v.boolean),
     },
     "recheck": {
-        "on_gone": ("recheck_on_gone", _keep_or_remove),
-        "on_unreachable": ("recheck_on_unreachable", _keep_or_remove),
+        "on_gone": ("recheck_on_gone", v.keep_or_remove),
+        "on_unreachable": ("recheck_on_unreachable", v.keep_or_remove),
     },
     "output": {
-        "part_max_rows": ("part_max_rows", _int(1, 10_000_000)),
-        "row_group_rows": ("row_group_rows", _int(1, 1_000_000)),
-        "flush_interval": ("flush_interval", _num(0.1, DAY)),
-        "resume": ("resume", _bool),
+        "part_max_rows": ("part_max_rows", v.integer(1, 10_000_000)),
+        "row_group_rows": ("row_group_rows", v.integer(1, 1_000_000)),
+        "flush_interval": ("flush_interval", v.number(0.1, DAY)),
+        "resume": ("resume", v.boolean),
+    },
+    "distributed": {
+        "redis_url": ("redis_url", v.redis_url),
+        "job": ("job", v.job),
     },
 }
 
