@@ -43,7 +43,8 @@ __all__ = [
 _AGENT_TOKEN = re.compile(r"[a-zA-Z0-9_-]+")
 #: A job name or worker id becomes part of Redis keys and file names: a portable, slash-free set.
 _JOB = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
+#: No "-" in a worker id: part names end in ``-<worker_id>-<seq>``, read from the right.
+_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,47}")
 
 
 def string(v: Any) -> str:
@@ -182,7 +183,7 @@ def check_worker_id(text: str) -> str:
         ValueError: naming what is allowed.
     """
     if not _WORKER_ID.fullmatch(text):
-        raise ValueError("use 1-48 of [A-Za-z0-9_-], starting with a letter or digit")
+        raise ValueError("use 1-48 of [A-Za-z0-9_], starting with a letter or digit")
     return text
 
 

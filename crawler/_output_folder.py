@@ -2,7 +2,11 @@
 
 One writer per output folder at a time: a ``RunWriter`` (``crawler/output.py``) takes an
 exclusive ``flock`` on ``out_dir/.heed-output.lock``, released by the kernel if the process
-dies. ``hold_output_lock`` lets a command that prepares a folder (``heed demo``) take the lock
+dies. The workers of a distributed job (docs/distributed.md) share a folder instead: each
+takes that lock *shared* (so no single-process run can write beside them) plus an exclusive
+lock on its own ``.heed-worker-<id>.lock`` (so no two live workers have the same id, and a
+worker whose lock can be taken is dead: its stale temporary parts can be deleted).
+``hold_output_lock`` lets a command that prepares a folder (``heed demo``) take the lock
 first; the next writer in the same process adopts it. ``check_output_dir`` says before
 anything is fetched whether a folder can hold output.
 """
@@ -10,6 +14,7 @@ anything is fetched whether a folder can hold output.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -27,12 +32,15 @@ __all__ = [
     "OutputLockedError",
     "adopt_lock",
     "check_output_dir",
+    "clean_dead_workers",
     "hold_output_lock",
     "why",
+    "worker_lock",
 ]
 
 TABLES = ("records", "decisions")
 _LOCK_NAME = ".heed-output.lock"
+_WORKER_LOCK = ".heed-worker-{}.lock"
 
 
 #: Locks taken by :func:`hold_output_lock`, waiting for this process's next ``RunWriter`` on
@@ -56,16 +64,61 @@ def hold_output_lock(out_dir: Path) -> None:
         _HELD_LOCKS[key] = _flock(Path(out_dir))
 
 
-def _flock(out_dir: Path) -> IO[bytes]:
-    handle = open(out_dir / _LOCK_NAME, "ab")  # noqa: SIM115 (held for the run)
+def _flock(out_dir: Path, name: str = _LOCK_NAME, *, shared: bool = False) -> IO[bytes]:
+    handle = open(out_dir / name, "ab")  # noqa: SIM115 (held for the run)
     if fcntl is None:  # pragma: no cover
         return handle
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as e:
         handle.close()
         raise OutputLockedError(f"{out_dir}: another heed writer is using it") from e
     return handle
+
+
+class WorkerLock:
+    """A distributed worker's hold on a shared output folder: the folder lock shared, its own
+    worker lock exclusive. ``close()`` drops both."""
+
+    def __init__(self, out_dir: Path, worker_id: str) -> None:
+        self.folder = _flock(out_dir, shared=True)
+        try:
+            self.own = _flock(out_dir, _WORKER_LOCK.format(worker_id))
+        except OutputLockedError:
+            self.folder.close()
+            raise OutputLockedError(
+                f"{out_dir}: worker id {worker_id!r} is already in use by a live worker"
+            ) from None
+
+    def close(self) -> None:
+        self.own.close()
+        self.folder.close()
+
+
+def worker_lock(out_dir: Path, worker_id: str) -> WorkerLock:
+    """Join ``out_dir`` as worker ``worker_id`` of a distributed job.
+
+    Raises:
+        OutputLockedError: a single-process run writes to ``out_dir``, or a live worker
+            already has this id.
+    """
+    return WorkerLock(Path(out_dir), worker_id)
+
+
+def clean_dead_workers(out_dir: Path, clean: Callable[[str], object]) -> None:
+    """Call ``clean(worker_id)`` for each worker that once wrote to ``out_dir`` and holds no
+    lock now (dead or done), while holding its lock, so a worker that starts meanwhile with the
+    same id waits for its lock instead of having its files cleaned under it."""
+    for path in sorted(Path(out_dir).glob(_WORKER_LOCK.format("*"))):
+        worker = path.name[len(".heed-worker-") : -len(".lock")]
+        try:
+            handle = _flock(Path(out_dir), path.name)
+        except (OutputLockedError, OSError):
+            continue
+        try:
+            clean(worker)
+        finally:
+            handle.close()
 
 
 def check_output_dir(out_dir: Path) -> None:

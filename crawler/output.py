@@ -22,7 +22,9 @@ progress.
 Choices where the SPEC is silent:
 - One writer per output directory at a time (``crawler/_output_folder.py``: an exclusive
   ``flock``), so the stale temporary cleanup can never delete a live writer's file. A second
-  writer raises ``OutputLockedError``.
+  writer raises ``OutputLockedError``. The workers of a distributed job (``worker_id``) share
+  the folder: each names its parts ``part-<crawl_id>-<worker_id>-<seq>``, deletes only its own
+  and dead workers' temporaries, and merges ``run.json`` (``crawler/_output_job.py``).
 - ``run.json`` already present (a resumed run): the earlier content is kept under
   ``previous_runs`` in the new file instead of being lost; an unreadable one is set aside as
   ``run.json.unreadable-<crawl_id>``.
@@ -50,14 +52,11 @@ thread, which is the intended caller; call ``maybe_flush`` from a ``LoopingCall`
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -66,15 +65,19 @@ from ._output_folder import (
     TABLES as _TABLES,
 )
 from ._output_folder import (
+    WorkerLock,
     adopt_lock,
     check_output_dir,
+    clean_dead_workers,
     hold_output_lock,
+    worker_lock,
 )
 from ._output_folder import (
     why as _why,
 )
-from ._output_parts import Stream, publish_bytes
+from ._output_parts import Stream
 from ._output_read import read_decisions, read_records
+from ._output_runjson import publish_run, publish_worker_run
 from ._output_schema import (
     DECISION_SCHEMA,
     RECORD_SCHEMA,
@@ -105,6 +108,9 @@ _MIB = 1024 * 1024
 DEFAULT_PART_MAX_BYTES = 256 * _MIB
 #: A crawl_id becomes part of file names, so it is restricted to a portable, slash-free set.
 _CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: A worker id never holds "-", so the field before the sequence number is the worker's.
+_WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,47}")
+_TEMP_WORKER = re.compile(r"\.part-.+-([A-Za-z0-9_]+)-\d{5,}\.parquet\.tmp")
 
 
 class RunWriter:
@@ -130,14 +136,23 @@ class RunWriter:
         flush_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         before_publish: Callable[[], object] | None = None,
+        worker_id: str = "",
+        job: str = "",
     ) -> None:
         if not isinstance(crawl_id, str) or not _CRAWL_ID.fullmatch(crawl_id):
             raise ValueError(f"crawl_id {crawl_id!r}: use 1-128 of [A-Za-z0-9._-]")
         limits = (row_group_rows, part_max_rows, part_max_bytes)
         if min(limits) < 1 or not flush_interval > 0:
             raise ValueError("row_group_rows, part_max_rows, part_max_bytes, flush_interval > 0")
+        if worker_id and not _WORKER_ID.fullmatch(worker_id):
+            raise ValueError(f"worker_id {worker_id!r}: use 1-48 of [A-Za-z0-9_]")
         self.out_dir = Path(out_dir)
         self.crawl_id = crawl_id
+        #: A worker of a distributed job ("" for a single-process run): its parts are named
+        #: ``part-<crawl_id>-<worker_id>-<seq>`` and it shares the folder with the job's other
+        #: workers (``crawler/_output_folder.py``, ``crawler/_output_job.py``).
+        self.worker_id = worker_id
+        self.job = job or crawl_id
         self.flush_interval = flush_interval
         self._clock = clock
         self._closed = False
@@ -150,11 +165,16 @@ class RunWriter:
         self._lock = self._acquire_lock()
         self._before_publish = before_publish
         self._streams: dict[str, Stream] = {}
+        name = f"{crawl_id}-{worker_id}" if worker_id else crawl_id
         for table, schema in zip(_TABLES, (RECORD_SCHEMA, DECISION_SCHEMA), strict=True):
             folder = self.out_dir / table
             folder.mkdir(exist_ok=True)
-            self._remove_stale(folder)
-            self._streams[table] = Stream(folder, schema, crawl_id, limits)
+            if worker_id:  # only this worker's and dead workers' temporaries are stale
+                clean_dead_workers(self.out_dir, functools.partial(self._remove_stale, folder))
+                self._remove_stale(folder, worker_id)
+            else:
+                self._remove_stale(folder)
+            self._streams[table] = Stream(folder, schema, name, limits)
         self._streams["records"].before_publish = before_publish
         self._streams["decisions"].before_publish = self._before_decisions
 
@@ -165,12 +185,18 @@ class RunWriter:
         if self._before_publish is not None:
             self._before_publish()
 
-    def _acquire_lock(self) -> IO[bytes] | None:
+    def _acquire_lock(self) -> IO[bytes] | WorkerLock | None:
+        if self.worker_id:
+            return worker_lock(self.out_dir, self.worker_id)
         return adopt_lock(self.out_dir)
 
     @staticmethod
-    def _remove_stale(folder: Path) -> None:
-        stale = sorted(p for p in folder.glob(".part-*.tmp") if p.is_file())
+    def _remove_stale(folder: Path, worker_id: str | None = None) -> None:
+        stale = sorted(
+            p
+            for p in folder.glob(".part-*.tmp")
+            if p.is_file() and (worker_id is None or _temp_worker(p.name) == worker_id)
+        )
         for path in stale:
             path.unlink(missing_ok=True)
         if stale:
@@ -308,36 +334,16 @@ class RunWriter:
                 info["fatal"] = info.get("fatal") or self.failure
             path = self.out_dir / "run.json"
             try:
-                previous = self._previous_runs()
-                if previous:
-                    info["previous_runs"] = previous
-                path = self._write_json(info)
+                if self.worker_id:
+                    path = publish_worker_run(self.out_dir, self.worker_id, self.job, info)
+                else:
+                    path = publish_run(self.out_dir, self.crawl_id, info)
             except OSError as e:
                 self._fail("run.json", e)
                 logger.error("could not write %s: %s", path, e)
         finally:
             self._release()
         return path
-
-    def _previous_runs(self) -> list[Any]:
-        path = self.out_dir / "run.json"
-        if not path.exists():
-            return []
-        try:
-            earlier = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(earlier, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as e:
-            aside = path.with_name(f"run.json.unreadable-{self.crawl_id}")
-            os.replace(path, aside)
-            logger.warning("run.json in %s is unreadable (%s); kept as %s", self.out_dir, e, aside)
-            return []
-        older = earlier.pop("previous_runs", [])
-        return [*(older if isinstance(older, list) else [older]), earlier]
-
-    def _write_json(self, info: Mapping[str, Any]) -> Path:
-        text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=_json_value)
-        return publish_bytes(self.out_dir / "run.json", (text + "\n").encode("utf-8"))
 
     def _release(self) -> None:
         self._closed = True
@@ -370,14 +376,7 @@ class RunWriter:
             self._release()
 
 
-def _json_value(value: object) -> object:
-    """``json.dumps`` fallback for the value types a run's metadata holds."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return value.as_posix()
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    raise TypeError(f"run.json: cannot store a {type(value).__name__}")
+def _temp_worker(name: str) -> str | None:
+    """The worker id in a temporary part's name ``.part-<crawl_id>-<worker_id>-<seq>...``."""
+    match = _TEMP_WORKER.fullmatch(name)
+    return match.group(1) if match else None

@@ -1,0 +1,209 @@
+"""``run.json``: a single-process run's, and a distributed job's merged from its workers' files.
+
+Private to ``crawler/output.py`` (see its docstring for the single-process rules: an earlier
+``run.json`` is kept under ``previous_runs``, an unreadable one is set aside).
+
+The workers of a job (docs/distributed.md) share one output
+folder; each writes its own parts and, when it closes, its own ``workers/<worker_id>.json``
+(the ``run.json`` a single-process run would write, with that worker's earlier runs under
+``previous_runs``). Then, holding ``.heed-run-json.lock`` (so two workers finishing together
+never lose each other's counts), it rewrites ``run.json`` from every worker file in the folder:
+the counts, the counts by reason, the rows written and the parts are the sums and union over
+every worker run of the job; ``workers`` lists each run; the config, engine version, token list
+and blocklists are the closing worker's (every worker of a job runs the same config).
+
+A worker killed with SIGKILL writes no file: its published parts are in the folder, complete,
+but its counts are missing from ``run.json`` (the job's done-set in Redis still has its
+decisions, so nothing is decided twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ._output_parts import publish_bytes
+
+try:  # POSIX only, like the folder lock (crawler/_output_folder.py).
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["WORKERS_DIR", "json_bytes", "merge_runs", "publish_run", "publish_worker_run"]
+
+logger = logging.getLogger("crawler.output")
+
+#: The folder of the workers' own run files, inside the output folder.
+WORKERS_DIR = "workers"
+_MERGE_LOCK = ".heed-run-json.lock"
+_COUNTS = ("considered", "kept", "excluded")
+#: What the merged file lists of each worker run.
+_PER_RUN = ("worker_id", "crawl_id", "started_at", "ended_at", "counts", "fatal")
+
+
+def json_value(value: object) -> object:
+    """``json.dumps`` fallback for the value types a run's metadata holds."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"run.json: cannot store a {type(value).__name__}")
+
+
+def json_bytes(info: Mapping[str, Any]) -> bytes:
+    """``info`` as the indented, key-sorted UTF-8 JSON of ``run.json``.
+
+    Raises:
+        TypeError: a value JSON cannot represent.
+    """
+    text = json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False, default=json_value)
+    return (text + "\n").encode("utf-8")
+
+
+def _previous_runs(out_dir: Path, crawl_id: str) -> list[Any]:
+    path = out_dir / "run.json"
+    if not path.exists():
+        return []
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(earlier, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        aside = path.with_name(f"run.json.unreadable-{crawl_id}")
+        os.replace(path, aside)
+        logger.warning("run.json in %s is unreadable (%s); kept as %s", out_dir, e, aside)
+        return []
+    older = earlier.pop("previous_runs", [])
+    return [*(older if isinstance(older, list) else [older]), earlier]
+
+
+def publish_run(out_dir: Path, crawl_id: str, info: Mapping[str, Any]) -> Path:
+    """Write a single-process run's ``run.json``, the earlier one under ``previous_runs``.
+
+    Raises:
+        OSError: the file could not be written.
+        TypeError: a value JSON cannot represent.
+    """
+    data = json_bytes(info)  # a TypeError before the earlier file is touched
+    previous = _previous_runs(out_dir, crawl_id)
+    if previous:
+        data = json_bytes({**dict(info), "previous_runs": previous})
+    return publish_bytes(out_dir / "run.json", data)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``; None when it is missing or unreadable (never raises)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@contextlib.contextmanager
+def _merge_lock(out_dir: Path) -> Iterator[None]:
+    with open(out_dir / _MERGE_LOCK, "ab") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # held for a few file reads at most
+        yield
+
+
+def _runs_of(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A worker file's runs, oldest first (its ``previous_runs``, then itself)."""
+    earlier = entry.get("previous_runs")
+    runs = [r for r in earlier if isinstance(r, dict)] if isinstance(earlier, list) else []
+    runs.append({k: v for k, v in entry.items() if k != "previous_runs"})
+    return runs
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def merge_runs(job: str, latest: Mapping[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The job's ``run.json`` from the worker files ``files``; ``latest`` is the closing
+    worker's run (its config and other settings head the result)."""
+    runs = [run for entry in files for run in _runs_of(entry)]
+    counts: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
+    parts: dict[str, set[str]] = {}
+    written: Counter[str] = Counter()
+    for run in runs:
+        run_counts = run.get("counts")
+        if isinstance(run_counts, dict):
+            counts.update({k: _number(run_counts.get(k)) for k in _COUNTS})
+        reasons = run.get("counts_by_reason")
+        if isinstance(reasons, dict):
+            by_reason.update({str(k): _number(v) for k, v in reasons.items()})
+        for key in ("records_written", "decisions_written"):
+            written[key] += _number(run.get(key))
+        run_parts = run.get("parts")
+        if isinstance(run_parts, dict):
+            for table, names in run_parts.items():
+                if isinstance(names, list):
+                    parts.setdefault(str(table), set()).update(str(n) for n in names)
+    merged = {k: v for k, v in latest.items() if k not in ("previous_runs", "worker_id")}
+    starts = [str(r["started_at"]) for r in runs if r.get("started_at")]
+    ends = [str(r["ended_at"]) for r in runs if r.get("ended_at")]
+    merged.update(
+        crawl_id=job,
+        job=job,
+        counts={k: counts[k] for k in _COUNTS},
+        counts_by_reason=dict(sorted(by_reason.items())),
+        records_written=written["records_written"],
+        decisions_written=written["decisions_written"],
+        parts={table: sorted(names) for table, names in sorted(parts.items())},
+        started_at=min(starts) if starts else latest.get("started_at"),
+        ended_at=max(ends) if ends else latest.get("ended_at"),
+        workers=[{k: run.get(k) for k in _PER_RUN} for run in runs],
+    )
+    return merged
+
+
+def publish_worker_run(
+    out_dir: Path,
+    worker_id: str,
+    job: str,
+    info: Mapping[str, Any],
+) -> Path:
+    """Write ``workers/<worker_id>.json`` and the merged ``run.json``; return the latter.
+
+    A ``run.json`` already in the folder that is not a job's (a single-process run before the
+    job) is kept under the merged file's ``previous_runs``.
+
+    Raises:
+        OSError: a file could not be written (the caller records the failure).
+        TypeError: a value JSON cannot represent.
+    """
+    folder = out_dir / WORKERS_DIR
+    folder.mkdir(exist_ok=True)
+    own = folder / f"{worker_id}.json"
+    entry: dict[str, Any] = {**dict(info), "worker_id": worker_id, "job": job}
+    earlier = _read(own)
+    if earlier is not None:
+        entry["previous_runs"] = _runs_of(earlier)
+    publish_bytes(own, json_bytes(entry))
+    with _merge_lock(out_dir):
+        files = [f for p in sorted(folder.glob("*.json")) if (f := _read(p)) is not None]
+        merged = merge_runs(job, entry, files)
+        existing = _read(out_dir / "run.json")
+        if existing is not None:
+            if "workers" in existing:  # an earlier merge: its chain carries over
+                chain = existing.get("previous_runs")
+            else:
+                chain = [*(existing.pop("previous_runs", None) or []), existing]
+            if chain:
+                merged["previous_runs"] = chain
+        return publish_bytes(out_dir / "run.json", json_bytes(merged))

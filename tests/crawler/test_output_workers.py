@@ -1,0 +1,129 @@
+"""Several workers of a distributed job write into one output folder (crawler/output.py,
+crawler/_output_folder.py, crawler/_output_runjson.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.output import OutputLockedError, RunWriter, read_decisions, read_records
+
+from .test_output import decision as _decision
+from .test_output import record as _record
+
+
+def record(i: int) -> dict[str, Any]:
+    row = _record(i)
+    del row["crawl_id"]  # the writer's own crawl_id
+    return row
+
+
+def decision(i: int) -> dict[str, Any]:
+    row = _decision(i)
+    del row["crawl_id"]
+    return row
+
+
+def test_workers_share_a_folder_with_their_own_part_names(tmp_path: Path) -> None:
+    one = RunWriter(tmp_path, "c1", worker_id="w1", job="job", part_max_rows=2)
+    two = RunWriter(tmp_path, "c2", worker_id="w2", job="job", part_max_rows=2)
+    for i in range(3):
+        one.write_record(record(i))
+        one.write_decision(decision(i))
+    for i in range(3, 5):
+        two.write_record(record(i))
+        two.write_decision(decision(i))
+    one.close({"counts": {"considered": 3, "kept": 3, "excluded": 0}, "started_at": "2026-01-02"})
+    two.close(
+        {
+            "counts": {"considered": 2, "kept": 1, "excluded": 1},
+            "counts_by_reason": {"robots.disallow": 1},
+            "started_at": "2026-01-01",
+        }
+    )
+    names = sorted(p.name for p in (tmp_path / "records").glob("*.parquet"))
+    assert names == [
+        "part-c1-w1-00000.parquet",
+        "part-c1-w1-00001.parquet",
+        "part-c2-w2-00000.parquet",
+    ]
+    assert read_records(tmp_path).num_rows == 5
+    assert read_decisions(tmp_path).num_rows == 5
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["job"] == "job" and info["crawl_id"] == "job"
+    assert info["counts"] == {"considered": 5, "kept": 4, "excluded": 1}
+    assert info["counts_by_reason"] == {"robots.disallow": 1}
+    assert info["records_written"] == 5 and info["decisions_written"] == 5
+    assert info["started_at"] == "2026-01-01"
+    assert sorted(w["worker_id"] for w in info["workers"]) == ["w1", "w2"]
+    assert len(info["parts"]["records"]) == 3
+    assert sorted(p.name for p in (tmp_path / "workers").iterdir()) == ["w1.json", "w2.json"]
+
+
+def test_a_rerun_worker_adds_its_counts(tmp_path: Path) -> None:
+    RunWriter(tmp_path, "c1", worker_id="w1", job="j").close({"counts": {"considered": 4}})
+    RunWriter(tmp_path, "c2", worker_id="w1", job="j").close({"counts": {"considered": 6}})
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["counts"]["considered"] == 10
+    assert [w["crawl_id"] for w in info["workers"]] == ["c1", "c2"]
+    own = json.loads((tmp_path / "workers" / "w1.json").read_text())
+    assert [r["crawl_id"] for r in own["previous_runs"]] == ["c1"]
+
+
+def test_a_single_process_run_before_the_job_is_kept(tmp_path: Path) -> None:
+    RunWriter(tmp_path, "solo").close({"counts": {"considered": 1}})
+    RunWriter(tmp_path, "c1", worker_id="w1", job="j").close({"counts": {"considered": 2}})
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert [r["crawl_id"] for r in info["previous_runs"]] == ["solo"]
+    assert info["counts"]["considered"] == 2
+
+
+def test_same_worker_id_twice_and_single_writer_beside_workers_are_refused(
+    tmp_path: Path,
+) -> None:
+    one = RunWriter(tmp_path, "c1", worker_id="w1")
+    with pytest.raises(OutputLockedError, match="w1"):
+        RunWriter(tmp_path, "c2", worker_id="w1")
+    with pytest.raises(OutputLockedError):
+        RunWriter(tmp_path, "c3")
+    two = RunWriter(tmp_path, "c4", worker_id="w2")  # another id joins
+    one.close({})
+    two.close({})
+    RunWriter(tmp_path, "c5").close({})  # every worker gone: a single run may write again
+
+
+def test_single_writer_keeps_workers_out(tmp_path: Path) -> None:
+    solo = RunWriter(tmp_path, "solo")
+    with pytest.raises(OutputLockedError):
+        RunWriter(tmp_path, "c1", worker_id="w1")
+    solo.close({})
+
+
+def test_only_dead_workers_temporaries_are_removed(tmp_path: Path) -> None:
+    live = RunWriter(tmp_path, "c1", worker_id="live")
+    live.write_record(record(0))
+    live.flush()
+    live.write_record(record(1))
+    (tmp_path / ".heed-worker-dead.lock").write_bytes(b"")
+    records = tmp_path / "records"
+    dead_tmp = records / ".part-c9-dead-00000.parquet.tmp"
+    dead_tmp.write_bytes(b"PAR1 torn")
+    live_tmp = records / ".part-c1-live-00042.parquet.tmp"
+    live_tmp.write_bytes(b"PAR1 being written")
+    other = RunWriter(tmp_path, "c2", worker_id="other")
+    assert not dead_tmp.exists()
+    assert live_tmp.exists()  # its worker holds its lock
+    other.close({})
+    live.close({})
+
+
+@pytest.mark.parametrize("bad", ["a-b", "", "w/1", "-x", "x" * 49])
+def test_bad_worker_id_is_refused(tmp_path: Path, bad: str) -> None:
+    if not bad:
+        RunWriter(tmp_path, "c1", worker_id=bad).close({})  # "": a single-process run
+        return
+    with pytest.raises(ValueError, match="worker_id"):
+        RunWriter(tmp_path, "c1", worker_id=bad)
