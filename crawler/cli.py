@@ -45,6 +45,9 @@ def _add_crawl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "a run resumes the job in its folder, skipping URLs already decided)",
     )
     add_progress_option(p)
+    from .distributed.cli import add_options as add_distributed_options
+
+    add_distributed_options(p)
     p.set_defaults(func=_cmd_crawl)
 
 
@@ -73,13 +76,19 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
+    from .distributed.cli import apply_options, run_local_workers
     from .runner import collect_seeds, run_crawl
 
+    out = args.out or None
     cfg = _load(args)
+    out = out or cfg.out
+    cfg = apply_options(cfg, args, out)
     seeds = collect_seeds(cfg, args.seeds)
-    summary = run_crawl(
-        cfg, seeds, out=args.out or cfg.out, progress=wants_progress(args), fresh=args.fresh
-    )
+    if args.workers is not None:  # the parent of N local workers: it crawls nothing itself
+        summary, code = run_local_workers(args, cfg, out, progress=wants_progress(args))
+        _print_summary(summary, as_json=args.json)
+        return code
+    summary = run_crawl(cfg, seeds, out=out, progress=wants_progress(args), fresh=args.fresh)
     _print_summary(summary, as_json=args.json)
     return EXIT_FATAL if summary.get("fatal") else EXIT_OK
 

@@ -19,6 +19,8 @@ from filters import ConfigError
 
 from .config import RunConfig, read_seeds
 from .context import RunContext
+from .distributed._progress import report_progress
+from .distributed._progress import wanted as progress_lines_wanted
 from .output import check_output_dir
 from .settings import scrapy_settings
 from .spider import HeedSpider
@@ -89,6 +91,8 @@ def run_crawl(
                 ctx.frontier.close()
 
     crawler.signals.connect(closed, signal=signals.spider_closed)
+    if progress_lines_wanted():  # a worker of ``heed crawl --workers N``
+        report_progress(crawler, ctx)
     if on_crawler is not None:
         on_crawler(crawler)
     process.crawl(crawler, ctx=ctx, seeds=seeds)
