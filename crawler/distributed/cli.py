@@ -86,15 +86,10 @@ def apply_options(cfg: RunConfig, args: argparse.Namespace, out: str) -> RunConf
     if args.workers is not None and not 1 <= args.workers <= MAX_LOCAL_WORKERS:
         raise ConfigError(f"--workers must be from 1 to {MAX_LOCAL_WORKERS}")
     if not cfg.distributed:
-        for given, name in ((args.workers, "--workers"), (args.worker_id, "--worker-id")):
-            if given is not None:
-                raise ConfigError(
-                    f"{name} needs a Redis URL: set [distributed] redis_url or --redis"
-                )
-        if args.job is not None or cfg.job:
-            raise ConfigError(
-                "a job name needs a Redis URL: set [distributed] redis_url or --redis"
-            )
+        given = [("--workers", args.workers), ("--worker-id", args.worker_id), ("--job", args.job)]
+        for name, value in given:
+            if value is not None:
+                raise ConfigError(f"{name} needs a Redis URL: [distributed] redis_url or --redis")
         return cfg
     if args.workers is not None and args.worker_id is not None:
         raise ConfigError("--worker-id names one process; --workers chooses ids for its own")
