@@ -7,10 +7,13 @@ address per host, a robots.txt with a small disallowed area, no ai.txt), then cr
 one seed per host, in separate processes and one after the other:
 
 - heed: ``heed crawl --config RUN.toml --json`` with every check on and Parquet output;
-- plain Scrapy: ``bench/_plain_scrapy.py``, a CrawlSpider with ``ROBOTSTXT_OBEY = True``.
+- plain Scrapy: ``bench/_plain_scrapy.py``, a CrawlSpider with ``ROBOTSTXT_OBEY = True``;
+- heed distributed (``--workers 1,2``): ``heed crawl --workers N --redis URL`` on a throwaway
+  redis-server on 127.0.0.1, N local worker processes of one job (docs/distributed.md), one
+  row per N, with the ratio of each N to one worker's pages/s.
 
-Both get the same ``--concurrency`` and ``--per-host`` concurrency and run with AutoThrottle
-off (heed's default is on; with it on the figure would measure AutoThrottle, not heed).
+All get the same ``--concurrency`` and ``--per-host`` concurrency (per worker) and run with
+AutoThrottle off (heed's default is on; with it on the figure would measure AutoThrottle).
 Wall time runs from process start to exit (interpreter start-up and imports included);
 pages/s = pages fetched and handed to the spider / wall seconds. Peak RSS is the child's
 ``ru_maxrss`` from ``wait4``. ``--profile`` runs heed a second time under cProfile and
@@ -18,6 +21,7 @@ prints its top functions by own time.
 
     .venv/bin/python bench/crawl.py [--hosts 50] [--pages 200] [--concurrency 32]
                                     [--per-host 2] [--repeat 1] [--keep] [--profile]
+                                    [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _measure import heed_config, spawn
+from _redis import flush, start_redis, stop_redis
 from _web import Web, free_port, generate, start_nginx, stop_nginx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +73,33 @@ def _spawn(argv: list[str], log: Path, cwd: Path = ROOT) -> tuple[int, float, fl
     """
     m = spawn(argv, log, cwd)
     return m.returncode, m.wall_s, m.cpu_s, m.peak_rss_mb, m.stdout
+
+
+def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port: int) -> Run:
+    """``heed crawl --workers n`` on the benchmark's Redis (emptied first); CPU s and peak RSS
+    cover the workers (the waited-for children); peak RSS is the largest worker's."""
+    _clear(tmp / "heed-out")
+    flush(port)
+    config = _heed_config(web, tmp, args)
+    argv = [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"]
+    argv += ["--redis", f"redis://127.0.0.1:{port}/0", "--job", f"bench{n}", "--workers", str(n)]
+    m = spawn(argv, tmp / f"heed-w{n}.log", args.heed_root, tree=True)
+    summary = json.loads(m.stdout) if m.returncode == 0 and m.stdout.strip() else {}
+    return Run(
+        name=f"heed×{n}",
+        pages=int(summary.get("kept", 0)),
+        considered=int(summary.get("considered", 0)),
+        wall_s=m.wall_s,
+        cpu_s=m.cpu_s,
+        peak_rss_mb=m.peak_rss_mb,
+        returncode=m.returncode,
+        extra={
+            "by_reason": summary.get("by_reason", {}),
+            "crawl_elapsed_s": summary.get("elapsed_s"),
+            "tree_rss_mb": m.tree_rss_mb,
+            "workers": n,
+        },
+    )
 
 
 def _heed_config(web: Web, tmp: Path, args: argparse.Namespace) -> Path:
@@ -138,6 +170,33 @@ def _median_run(runs: list[Run]) -> Run:
     return ordered[len(ordered) // 2]
 
 
+def report_workers(runs: dict[int, list[Run]], plain: list[Run]) -> None:
+    """The distributed rows: one per worker count, with each one's ratio to one worker."""
+    if not runs:
+        return
+    print(
+        f"\n{'heed on Redis':<13} {'pages':>7} {'wall s':>8} {'pages/s':>9} {'CPU s':>8} "
+        f"{'max RSS MB':>11} {'all RSS MB':>11}  ×1 worker  pages/s of each run"
+    )
+    medians = {n: _median_run(r) for n, r in sorted(runs.items())}
+    one = medians.get(1)
+    for n, r in medians.items():
+        ratio = f"{r.pages_per_s / one.pages_per_s:.2f}×" if one and one.pages_per_s else "-"
+        rates = " ".join(f"{x.pages_per_s:.0f}" for x in runs[n])
+        print(
+            f"{n:>2} worker{'s' if n > 1 else ' '}    {r.pages:>7} {r.wall_s:>8.2f} "
+            f"{r.pages_per_s:>9.1f} {r.cpu_s:>8.1f} {r.peak_rss_mb:>11.1f} "
+            f"{r.extra['tree_rss_mb']:>11.1f}  {ratio:>9}  [{rates}]"
+        )
+    p = _median_run(plain) if plain else None
+    if p and p.pages_per_s:
+        for n, r in medians.items():
+            print(f"ratio heed×{n}/scrapy pages/s: {r.pages_per_s / p.pages_per_s:.2f}×")
+    if one and 2 in medians and one.pages_per_s:
+        ratio = medians[2].pages_per_s / one.pages_per_s
+        print(f"2 workers / 1 worker: {ratio:.2f}× (target ≥ 1.80×)")
+
+
 def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
     print(
         f"web: {len(web.hosts)} hosts × {web.pages} page URLs = {web.total_pages} "
@@ -169,7 +228,11 @@ def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
         print(f"heed crawl time inside the process: {h.extra['crawl_elapsed_s']} s")
     if p:
         print(f"scrapy robots.txt refusals: {p.extra['robots_forbidden']}")
-    for r in heed + plain:
+    check(web, heed + plain)
+
+
+def check(web: Web, runs: list[Run]) -> None:
+    for r in runs:
         if r.returncode != 0:
             print(f"WARNING: {r.name} exited with {r.returncode} (see its .log)", file=sys.stderr)
         if r.pages != web.fetchable:
@@ -210,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only", choices=("heed", "scrapy"), help="run one crawler (no ratio is printed)"
     )
+    ap.add_argument(
+        "--workers",
+        type=_counts,
+        default=[],
+        metavar="N,N",
+        help="also crawl with heed crawl --workers N on a local Redis, for each N (e.g. 1,2)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--profile", action="store_true", help="also profile one heed run")
     ap.add_argument(
@@ -232,18 +302,27 @@ def main(argv: list[str] | None = None) -> int:
     nginx = start_nginx(web)
     heed: list[Run] = []
     plain: list[Run] = []
+    distributed: dict[int, list[Run]] = {n: [] for n in args.workers}
+    redis_port = free_port()
+    redis = start_redis(tmp / "redis", redis_port) if args.workers else None
     try:
         for i in range(args.repeat):
             # Alternate the order so neither crawler always runs on a warmer machine.
-            order = ("heed", "scrapy") if i % 2 == 0 else ("scrapy", "heed")
+            names = ["heed", "scrapy", *(f"w{n}" for n in args.workers)]
+            order = names if i % 2 == 0 else names[::-1]
             for name in order:
-                if args.only and name != args.only:
+                if args.only and name != args.only and not name.startswith("w"):
                     continue
                 if name == "heed":
                     heed.append(run_heed(web, tmp, args, profile=None))
-                else:
+                elif name == "scrapy":
                     plain.append(run_plain(web, tmp, args))
+                else:
+                    n = int(name[1:])
+                    distributed[n].append(run_heed_workers(web, tmp, args, n, redis_port))
         report(web, heed, plain)
+        report_workers(distributed, plain)
+        check(web, [r for runs in distributed.values() for r in runs])
         if args.profile:
             prof = tmp / "heed.prof"
             profiled = run_heed(web, tmp, args, profile=prof)
@@ -252,11 +331,23 @@ def main(argv: list[str] | None = None) -> int:
             print_profile(prof, args.heed_root)
     finally:
         stop_nginx(nginx)
+        if redis is not None:
+            stop_redis(redis)
         if args.keep:
             print(f"kept {tmp}")
         else:
             _clear(tmp)
     return 0
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        counts = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of worker counts") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("worker counts must be 1 or more")
+    return sorted(set(counts))
 
 
 def _clear(path: Path) -> None:
