@@ -1,0 +1,145 @@
+"""The Lua scripts of the job's queue and ledger (atomic on the Redis server).
+
+Key names that vary per host or per URL are built inside the scripts from a prefix in ARGV,
+so the scripts assume one Redis (not a Redis Cluster). ``NOW`` reads Redis's own clock: every
+worker of a job, on any machine, measures time on the same clock.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
+
+NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+DIGEST = """
+local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
+"""
+
+#: KEYS hosts, queued, inflight, own lease; ARGV host-queue prefix, host, url, item.
+#: The request joins its host's queue; a lease this worker held on the URL (a retry, a
+#: redirect's next hop, a claimed link) ends: the queue holds it now.
+PUSH = (
+    NOW
+    + """
+redis.call('RPUSH', ARGV[1] .. ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[1], 'NX', now, ARGV[2])
+redis.call('INCR', KEYS[2])
+if redis.call('HDEL', KEYS[4], ARGV[3]) == 1 then redis.call('DECR', KEYS[3]) end
+return 1
+"""
+)
+
+#: KEYS hosts, queued, inflight, own lease; ARGV host-queue prefix. Pops the head of the host
+#: popped longest ago (round robin over hosts) and leases it to this worker.
+POP = (
+    NOW
+    + """
+for _ = 1, 16 do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #head == 0 then return false end
+  local host = head[1]
+  local list = ARGV[1] .. host
+  local item = redis.call('LPOP', list)
+  if redis.call('LLEN', list) == 0 then
+    redis.call('ZREM', KEYS[1], host)
+  else
+    redis.call('ZADD', KEYS[1], now, host)
+  end
+  if item then
+    redis.call('DECR', KEYS[2])
+    local sep = string.find(item, '\\0', 1, true)
+    local url = string.sub(item, 1, sep - 1)
+    if redis.call('HSET', KEYS[4], url, 'R' .. string.sub(item, sep + 1)) == 1 then
+      redis.call('INCR', KEYS[3])
+    end
+    return item
+  end
+end
+return false
+"""
+)
+
+#: KEYS seen, claimed, inflight, own lease, overflow; ARGV max_pages, then url, depth pairs.
+#: Returns the URLs this worker is to request (new to the job and within the budget); each
+#: is leased as a claim until its request is queued. A new URL over the budget is kept in
+#: the overflow list (a later run with a larger ``max_pages`` requests it), not in seen.
+CLAIM = (
+    DIGEST
+    + """
+local out = {}
+local limit = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  local url = ARGV[i]
+  local d = digest(url)
+  if redis.call('SADD', KEYS[1], d) == 1 then
+    if redis.call('INCR', KEYS[2]) <= limit then
+      if redis.call('HSET', KEYS[4], url, 'C' .. ARGV[i + 1]) == 1 then
+        redis.call('INCR', KEYS[3])
+      end
+      out[#out + 1] = url
+    else
+      redis.call('DECR', KEYS[2])
+      redis.call('SREM', KEYS[1], d)
+      redis.call('RPUSH', KEYS[5], ARGV[i + 1] .. '\\0' .. url)
+    end
+  end
+end
+return out
+"""
+)
+
+#: KEYS inflight, own lease, own wrote; ARGV urls. The decisions are written (not yet
+#: published): the leases move to the "wrote" hash, out of the job's in-flight count.
+DECIDED = """
+for i = 1, #ARGV do
+  local url = ARGV[i]
+  local lease = redis.call('HGET', KEYS[2], url)
+  if lease then
+    redis.call('HDEL', KEYS[2], url)
+    redis.call('DECR', KEYS[1])
+  end
+  redis.call('HSET', KEYS[3], url, lease or '')
+end
+return #ARGV
+"""
+
+#: KEYS own wrote, done. Everything written so far is about to be published: done.
+SYNC = (
+    DIGEST
+    + """
+local urls = redis.call('HKEYS', KEYS[1])
+for _, url in ipairs(urls) do redis.call('SADD', KEYS[2], digest(url)) end
+redis.call('DEL', KEYS[1])
+return #urls
+"""
+)
+
+#: KEYS hosts, queued, inflight, lease, wrote, done, workers; ARGV host-queue prefix, worker,
+#: then host, url, item triples. A dead worker's leases return to the queue (unless decided
+#: and published meanwhile); when it holds nothing more, it leaves the job's worker list.
+REQUEUE = (
+    NOW
+    + DIGEST
+    + """
+local back = 0
+for i = 3, #ARGV, 3 do
+  local host, url, item = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local held = redis.call('HDEL', KEYS[4], url)
+  if held == 1 then redis.call('DECR', KEYS[3]) end
+  held = held + redis.call('HDEL', KEYS[5], url)
+  if held > 0 and item ~= '' and redis.call('SISMEMBER', KEYS[6], digest(url)) == 0 then
+    redis.call('RPUSH', ARGV[1] .. host, item)
+    redis.call('ZADD', KEYS[1], 'NX', now, host)
+    redis.call('INCR', KEYS[2])
+    back = back + 1
+  end
+end
+if redis.call('HLEN', KEYS[4]) == 0 and redis.call('HLEN', KEYS[5]) == 0 then
+  redis.call('ZREM', KEYS[7], ARGV[2])
+end
+return back
+"""
+)

@@ -1,0 +1,182 @@
+"""The job's Redis connection, its key names, and the one error a lost connection raises.
+
+Every process of a job (``[distributed] redis_url`` + job name) keeps its state under one
+prefix, ``heed:<job>:``; :class:`JobKeys` names every key, so the queue, the ledger, the
+signal state and the politeness state agree on them without importing each other.
+
+A Redis that cannot be reached is never read as "nothing known, go ahead": every call goes
+through :meth:`RedisJob.call`, which turns a connection or timeout error into
+:class:`RedisUnavailable` after telling the run once (``on_failure``, set by the runner to
+stop the crawl with ``fatal``: exit code 1). The crawl stops; what was published stays
+complete; a rerun with the same job resumes once Redis is back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from filters import HeedError
+
+__all__ = [
+    "JobKeys",
+    "RedisJob",
+    "RedisUnavailable",
+    "digest",
+    "redis_where",
+    "shared_job",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Seconds a Redis call may take before the connection counts as lost.
+SOCKET_TIMEOUT = 10.0
+
+#: Hex digits of a URL's SHA-1 kept in the seen and done sets (80 bits: a collision among a
+#: billion URLs has a probability below 1e-6). Lua computes the same with ``redis.sha1hex``.
+DIGEST_HEX = 20
+
+
+class RedisUnavailable(HeedError):
+    """The job's Redis could not be reached or answered with an error: the crawl stops."""
+
+
+def digest(url: str) -> str:
+    """A URL's key in the job's seen and done sets."""
+    return hashlib.sha1(url.encode("utf-8"), usedforsecurity=False).hexdigest()[:DIGEST_HEX]
+
+
+def redis_where(url: str) -> str:
+    """``host:port/db`` of a Redis URL, without its password (for messages)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or '/0'}"
+
+
+class JobKeys:
+    """The names of a job's keys, all under ``heed:<job>:``."""
+
+    def __init__(self, job: str) -> None:
+        if not job:
+            raise ValueError("a distributed job needs a name")
+        self.prefix = f"heed:{job}:"
+        p = self.prefix
+        self.hosts = p + "q:hosts"  # ZSET host -> time of its latest pop (round robin)
+        self.host_queue = p + "q:h:"  # + host: LIST of "<url>\0<encoded request>"
+        self.queued = p + "q:n"  # requests in the host queues, all hosts
+        self.inflight = p + "inflight"  # entries in the lease hashes, all workers
+        self.workers = p + "workers"  # ZSET worker id -> heartbeat expiry (Redis ms)
+        self.seen = p + "seen"  # SET of digests: claimed (to be requested or decided)
+        self.done = p + "done"  # SET of digests: decided and published
+        self.claimed = p + "claimed"  # counter against max_pages
+        self.overflow = p + "overflow"  # LIST of "<depth>\0<url>" found over the budget
+
+    def lease(self, worker_id: str) -> str:
+        """HASH url -> "R"<encoded request> (popped) or "C"<depth> (claimed, not queued)."""
+        return f"{self.prefix}lease:{worker_id}"
+
+    def wrote(self, worker_id: str) -> str:
+        """HASH url -> the lease it had: decided, in a part not yet published."""
+        return f"{self.prefix}wrote:{worker_id}"
+
+    def reaping(self, worker_id: str) -> str:
+        return f"{self.prefix}reaping:{worker_id}"
+
+    def site(self, origin: str) -> str:
+        return f"{self.prefix}sig:{origin}"
+
+    def site_lock(self, origin: str) -> str:
+        return f"{self.prefix}sig:{origin}:lock"
+
+    def rsl(self, url: str) -> str:
+        return f"{self.prefix}rsl:{url}"
+
+    def rsl_lock(self, url: str) -> str:
+        return f"{self.prefix}rsl:{url}:lock"
+
+    def host(self, host: str) -> str:
+        """HASH of a host's politeness: delay, back-off, latest answer."""
+        return f"{self.prefix}pol:{host}"
+
+    def host_slots(self, host: str) -> str:
+        """ZSET of a host's turns in use -> lease expiry (Redis ms)."""
+        return f"{self.prefix}sem:{host}"
+
+
+class RedisJob:
+    """One process's connection to a job: the client, the keys, the worker id, the failure hook.
+
+    ``on_failure`` is called once, with a message naming the Redis and the error, the first
+    time a call fails; the call then raises :class:`RedisUnavailable` (and so does every later
+    one that fails).
+    """
+
+    def __init__(self, url: str, job: str, worker_id: str, *, client: Any = None) -> None:
+        self.url = url
+        self.where = redis_where(url)
+        self.keys = JobKeys(job)
+        self.job = job
+        self.worker_id = worker_id or "w0"
+        self.client: redis.Redis = client or redis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            health_check_interval=0,
+        )
+        self.on_failure: Callable[[str], None] | None = None
+        self.failure: str | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RedisJob:
+        return self  # carried in Scrapy's settings, which are copied: shared, not copied
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (Redis calls); a lost connection or a Redis error is fatal."""
+        try:
+            return fn()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+            raise self._fail(f"Redis at {self.where} is unreachable ({e})") from None
+        except RedisError as e:
+            raise self._fail(f"Redis at {self.where} answered with an error ({e})") from None
+
+    def _fail(self, message: str) -> RedisUnavailable:
+        first = self.failure is None
+        self.failure = self.failure or message
+        if first:
+            log.error("%s: stopping the crawl (rerun the same command to resume)", message)
+            if self.on_failure is not None:
+                self.on_failure(message)
+        return RedisUnavailable(message)
+
+    def script(self, source: str) -> Any:
+        """A registered Lua script (EVALSHA, loaded again after a Redis restart)."""
+        return self.client.register_script(source)
+
+    def now_ms(self) -> int:
+        """Redis's clock in milliseconds: one clock for every worker of the job."""
+        seconds, micros = self.call(self.client.time)
+        return int(seconds) * 1000 + int(micros) // 1000
+
+
+_jobs: dict[tuple[str, str, str], RedisJob] = {}
+_jobs_lock = threading.Lock()
+
+
+def shared_job(url: str, job: str, worker_id: str) -> RedisJob:
+    """The process's one :class:`RedisJob` for (url, job, worker): the scheduler Scrapy builds
+    and the state classes the run context builds share its client and its failure hook."""
+    key = (url, job, worker_id)
+    with _jobs_lock:
+        held = _jobs.get(key)
+        if held is None:
+            held = _jobs[key] = RedisJob(url, job, worker_id)
+        return held

@@ -1,0 +1,219 @@
+"""The job's request queue: host-aware, with leased pops that a dead worker gives back.
+
+A scrapy-redis queue class (``SCHEDULER_QUEUE_CLASS``). Requests wait in one Redis list per
+host; a pop takes the head of the host popped longest ago (round robin), so the workers'
+downloads spread over the hosts instead of piling onto one host's politeness turn.
+
+Every pop is a **lease**: the request moves to the worker's lease hash
+(``JobKeys.lease``). The decision on its URL ends the lease (``RedisLedger.mark_decided``
+moves it to the "wrote" hash, ``RedisLedger.sync`` to the done-set when the part holding it
+is published). A request that re-enters the queue (a retry, a redirect's next hop) ends the
+lease as it is pushed. Links a worker claimed (``RedisLedger.claim``) are leased too until
+their requests are pushed.
+
+Each worker beats (``JobKeys.workers``: expiry of its heartbeat on Redis's clock). A worker
+whose heartbeat has expired is dead (SIGKILL, a lost machine): the first live worker that
+notices puts its leases back in the queue, its claimed links and its written but unpublished
+decisions included, unless they are in the done-set. Nothing is lost, nothing decided twice.
+A worker restarted under the same id takes its own old leases back the same way when it opens.
+
+Only plain meta is serialized: the consent gate, the site signals and the other objects the
+middleware puts in ``request.meta`` belong to one attempt and are dropped before the push
+(``plain_meta``); a popped request passes the gate again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.utils.request import request_from_dict
+from scrapy_redis import picklecompat  # type: ignore[import-untyped]
+from scrapy_redis.queue import Base  # type: ignore[import-untyped]
+
+from . import _lua
+from .connection import RedisJob, RedisUnavailable, shared_job
+
+__all__ = ["HEARTBEAT_S", "WORKER_TTL_S", "LeasedHostQueue", "plain_meta", "reap"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds between a worker's heartbeats, and after which a silent worker counts as dead.
+HEARTBEAT_S = 1.0
+WORKER_TTL_S = 15.0
+
+#: Meta keys of one attempt, never serialized (see crawler/middlewares.py).
+_ATTEMPT_META = frozenset(
+    {"heed_gate", "heed_site", "heed_pre", "heed_registry", "heed_page", "heed_decision"}
+)
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def plain_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The meta that travels through Redis: plain values only, no per-attempt objects."""
+    return {k: v for k, v in meta.items() if k not in _ATTEMPT_META and _plain(v)}
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
+
+
+def job_of(spider: Spider) -> RedisJob:
+    """The process's job connection, from the settings :func:`redis_settings` made."""
+    s = spider.crawler.settings
+    return shared_job(s["REDIS_URL"], s["HEED_JOB"], s["HEED_WORKER_ID"])
+
+
+class LeasedHostQueue(Base):  # type: ignore[misc]
+    """See the module docstring. ``key`` (scrapy-redis's) is unused: :class:`JobKeys` names
+    the keys."""
+
+    def __init__(self, server: Any, spider: Spider, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        self.job = job_of(spider)
+        k = self.job.keys
+        self._keys4 = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id)]
+        self._push = self.job.script(_lua.PUSH)
+        self._pop = self.job.script(_lua.POP)
+        self._requeue = self.job.script(_lua.REQUEUE)
+        self._beat_at = 0.0
+        self.beat(force=True)
+        reap(self.job, spider, self.job.worker_id)  # this id's leases of an earlier process
+
+    # -------------------------------------------------------------- scrapy-redis queue API
+
+    def encode(self, request: Request) -> bytes:
+        return encode(self.spider, request)
+
+    def push(self, request: Request) -> None:
+        url = request.meta.get("heed_url", request.url)
+        item = self.encode(request)
+        host = _host(request.url)
+        self.job.call(
+            lambda: self._push(keys=self._keys4, args=[self.job.keys.host_queue, host, url, item])
+        )
+        self.beat()
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        self.beat()
+        item = self.job.call(lambda: self._pop(keys=self._keys4, args=[self.job.keys.host_queue]))
+        if not item:
+            return None
+        payload = bytes(item).split(b"\0", 1)[1]
+        return request_from_dict(picklecompat.loads(payload), spider=self.spider)
+
+    def __len__(self) -> int:
+        """Requests queued plus other workers' leases: while another worker holds work (its
+        pages may add links, or it may die and give them back), this one does not close."""
+        self.beat()
+        k = self.job.keys
+        own = k.lease(self.job.worker_id)
+
+        def read() -> tuple[Any, Any, Any]:
+            pipe = self.job.client.pipeline(transaction=False)
+            pipe.get(k.queued)
+            pipe.get(k.inflight)
+            pipe.hlen(own)
+            queued, inflight, mine = pipe.execute()
+            return queued, inflight, mine
+
+        queued, inflight, mine = self.job.call(read)
+        return max(int(queued or 0), 0) + max(int(inflight or 0) - int(mine or 0), 0)
+
+    def clear(self) -> None:
+        """Never called with SCHEDULER_PERSIST (the job outlives its processes)."""
+
+    # -------------------------------------------------------------- heartbeat and reaper
+
+    def beat(self, *, force: bool = False) -> None:
+        """Renew this worker's heartbeat (at most every HEARTBEAT_S) and reap dead workers."""
+        now = time.monotonic()
+        if not force and now - self._beat_at < HEARTBEAT_S:
+            return
+        self._beat_at = now
+        job, k = self.job, self.job.keys
+
+        def beat() -> list[bytes]:
+            redis_now = job.now_ms()
+            job.client.zadd(k.workers, {job.worker_id: redis_now + int(WORKER_TTL_S * 1000)})
+            dead: Any = job.client.zrangebyscore(k.workers, "-inf", redis_now)
+            return [bytes(d) for d in dead]
+
+        for dead in job.call(beat):
+            worker = dead.decode()
+            if worker != job.worker_id:
+                reap(job, self.spider, worker)
+
+
+def encode(spider: Spider, request: Request) -> bytes:
+    """A queue item: ``<url>\\0<pickled request dict>``, the URL the one heed decides on
+    (``heed_url``: a redirect's hops keep the URL they started from)."""
+    url: str = request.meta.get("heed_url", request.url)
+    plain = request.replace(meta=plain_meta(request.meta))
+    return url.encode("utf-8") + b"\0" + bytes(picklecompat.dumps(plain.to_dict(spider=spider)))
+
+
+def _item(spider: Spider, url: str, lease: bytes) -> bytes:
+    """The queue item that gives a lease back: the popped request, or a claimed link's."""
+    if lease[:1] == b"R":
+        return url.encode("utf-8") + b"\0" + lease[1:]
+    if lease[:1] == b"C":
+        depth = int(lease[1:] or b"0")
+        request = Request(
+            url,
+            callback=spider.parse,
+            errback=getattr(spider, "failed", None),
+            meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
+        )
+        return encode(spider, request)
+    return b""  # a decision on a link that could not be requested: nothing to fetch
+
+
+def _hash(job: RedisJob, key: str) -> dict[bytes, bytes]:
+    def read() -> dict[bytes, bytes]:
+        held: Any = job.client.hgetall(key)
+        return {bytes(f): bytes(v) for f, v in held.items()}
+
+    return job.call(read)
+
+
+def reap(job: RedisJob, spider: Spider, worker: str) -> int:
+    """Give ``worker``'s leases back to the queue; the number of requests put back."""
+    k = job.keys
+    lock = k.reaping(worker)
+    if not job.call(lambda: job.client.set(lock, job.worker_id, nx=True, px=60_000)):
+        return 0  # another worker is reaping it
+    try:
+        entries: dict[bytes, bytes] = {}
+        for key in (k.wrote(worker), k.lease(worker)):
+            entries.update(_hash(job, key))
+        args: list[Any] = [k.host_queue, worker]
+        for raw_url, lease in entries.items():
+            url = raw_url.decode("utf-8")
+            try:
+                item = _item(spider, url, lease)
+            except (ValueError, AttributeError):
+                item = b""
+            args += [_host(url), url, item]
+        keys = [k.hosts, k.queued, k.inflight, k.lease(worker), k.wrote(worker), k.done, k.workers]
+        script = job.script(_lua.REQUEUE)
+        back = int(job.call(lambda: script(keys=keys, args=args)))
+        if back:
+            log.warning("worker %s stopped: %d of its URL(s) back in the queue", worker, back)
+        return back
+    finally:
+        with contextlib.suppress(RedisUnavailable):
+            job.call(lambda: job.client.delete(lock))
