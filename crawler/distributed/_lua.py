@@ -1,42 +1,33 @@
 """The Lua scripts of the job's queue and ledger (atomic on the Redis server).
 
 Key names that vary per host or per URL are built inside the scripts from a prefix in ARGV,
-so the scripts assume one Redis (not a Redis Cluster). ``NOW`` reads Redis's own clock: every
-worker of a job, on any machine, measures time on the same clock.
+so the scripts assume one Redis (not a Redis Cluster). The round robin over hosts counts pops
+(``JobKeys.tick``), not time: no clock is compared between machines.
 """
 
 from __future__ import annotations
 
 __all__ = ["CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
 
-NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
 """
 
-#: KEYS hosts, queued, inflight, own lease; ARGV host-queue prefix, host, url, item.
+#: KEYS hosts, queued, inflight, own lease, tick; ARGV host-queue prefix, host, url, item.
 #: The request joins its host's queue; a lease this worker held on the URL (a retry, a
 #: redirect's next hop, a claimed link) ends: the queue holds it now.
-PUSH = (
-    NOW
-    + """
+PUSH = """
 redis.call('RPUSH', ARGV[1] .. ARGV[2], ARGV[4])
-redis.call('ZADD', KEYS[1], 'NX', now, ARGV[2])
+redis.call('ZADD', KEYS[1], 'NX', tonumber(redis.call('GET', KEYS[5]) or '0'), ARGV[2])
 redis.call('INCR', KEYS[2])
 if redis.call('HDEL', KEYS[4], ARGV[3]) == 1 then redis.call('DECR', KEYS[3]) end
 return 1
 """
-)
 
-#: KEYS hosts, queued, inflight, own lease; ARGV host-queue prefix. Pops the head of the host
-#: popped longest ago (round robin over hosts) and leases it to this worker.
-POP = (
-    NOW
-    + """
+#: KEYS hosts, queued, inflight, own lease, tick; ARGV host-queue prefix. Pops the head of the
+#: host popped longest ago (round robin over hosts: its score is the pop counter's value at
+#: its latest pop) and leases it to this worker.
+POP = """
 for _ = 1, 16 do
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
   if #head == 0 then return false end
@@ -46,7 +37,7 @@ for _ = 1, 16 do
   if redis.call('LLEN', list) == 0 then
     redis.call('ZREM', KEYS[1], host)
   else
-    redis.call('ZADD', KEYS[1], now, host)
+    redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[5]), host)
   end
   if item then
     redis.call('DECR', KEYS[2])
@@ -60,7 +51,6 @@ for _ = 1, 16 do
 end
 return false
 """
-)
 
 #: KEYS seen, claimed, inflight, own lease, overflow; ARGV max_pages, then url, depth pairs.
 #: Returns the URLs this worker is to request (new to the job and within the budget); each
@@ -117,14 +107,14 @@ return #urls
 """
 )
 
-#: KEYS hosts, queued, inflight, lease, wrote, done, workers; ARGV host-queue prefix, worker,
+#: KEYS hosts, queued, inflight, lease, wrote, done, workers, tick; ARGV host-queue prefix, worker,
 #: then host, url, item triples. A dead worker's leases return to the queue (unless decided
 #: and published meanwhile); when it holds nothing more, it leaves the job's worker list.
 REQUEUE = (
-    NOW
-    + DIGEST
+    DIGEST
     + """
 local back = 0
+local now = tonumber(redis.call('GET', KEYS[8]) or '0')
 for i = 3, #ARGV, 3 do
   local host, url, item = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local held = redis.call('HDEL', KEYS[4], url)

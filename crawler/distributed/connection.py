@@ -71,8 +71,9 @@ class JobKeys:
             raise ValueError("a distributed job needs a name")
         self.prefix = f"heed:{job}:"
         p = self.prefix
-        self.hosts = p + "q:hosts"  # ZSET host -> time of its latest pop (round robin)
+        self.hosts = p + "q:hosts"  # ZSET host -> the tick of its latest pop (round robin)
         self.host_queue = p + "q:h:"  # + host: LIST of "<url>\0<encoded request>"
+        self.tick = p + "q:tick"  # pops so far: the hosts' round-robin order
         self.queued = p + "q:n"  # requests in the host queues, all hosts
         self.inflight = p + "inflight"  # entries in the lease hashes, all workers
         self.workers = p + "workers"  # ZSET worker id -> heartbeat expiry (Redis ms)

@@ -85,7 +85,7 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         super().__init__(server, spider, key, serializer)
         self.job = job_of(spider)
         k = self.job.keys
-        self._keys4 = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id)]
+        self._keys = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id), k.tick]
         self._push = self.job.script(_lua.PUSH)
         self._pop = self.job.script(_lua.POP)
         self._requeue = self.job.script(_lua.REQUEUE)
@@ -103,13 +103,13 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         item = self.encode(request)
         host = _host(request.url)
         self.job.call(
-            lambda: self._push(keys=self._keys4, args=[self.job.keys.host_queue, host, url, item])
+            lambda: self._push(keys=self._keys, args=[self.job.keys.host_queue, host, url, item])
         )
         self.beat()
 
     def pop(self, timeout: int = 0) -> Request | None:
         self.beat()
-        item = self.job.call(lambda: self._pop(keys=self._keys4, args=[self.job.keys.host_queue]))
+        item = self.job.call(lambda: self._pop(keys=self._keys, args=[self.job.keys.host_queue]))
         if not item:
             return None
         payload = bytes(item).split(b"\0", 1)[1]
@@ -209,6 +209,7 @@ def reap(job: RedisJob, spider: Spider, worker: str) -> int:
                 item = b""
             args += [_host(url), url, item]
         keys = [k.hosts, k.queued, k.inflight, k.lease(worker), k.wrote(worker), k.done, k.workers]
+        keys.append(k.tick)
         script = job.script(_lua.REQUEUE)
         back = int(job.call(lambda: script(keys=keys, args=args)))
         if back:

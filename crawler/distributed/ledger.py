@@ -1,0 +1,108 @@
+"""The job's URL ledger on Redis: seen-set, done-set, the shared ``max_pages`` budget.
+
+``RedisLedger`` is the distributed counterpart of the embedded ledger
+(``crawler/urlstate``): the spider hands it the links it found, it answers with those this
+worker is to request. A link is new to the job once, whichever worker found it: the claim
+adds its digest to the job's seen-set and counts it against ``max_pages`` in one Lua script
+(``_lua.CLAIM``), so the budget bounds the whole job, across workers and reruns.
+
+The done-set holds the URLs whose decision is in a published part. A decision goes through
+two steps: :meth:`mark_decided` when it is written (the URL's lease moves to the worker's
+"wrote" hash, off the job's in-flight count), :meth:`sync` right before the part holding it
+is published (wrote → done). A worker killed in between loses the unpublished part and the
+reaper (``crawler/distributed/queue.py``) gives those URLs back: each is decided once in the
+published output. If Redis is gone at :meth:`sync`, it raises, and the part is not published.
+
+There is no restored frontier to replay: the job's queue lives in Redis and persists. What
+:meth:`frontier` yields are the links found over an earlier run's budget (the overflow list),
+so a rerun with a larger ``max_pages`` requests them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import partial
+from typing import Any
+
+from . import _lua
+from .connection import RedisJob, digest
+
+__all__ = ["RedisLedger"]
+
+#: URLs per claim script call (one round trip per page's links, bounded argument lists).
+_CLAIM_BATCH = 500
+
+
+class RedisLedger:
+    """The job's seen, done and budget state, for one worker (see the module docstring)."""
+
+    def __init__(self, job: RedisJob, max_pages: int) -> None:
+        self.job = job
+        self.max_pages = max_pages
+        k = job.keys
+        self._claim = job.script(_lua.CLAIM)
+        self._decided = job.script(_lua.DECIDED)
+        self._sync = job.script(_lua.SYNC)
+        self._claim_keys = [k.seen, k.claimed, k.inflight, k.lease(job.worker_id), k.overflow]
+        self._decided_keys = [k.inflight, k.lease(job.worker_id), k.wrote(job.worker_id)]
+        self._sync_keys = [k.wrote(job.worker_id), k.done]
+
+    def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """The links (url, depth) this worker is to request now: new to the job and within its
+        ``max_pages``, in the order given. Each is leased to this worker until its request is
+        queued or it is decided."""
+        wanted: dict[str, int] = {}
+        for url, depth in links:
+            wanted.setdefault(url, depth)
+        out: list[tuple[str, int]] = []
+        items = list(wanted.items())
+        for i in range(0, len(items), _CLAIM_BATCH):
+            args: list[Any] = [self.max_pages]
+            for url, depth in items[i : i + _CLAIM_BATCH]:
+                args += [url, depth]
+            got: Any = self.job.call(partial(self._claim, keys=self._claim_keys, args=args))
+            out += [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
+        return out
+
+    def mark_decided(self, url: str) -> None:
+        """``url``'s decision is written (its part not yet published)."""
+        self.job.call(lambda: self._decided(keys=self._decided_keys, args=[url]))
+
+    def is_decided(self, url: str) -> bool:
+        """Decided by any worker (published), or by this one (written)."""
+        k = self.job.keys
+
+        def read() -> bool:
+            pipe = self.job.client.pipeline(transaction=False)
+            pipe.sismember(k.done, digest(url))
+            pipe.hexists(k.wrote(self.job.worker_id), url)
+            done, wrote = pipe.execute()
+            return bool(done) or bool(wrote)
+
+        return self.job.call(read)
+
+    def sync(self) -> int:
+        """Everything this worker wrote is about to be published: into the done-set. Call it
+        right before a part is published; if it raises, do not publish."""
+        moved: Any = self.job.call(lambda: self._sync(keys=self._sync_keys, args=[]))
+        return int(moved)
+
+    def frontier(self) -> Iterator[tuple[str, int]]:
+        """Links found over an earlier run's budget, each handed to one worker only."""
+        key = self.job.keys.overflow
+        while True:
+            raw: Any = self.job.call(lambda: self.job.client.lpop(key, 500))
+            if not raw:
+                return
+            for item in raw:
+                depth, _, url = bytes(item).partition(b"\0")
+                yield url.decode("utf-8"), int(depth or b"0")
+
+    def considered(self) -> int:
+        """URLs the job has claimed so far (all workers, all runs)."""
+        raw: Any = self.job.call(lambda: self.job.client.get(self.job.keys.claimed))
+        return int(raw or 0)
+
+    def close(self) -> None:
+        """Publish-time state is synced by the writer's hook; the connection stays for the
+        other components of this process."""

@@ -1,0 +1,115 @@
+"""The job's queue and ledger on a real redis-server: leases, the reaper, the shared budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.utils.test import get_crawler
+
+from crawler.distributed.connection import RedisJob
+from crawler.distributed.ledger import RedisLedger
+from crawler.distributed.queue import LeasedHostQueue, reap
+
+
+class _Spider(Spider):
+    name = "heed"
+
+    def parse(self, response: Any, **kwargs: Any) -> None:  # pragma: no cover - not crawled
+        pass
+
+    def failed(self, failure: Any) -> None:  # pragma: no cover - not crawled
+        pass
+
+
+def _worker(redis_url: str, job: str, worker_id: str) -> tuple[LeasedHostQueue, RedisLedger]:
+    settings = {"REDIS_URL": redis_url, "HEED_JOB": job, "HEED_WORKER_ID": worker_id}
+    crawler = get_crawler(_Spider, settings)
+    spider = _Spider.from_crawler(crawler)
+    queue = LeasedHostQueue(None, spider, "unused")
+    return queue, RedisLedger(queue.job, max_pages=1000)
+
+
+def _request(spider: Spider, url: str, depth: int = 1, **meta: Any) -> Request:
+    meta = {"heed_url": url, "heed_depth": depth, "dont_redirect": True, **meta}
+    return Request(url, callback=spider.parse, errback=spider.failed, meta=meta)  # type: ignore[attr-defined]
+
+
+def _drain(queue: LeasedHostQueue) -> list[Request]:
+    out = []
+    while (request := queue.pop()) is not None:
+        out.append(request)
+    return out
+
+
+def test_pops_go_round_robin_over_hosts_and_carry_only_plain_meta(redis_url: str, job: str) -> None:
+    queue, _ = _worker(redis_url, job, "w1")
+    urls = [f"http://{h}.test/{i}" for h in ("a", "b", "c") for i in range(3)]
+    for url in urls:
+        queue.push(_request(queue.spider, url, heed_gate=object(), retry_times=1))
+    popped = _drain(queue)
+    assert sorted(r.url for r in popped) == sorted(urls)
+    hosts = [r.url.split("/")[2] for r in popped]
+    assert hosts[:3] in (["a.test", "b.test", "c.test"],)  # each host once before any twice
+    assert set(hosts[3:6]) == {"a.test", "b.test", "c.test"}
+    meta = popped[0].meta
+    assert "heed_gate" not in meta and meta["retry_times"] == 1 and meta["heed_depth"] == 1
+    assert popped[0].callback == queue.spider.parse  # type: ignore[attr-defined]
+
+
+def test_claims_are_once_per_job_and_the_budget_is_shared(redis_url: str, job: str) -> None:
+    _, one = _worker(redis_url, job, "w1")
+    _, two = _worker(redis_url, job, "w2")
+    one.max_pages = two.max_pages = 5
+    links = [(f"http://a.test/{i}", 1) for i in range(8)]
+    got_one = one.claim(links[:4])
+    got_two = two.claim(links)  # four of them already claimed by w1
+    assert [u for u, _ in got_one] == [u for u, _ in links[:4]]
+    assert len(got_two) == 1 and got_two[0] not in got_one
+    assert one.considered() == 5
+    # the three over the budget wait in the overflow list, handed out once
+    assert sorted(u for u, _ in one.frontier()) == sorted(u for u, _ in links[5:])
+    assert list(two.frontier()) == []
+
+
+def test_a_dead_workers_leases_come_back_and_only_those(redis_url: str, job: str) -> None:
+    dead_q, dead = _worker(redis_url, job, "dead")
+    live_q, live = _worker(redis_url, job, "live")
+    urls = [f"http://h{i}.test/" for i in range(6)]
+    for url, _ in dead.claim([(u, 1) for u in urls]):
+        dead_q.push(_request(dead_q.spider, url))
+    popped = [dead_q.pop() for _ in range(4)]  # 2 left in the queue
+    assert all(p is not None for p in popped)
+    claimed = dead.claim([("http://x.test/claimed", 2)])  # claimed, never pushed
+    assert claimed == [("http://x.test/claimed", 2)]
+    dead.mark_decided(urls[0])  # written and published
+    dead.mark_decided(urls[1])
+    dead.sync()
+    dead.mark_decided(urls[2])  # written, its part never published: lost with the worker
+    assert len(live_q) == 2 + 2  # queued + the dead worker's open leases (urls[3], the claim)
+    back = reap(live_q.job, live_q.spider, "dead")
+    assert back == 3  # urls[2] (unpublished), urls[3] (leased), the claim; not urls[0:2]
+    rest = {r.url for r in _drain(live_q)}
+    assert rest == {urls[2], urls[3], urls[4], urls[5], "http://x.test/claimed"}
+    assert live.is_decided(urls[0]) and not live.is_decided(urls[2])
+    assert len(live_q) == 0  # only the live worker's own leases remain
+
+
+def test_a_silent_worker_is_reaped_by_the_heartbeat(redis_url: str, job: str) -> None:
+    dead_q, _ = _worker(redis_url, job, "dead")
+    dead_q.push(_request(dead_q.spider, "http://a.test/1"))
+    assert dead_q.pop() is not None
+    client = dead_q.job.client
+    client.zadd(dead_q.job.keys.workers, {"dead": 0})  # its heartbeat expired long ago
+    live_q, _ = _worker(redis_url, job, "live")  # opening beats and reaps
+    assert [r.url for r in _drain(live_q)] == ["http://a.test/1"]
+    assert client.zscore(dead_q.job.keys.workers, "dead") is None
+
+
+def test_a_restarted_worker_takes_its_own_leases_back(redis_url: str, job: str) -> None:
+    first, _ = _worker(redis_url, job, "w1")
+    first.push(_request(first.spider, "http://a.test/1"))
+    assert first.pop() is not None
+    again, _ = _worker(redis_url, job, "w1")
+    assert isinstance(again.job, RedisJob)
+    assert [r.url for r in _drain(again)] == ["http://a.test/1"]
