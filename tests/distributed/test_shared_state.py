@@ -1,0 +1,199 @@
+"""Signal documents once per job and politeness across workers, on a real redis-server and a
+real loopback web (two workers: two connections, two fetchers, one event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from crawler.config import RunConfig
+from crawler.demo.web import LoopbackWeb, PageSpec, SiteSpec
+from crawler.distributed.connection import RedisJob, RedisUnavailable
+from crawler.distributed.politeness import RedisPoliteness
+from crawler.distributed.signals import RedisSignalState
+from crawler.fetcher import Fetcher
+from crawler.sitestate import UNREACHABLE_TTL, SiteLoader
+from filters import DocState
+
+from .conftest import RedisProcess
+
+T = TypeVar("T")
+UA = "heedbot/1.0 (+https://example.org/bot)"
+CFG = RunConfig(user_agent=UA, allow_private_networks=True, download_timeout=5.0)
+TEXT = "text/plain; charset=utf-8"
+ROBOTS = "User-agent: *\nDisallow: /private\n"
+
+
+class _Worker:
+    def __init__(self, redis_url: str, job: str, worker_id: str, **signal_kw: Any) -> None:
+        self.job = RedisJob(redis_url, job, worker_id)
+        self.politeness = RedisPoliteness(self.job, per_host=2, lease_s=30)
+        self.fetcher = Fetcher(
+            user_agent=UA, timeout=5.0, allow_private=True, politeness=self.politeness
+        )
+        loader = SiteLoader(self.fetcher, CFG)
+        self.signals = RedisSignalState(self.job, loader, signal_kw.get("ttl", CFG.signal_ttl))
+
+
+def _run(make: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(make())  # type: ignore[arg-type]
+
+
+def _web() -> LoopbackWeb:
+    return LoopbackWeb(
+        {
+            "a": SiteSpec(
+                pages={
+                    "/robots.txt": PageSpec(body=ROBOTS, content_type=TEXT, delay=0.05),
+                    "/ai.txt": PageSpec(body="User-Agent: *\nDisallow: /\n", content_type=TEXT),
+                },
+            ),
+            "down": {"/robots.txt": PageSpec(status=503, body="busy")},
+        }
+    )
+
+
+def test_each_origins_documents_are_fetched_once_for_all_workers(redis_url: str, job: str) -> None:
+    with _web() as web:
+        origin = web.origin("a")
+
+        async def go() -> list[Any]:
+            one, two = _Worker(redis_url, job, "w1"), _Worker(redis_url, job, "w2")
+            try:
+                calls = [w.signals.site(origin) for w in (one, two, one, two, two)]
+                sites = await asyncio.gather(*calls)
+                return [sites, one.signals.loads + two.signals.loads]
+            finally:
+                await one.fetcher.aclose()
+                await two.fetcher.aclose()
+
+        sites, loads = _run(go)
+        paths = Counter(r.path for r in web.requests("a"))
+        assert paths["/robots.txt"] == 1 and paths["/ai.txt"] == 1
+        assert paths["/.well-known/tdmrep.json"] == 1
+        assert loads == 1
+        assert sites[0].robots.state is DocState.OK and sites[0].aitxt is not None
+        assert sites[0].aitxt.state is DocState.OK
+        assert all(s == sites[0] for s in sites)  # every worker parsed the same bytes
+
+
+def test_an_unreachable_robots_txt_is_shared_for_at_most_ten_minutes(
+    redis_url: str, job: str
+) -> None:
+    with _web() as web:
+        origin = web.origin("down")
+
+        async def go() -> Any:
+            one = _Worker(redis_url, job, "w1")
+            try:
+                return await one.signals.site(origin)
+            finally:
+                await one.fetcher.aclose()
+
+        site = _run(go)
+        assert site.robots.state is DocState.UNREACHABLE
+        assert [r.path for r in web.requests("down")] == ["/robots.txt"]  # nothing else asked
+        ttl_ms = RedisJob(redis_url, job, "x").client.pttl(f"heed:{job}:sig:{origin}")
+        assert 0 < ttl_ms <= UNREACHABLE_TTL * 1000 < CFG.signal_ttl * 1000
+
+
+def test_a_dead_lock_holder_loses_its_lock_and_another_worker_fetches(
+    redis_url: str, job: str
+) -> None:
+    with _web() as web:
+        origin = web.origin("a")
+        ghost = RedisJob(redis_url, job, "ghost")
+        ghost.client.set(ghost.keys.site_lock(origin), "ghost", px=300)  # died holding it
+
+        async def go() -> Any:
+            one = _Worker(redis_url, job, "w1")
+            try:
+                return await one.signals.site(origin), one.signals.loads
+            finally:
+                await one.fetcher.aclose()
+
+        site, loads = _run(go)
+        assert loads == 1 and site.robots.state is not DocState.UNREACHABLE
+        assert Counter(r.path for r in web.requests("a"))["/robots.txt"] == 1
+
+
+def test_crawl_delay_spacing_holds_across_two_workers(redis_url: str, job: str) -> None:
+    delay = 0.15
+
+    async def go() -> list[tuple[str, float, float]]:
+        one, two = _Worker(redis_url, job, "w1"), _Worker(redis_url, job, "w2")
+        one.politeness.set_crawl_delay("h.test", delay)
+        turns: list[tuple[str, float, float]] = []
+        loop = asyncio.get_running_loop()
+
+        async def use(worker: _Worker, name: str) -> None:
+            for _ in range(3):
+                exclusive = await worker.politeness.acquire("h.test")
+                assert exclusive
+                start = loop.time()
+                await asyncio.sleep(0.01)  # the request
+                end = loop.time()
+                worker.politeness.release("h.test", exclusive)
+                turns.append((name, start, end))
+
+        await asyncio.gather(use(one, "w1"), use(two, "w2"))
+        for w in (one, two):
+            await w.fetcher.aclose()
+        return sorted(turns, key=lambda t: t[1])
+
+    turns = _run(go)
+    assert {name for name, _, _ in turns} == {"w1", "w2"}
+    for (_, _, prev_end), (_, start, _) in itertools.pairwise(turns):
+        assert start - prev_end >= delay  # no sooner than the delay after the previous answer
+
+
+def test_per_host_concurrency_holds_across_workers(redis_url: str, job: str) -> None:
+    async def go() -> int:
+        workers = [_Worker(redis_url, job, f"w{i}") for i in range(3)]
+        busy, most = 0, 0
+
+        async def use(worker: _Worker) -> None:
+            nonlocal busy, most
+            for _ in range(4):
+                exclusive = await worker.politeness.acquire("c.test")
+                busy += 1
+                most = max(most, busy)
+                await asyncio.sleep(0.01)
+                busy -= 1
+                worker.politeness.release("c.test", exclusive)
+
+        await asyncio.gather(*(use(w) for w in workers for _ in range(2)))
+        for w in workers:
+            await w.fetcher.aclose()
+        return most
+
+    assert _run(go) == 2  # per_host=2 across six clients of three workers
+
+
+def test_redis_going_away_is_a_clear_fatal_error(tmp_path: Path, job: str) -> None:
+    server = RedisProcess(tmp_path).start()
+    worker = _Worker(server.url, job, "w1")
+    told: list[str] = []
+    worker.job.on_failure = told.append
+    worker.politeness.set_crawl_delay("h.test", 1.0)  # works while Redis is up
+    server.stop()
+
+    async def go() -> None:
+        try:
+            await worker.signals.site("http://127.0.0.1:9")
+        finally:
+            await worker.fetcher.aclose()
+
+    with pytest.raises(RedisUnavailable, match="unreachable"):
+        _run(go)
+    with pytest.raises(RedisUnavailable):
+        worker.politeness.delay("other.test")
+    with pytest.raises(RedisUnavailable):
+        asyncio.run(worker.politeness.acquire("h.test"))
+    assert len(told) == 1 and f"127.0.0.1:{server.port}" in told[0]
