@@ -93,4 +93,8 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             },
         }
     )
+    if cfg.distributed:  # scrapy-redis on the job's Redis (crawler/distributed/settings.py)
+        from .distributed.settings import redis_settings
+
+        settings.update(redis_settings(cfg, cfg.worker_id))
     return settings
