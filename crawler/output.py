@@ -38,7 +38,9 @@ Choices where the SPEC is silent:
   through an exception in a ``with`` block (they are complete, checked rows); ``run.json`` is
   written only by ``close()``.
 - A write failure (permissions, disk full, a folder replaced by a file, a closed file: any
-  ``OSError`` while writing or publishing a part) fails the writer as a whole, once: both
+  ``OSError`` while writing or publishing a part, or a ``HeedError`` from the
+  ``before_publish`` hook, e.g. the job's Redis gone when its done-set is synced) fails the
+  writer as a whole, once: both
   open temporary parts are discarded (they may be torn), the message goes to ``on_failure``
   (the crawler stops the crawl there) and every later row is dropped and counted
   (``rows_lost`` in ``run.json``), never retried into a half-written file. Parts published
@@ -60,6 +62,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
+
+from filters.errors import HeedError
 
 from ._output_folder import (
     TABLES as _TABLES,
@@ -232,7 +236,7 @@ class RunWriter:
             return
         try:
             self._streams[table].add(row, self._clock())
-        except (OSError, OutputWriteError) as e:
+        except (OSError, HeedError) as e:  # HeedError: OutputWriteError, a failed hook
             self._fail(table, e)
 
     def _publish(self, table: str) -> Path | None:
@@ -240,7 +244,7 @@ class RunWriter:
             return None
         try:
             return self._streams[table].close_part()
-        except (OSError, OutputWriteError) as e:
+        except (OSError, HeedError) as e:  # HeedError: OutputWriteError, a failed hook
             self._fail(table, e)
             return None
 

@@ -127,3 +127,22 @@ def test_bad_worker_id_is_refused(tmp_path: Path, bad: str) -> None:
         return
     with pytest.raises(ValueError, match="worker_id"):
         RunWriter(tmp_path, "c1", worker_id=bad)
+
+
+def test_a_failing_publish_hook_discards_the_part_and_fails_the_writer(tmp_path: Path) -> None:
+    from filters import HeedError
+
+    def gone() -> None:
+        raise HeedError("Redis at 127.0.0.1:1/0 is unreachable")
+
+    failures: list[str] = []
+    writer = RunWriter(tmp_path, "c1", worker_id="w1", before_publish=gone)
+    writer.on_failure = failures.append
+    writer.write_record(record(0))
+    writer.write_decision(decision(0))
+    writer.close({"counts": {"considered": 1}})
+    assert failures and "unreachable" in failures[0]
+    assert not list(tmp_path.rglob("*.parquet"))  # nothing published without its done-set
+    assert not list(tmp_path.rglob(".part-*"))  # and no temporary left behind
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert "unreachable" in info["write_error"] and info["rows_lost"] == 2
