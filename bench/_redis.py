@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-__all__ = ["start_redis", "stop_redis"]
+__all__ = ["flush", "start_redis", "stop_redis", "used_bytes"]
 
 
 def start_redis(folder: Path, port: int) -> subprocess.Popen[bytes]:
@@ -41,6 +41,11 @@ def start_redis(folder: Path, port: int) -> subprocess.Popen[bytes]:
 def flush(port: int) -> None:
     """Empty the benchmark's database between runs."""
     redis.Redis(host="127.0.0.1", port=port).flushdb()
+
+
+def used_bytes(port: int) -> int:
+    """Redis's ``used_memory`` now (the job's keys plus the server's own ~1 MB)."""
+    return int(redis.Redis(host="127.0.0.1", port=port).info("memory")["used_memory"])
 
 
 def stop_redis(proc: subprocess.Popen[bytes]) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _measure import heed_config, spawn
-from _redis import flush, start_redis, stop_redis
+from _redis import flush, start_redis, stop_redis, used_bytes
 from _web import Web, free_port, generate, start_nginx, stop_nginx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +83,9 @@ def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port
     config = _heed_config(web, tmp, args)
     argv = [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"]
     argv += ["--redis", f"redis://127.0.0.1:{port}/0", "--job", f"bench{n}", "--workers", str(n)]
+    before = used_bytes(port)
     m = spawn(argv, tmp / f"heed-w{n}.log", args.heed_root, tree=True)
+    redis_bytes = used_bytes(port) - before
     summary = json.loads(m.stdout) if m.returncode == 0 and m.stdout.strip() else {}
     return Run(
         name=f"heed×{n}",
@@ -98,6 +100,7 @@ def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port
             "crawl_elapsed_s": summary.get("elapsed_s"),
             "tree_rss_mb": m.tree_rss_mb,
             "workers": n,
+            "redis_bytes": redis_bytes,
         },
     )
 
@@ -187,6 +190,12 @@ def report_workers(runs: dict[int, list[Run]], plain: list[Run]) -> None:
             f"{n:>2} worker{'s' if n > 1 else ' '}    {r.pages:>7} {r.wall_s:>8.2f} "
             f"{r.pages_per_s:>9.1f} {r.cpu_s:>8.1f} {r.peak_rss_mb:>11.1f} "
             f"{r.extra['tree_rss_mb']:>11.1f}  {ratio:>9}  [{rates}]"
+        )
+    for n, r in medians.items():
+        per_url = r.extra["redis_bytes"] / r.considered if r.considered else 0.0
+        print(
+            f"Redis memory after {n} worker(s): {r.extra['redis_bytes'] / 1e6:.1f} MB for "
+            f"{r.considered} URLs decided ({per_url:.0f} bytes per URL, the job's keys kept)"
         )
     p = _median_run(plain) if plain else None
     if p and p.pages_per_s:
