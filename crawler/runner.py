@@ -75,6 +75,10 @@ def run_crawl(
     stop = _stopper(ctx, crawler)
     ctx.writer.on_failure = stop
     ctx.frontier.on_failure = stop
+    if cfg.distributed:  # a lost Redis stops the crawl the same way (exit 1, parts complete)
+        from .distributed.settings import job_for
+
+        job_for(cfg).on_failure = stop
     # Clients are opened before the crawl starts so that a bad registry URL or a missing
     # registry file stops the run with a configuration error instead of crawling without it.
     ctx.open_clients()
