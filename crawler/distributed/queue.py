@@ -90,8 +90,10 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self._pop = self.job.script(_lua.POP)
         self._requeue = self.job.script(_lua.REQUEUE)
         self._beat_at = 0.0
+        # This id's leases of an earlier process first: reaping drops the id from the job's
+        # workers, so the heartbeat that enters it again comes after.
+        reap(self.job, spider, self.job.worker_id)
         self.beat(force=True)
-        reap(self.job, spider, self.job.worker_id)  # this id's leases of an earlier process
 
     # -------------------------------------------------------------- scrapy-redis queue API
 

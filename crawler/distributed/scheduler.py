@@ -11,16 +11,23 @@ nothing pending and hands out nothing, so the engine closes instead of spinning.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.dupefilters import BaseDupeFilter
 from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
 
 from .connection import RedisUnavailable, shared_job
 
 __all__ = ["HeedScheduler", "LedgerDupeFilter"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds between two looks at the job's queue while this worker has nothing to do.
+IDLE_POLL_S = 0.2
 
 
 class LedgerDupeFilter(BaseDupeFilter):
@@ -56,18 +63,42 @@ class HeedScheduler(Scheduler):  # type: ignore[misc]
             serializer=None,
         )
 
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        engine = spider.crawler.engine
+        if engine is not None and hasattr(engine, "_SLOT_HEARTBEAT_INTERVAL"):
+            # Scrapy asks a scheduler that "has pending requests but returns none" again on a
+            # 5 s heartbeat; here that is the normal case (another worker holds the job's
+            # work, or its links are about to be queued), so this worker looks again sooner.
+            engine._SLOT_HEARTBEAT_INTERVAL = IDLE_POLL_S
+        self.queue = load_object(self.queue_cls)(
+            server=self.server, spider=spider, key=self.queue_key, serializer=self.serializer
+        )
+        pending = len(self.queue)
+        if pending:
+            log.info(
+                "joining job %s: %d request(s) pending",
+                spider.crawler.settings["HEED_JOB"],
+                pending,
+            )
+
     def enqueue_request(self, request: Request) -> bool:
         try:
-            return bool(super().enqueue_request(request))
+            self.queue.push(request)
         except RedisUnavailable:
             return False  # fatal already reported; the link stays claimed in Redis
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def next_request(self) -> Request | None:
         try:
-            request: Request | None = super().next_request()
-            return request
+            request: Request | None = self.queue.pop()
         except RedisUnavailable:
             return None
+        if request is not None and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
 
     def has_pending_requests(self) -> bool:
         try:

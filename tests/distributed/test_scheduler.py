@@ -1,0 +1,92 @@
+"""The distributed scheduler in real Scrapy crawls (child processes) on a real redis-server:
+two workers share the work, a worker killed with SIGKILL loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from crawler.demo.web import LoopbackWeb, PageSpec, SiteSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _web(sites: int = 3, pages: int = 40, delay: float = 0.02) -> LoopbackWeb:
+    spec = {}
+    for s in range(sites):
+        pages_of = {
+            f"/{i}": PageSpec(
+                body="".join(f'<a href="/{j}">{j}</a>' for j in range(i + 1, min(i + 4, pages))),
+                content_type="text/html",
+                delay=delay,
+            )
+            for i in range(pages)
+        }
+        spec[f"s{s}"] = SiteSpec(pages=pages_of)
+    return LoopbackWeb(spec)
+
+
+def _start(
+    redis_url: str, job: str, worker: str, out: Path, seeds: list[str]
+) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "tests.distributed.minicrawl", redis_url, job, worker, str(out)]
+    return subprocess.Popen(argv + seeds, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+
+
+def _lines(folder: Path) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for f in folder.glob("*.txt"):
+        c.update(line for line in f.read_text().splitlines() if line)
+    return c
+
+
+def test_two_workers_share_one_job_and_decide_each_url_once(
+    redis_url: str, job: str, tmp_path: Path
+) -> None:
+    with _web(delay=0.1) as web:  # one worker alone would take 3 s: both start well before
+        seeds = [web.url(s, "/0") for s in web.sites]
+        procs = [_start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w2")]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        counts = _lines(tmp_path)
+        assert set(counts) == {web.url(s, f"/{i}") for s in web.sites for i in range(40)}
+        assert max(counts.values()) == 1
+        sizes = {w: len((tmp_path / f"{w}.txt").read_text().split()) for w in ("w1", "w2")}
+        assert min(sizes.values()) > 0, sizes  # both worked
+        pages = Counter((r.site, r.path) for r in web.requests())
+        assert max(pages.values()) == 1  # no page requested twice
+
+
+def test_a_worker_killed_with_sigkill_loses_nothing(
+    redis_url: str, job: str, tmp_path: Path
+) -> None:
+    with _web() as web:
+        seeds = [web.url(s, "/0") for s in web.sites]
+        procs = [
+            _start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w2", "w3")
+        ]
+        deadline = time.monotonic() + 60
+        while (
+            len(
+                (tmp_path / "w2.txt").read_text().splitlines()
+                if (tmp_path / "w2.txt").exists()
+                else []
+            )
+            < 5
+        ):
+            assert time.monotonic() < deadline, "w2 decided nothing"
+            time.sleep(0.02)
+        os.kill(procs[1].pid, signal.SIGKILL)
+        for p in (procs[0], procs[2]):
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        procs[1].wait()
+        counts = _lines(tmp_path)
+        assert set(counts) == {web.url(s, f"/{i}") for s in web.sites for i in range(40)}
+        assert [u for u, n in counts.items() if n > 1] == []
