@@ -1,8 +1,5 @@
 """The site-owner page served for the tests: the router in a FastAPI app, run by uvicorn on a
 free 127.0.0.1 port in a thread, and a headless Chromium driven by selenium.
-
-``create_app`` from ``crawler.registry.app`` is used when it exists (the registry service's
-app); until then a bare ``FastAPI()`` holds the page's router alone.
 """
 
 from __future__ import annotations
@@ -27,7 +24,8 @@ from crawler.registry.web import PageOptions, page_router
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-#: Where the tests write their screenshots (tests/web/artifacts/, git-ignored by tests/web/.gitignore; printed by each test).
+#: Where the tests write their screenshots: tests/web/artifacts/ (git-ignored by
+#: tests/web/.gitignore); each test prints the paths it wrote.
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
@@ -38,15 +36,11 @@ def free_port() -> int:
 
 
 def build_app(store: RegistryStore, config: ServiceConfig, options: PageOptions) -> FastAPI:
-    router = page_router(store, config, options=options)
-    try:
-        from crawler.registry.app import create_app  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-        app.include_router(router)
-        return app
-    made: FastAPI = create_app(store, config, routers=[router])
-    return made
+    """A bare ``FastAPI()`` holding the page's router alone (the registry service's
+    ``create_app(..., routers=[page_router(...)])`` is tested where it is built)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.include_router(page_router(store, config, options=options))
+    return app
 
 
 @contextmanager
