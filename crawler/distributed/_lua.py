@@ -7,7 +7,7 @@ so the scripts assume one Redis (not a Redis Cluster). The round robin over host
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
+__all__ = ["CLAIM", "POP", "PUSH", "REQUEUE", "SYNC"]
 
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
@@ -81,55 +81,40 @@ return out
 """
 )
 
-#: KEYS inflight, own lease, own wrote; ARGV urls. The decisions are written (not yet
-#: published): the leases move to the "wrote" hash, out of the job's in-flight count.
-DECIDED = """
-for i = 1, #ARGV do
-  local url = ARGV[i]
-  local lease = redis.call('HGET', KEYS[2], url)
-  if lease then
-    redis.call('HDEL', KEYS[2], url)
-    redis.call('DECR', KEYS[1])
-  end
-  redis.call('HSET', KEYS[3], url, lease or '')
-end
-return #ARGV
-"""
-
-#: KEYS own wrote, done. Everything written so far is about to be published: done.
+#: KEYS inflight, own lease, done; ARGV urls. Their decisions are about to be published:
+#: each leaves this worker's leases (and the job's in-flight count) for the done-set.
 SYNC = (
     DIGEST
     + """
-local urls = redis.call('HKEYS', KEYS[1])
-for _, url in ipairs(urls) do redis.call('SADD', KEYS[2], digest(url)) end
-redis.call('DEL', KEYS[1])
-return #urls
+for i = 1, #ARGV do
+  if redis.call('HDEL', KEYS[2], ARGV[i]) == 1 then redis.call('DECR', KEYS[1]) end
+  redis.call('SADD', KEYS[3], digest(ARGV[i]))
+end
+return #ARGV
 """
 )
 
-#: KEYS hosts, queued, inflight, lease, wrote, done, workers, tick; ARGV host-queue prefix, worker,
+#: KEYS hosts, queued, inflight, lease, done, workers, tick; ARGV host-queue prefix, worker,
 #: then host, url, item triples. A dead worker's leases return to the queue (unless decided
 #: and published meanwhile); when it holds nothing more, it leaves the job's worker list.
 REQUEUE = (
     DIGEST
     + """
 local back = 0
-local now = tonumber(redis.call('GET', KEYS[8]) or '0')
+local tick = tonumber(redis.call('GET', KEYS[7]) or '0')
 for i = 3, #ARGV, 3 do
   local host, url, item = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local held = redis.call('HDEL', KEYS[4], url)
-  if held == 1 then redis.call('DECR', KEYS[3]) end
-  held = held + redis.call('HDEL', KEYS[5], url)
-  if held > 0 and item ~= '' and redis.call('SISMEMBER', KEYS[6], digest(url)) == 0 then
-    redis.call('RPUSH', ARGV[1] .. host, item)
-    redis.call('ZADD', KEYS[1], 'NX', now, host)
-    redis.call('INCR', KEYS[2])
-    back = back + 1
+  if redis.call('HDEL', KEYS[4], url) == 1 then
+    redis.call('DECR', KEYS[3])
+    if item ~= '' and redis.call('SISMEMBER', KEYS[5], digest(url)) == 0 then
+      redis.call('RPUSH', ARGV[1] .. host, item)
+      redis.call('ZADD', KEYS[1], 'NX', tick, host)
+      redis.call('INCR', KEYS[2])
+      back = back + 1
+    end
   end
 end
-if redis.call('HLEN', KEYS[4]) == 0 and redis.call('HLEN', KEYS[5]) == 0 then
-  redis.call('ZREM', KEYS[7], ARGV[2])
-end
+if redis.call('HLEN', KEYS[4]) == 0 then redis.call('ZREM', KEYS[6], ARGV[2]) end
 return back
 """
 )

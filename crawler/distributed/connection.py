@@ -83,12 +83,9 @@ class JobKeys:
         self.overflow = p + "overflow"  # LIST of "<depth>\0<url>" found over the budget
 
     def lease(self, worker_id: str) -> str:
-        """HASH url -> "R"<encoded request> (popped) or "C"<depth> (claimed, not queued)."""
+        """HASH url -> "R"<encoded request> (popped) or "C"<depth> (claimed, not queued); an
+        entry lasts until the URL's decision is published (``RedisLedger.sync``)."""
         return f"{self.prefix}lease:{worker_id}"
-
-    def wrote(self, worker_id: str) -> str:
-        """HASH url -> the lease it had: decided, in a part not yet published."""
-        return f"{self.prefix}wrote:{worker_id}"
 
     def reaping(self, worker_id: str) -> str:
         return f"{self.prefix}reaping:{worker_id}"

@@ -6,12 +6,13 @@ worker is to request. A link is new to the job once, whichever worker found it: 
 adds its digest to the job's seen-set and counts it against ``max_pages`` in one Lua script
 (``_lua.CLAIM``), so the budget bounds the whole job, across workers and reruns.
 
-The done-set holds the URLs whose decision is in a published part. A decision goes through
-two steps: :meth:`mark_decided` when it is written (the URL's lease moves to the worker's
-"wrote" hash, off the job's in-flight count), :meth:`sync` right before the part holding it
-is published (wrote → done). A worker killed in between loses the unpublished part and the
-reaper (``crawler/distributed/queue.py``) gives those URLs back: each is decided once in the
-published output. If Redis is gone at :meth:`sync`, it raises, and the part is not published.
+The done-set holds the URLs whose decision is in a published part. :meth:`mark_decided`
+notes a decision written (in memory: at most one part's worth of URLs); :meth:`sync`, called
+right before a part is published, moves the noted URLs out of this worker's leases into the
+done-set in one script call (``_lua.SYNC``). A worker killed before that loses the unpublished
+part, and the reaper (``crawler/distributed/queue.py``) gives those URLs back: each is
+decided once in the published output. If Redis is gone at :meth:`sync`, it raises, and the
+part is not published (the writer fails closed): a rerun decides those URLs again.
 
 There is no restored frontier to replay: the job's queue lives in Redis and persists. What
 :meth:`frontier` yields are the links found over an earlier run's budget (the overflow list),
@@ -29,8 +30,9 @@ from .connection import RedisJob, digest
 
 __all__ = ["RedisLedger"]
 
-#: URLs per claim script call (one round trip per page's links, bounded argument lists).
+#: URLs per script call (one round trip per page's links, bounded argument lists).
 _CLAIM_BATCH = 500
+_SYNC_BATCH = 2000
 
 
 class RedisLedger:
@@ -41,11 +43,10 @@ class RedisLedger:
         self.max_pages = max_pages
         k = job.keys
         self._claim = job.script(_lua.CLAIM)
-        self._decided = job.script(_lua.DECIDED)
         self._sync = job.script(_lua.SYNC)
         self._claim_keys = [k.seen, k.claimed, k.inflight, k.lease(job.worker_id), k.overflow]
-        self._decided_keys = [k.inflight, k.lease(job.worker_id), k.wrote(job.worker_id)]
-        self._sync_keys = [k.wrote(job.worker_id), k.done]
+        self._sync_keys = [k.inflight, k.lease(job.worker_id), k.done]
+        self._written: dict[str, bool] = {}  # decided, not yet published: url -> kept
 
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """The links (url, depth) this worker is to request now: new to the job and within its
@@ -64,28 +65,32 @@ class RedisLedger:
             out += [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
         return out
 
-    def mark_decided(self, url: str) -> None:
-        """``url``'s decision is written (its part not yet published)."""
-        self.job.call(lambda: self._decided(keys=self._decided_keys, args=[url]))
+    def mark_decided(self, url: str, *, kept: bool = False) -> None:
+        """``url``'s decision is written (its part not yet published); ``kept``: a record of
+        the page is written too (see :meth:`sync`)."""
+        self._written[url] = kept
 
     def is_decided(self, url: str) -> bool:
-        """Decided by any worker (published), or by this one (written)."""
-        k = self.job.keys
+        """Decided by this worker (written), or by any worker (published)."""
+        if url in self._written:
+            return True
+        done: Any = self.job.call(
+            partial(self.job.client.sismember, self.job.keys.done, digest(url))
+        )
+        return bool(done)
 
-        def read() -> bool:
-            pipe = self.job.client.pipeline(transaction=False)
-            pipe.sismember(k.done, digest(url))
-            pipe.hexists(k.wrote(self.job.worker_id), url)
-            done, wrote = pipe.execute()
-            return bool(done) or bool(wrote)
-
-        return self.job.call(read)
-
-    def sync(self) -> int:
-        """Everything this worker wrote is about to be published: into the done-set. Call it
-        right before a part is published; if it raises, do not publish."""
-        moved: Any = self.job.call(lambda: self._sync(keys=self._sync_keys, args=[]))
-        return int(moved)
+    def sync(self, *, kept_only: bool = False) -> int:
+        """The URLs decided so far are about to be published: into the job's done-set (only
+        those with a record when ``kept_only``, before a ``records/`` part alone is
+        published). Call it right before a part is published; if it raises, do not publish.
+        Returns the number of URLs moved."""
+        urls = [u for u, kept in self._written.items() if kept or not kept_only]
+        for i in range(0, len(urls), _SYNC_BATCH):
+            batch = urls[i : i + _SYNC_BATCH]
+            self.job.call(partial(self._sync, keys=self._sync_keys, args=batch))
+            for url in batch:
+                del self._written[url]
+        return len(urls)
 
     def frontier(self) -> Iterator[tuple[str, int]]:
         """Links found over an earlier run's budget, each handed to one worker only."""
@@ -104,5 +109,5 @@ class RedisLedger:
         return int(raw or 0)
 
     def close(self) -> None:
-        """Publish-time state is synced by the writer's hook; the connection stays for the
-        other components of this process."""
+        """Nothing to release: what is still noted was never published (the writer syncs
+        before each publish), and the connection serves the process's other components."""

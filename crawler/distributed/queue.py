@@ -5,17 +5,18 @@ host; a pop takes the head of the host popped longest ago (round robin), so the 
 downloads spread over the hosts instead of piling onto one host's politeness turn.
 
 Every pop is a **lease**: the request moves to the worker's lease hash
-(``JobKeys.lease``). The decision on its URL ends the lease (``RedisLedger.mark_decided``
-moves it to the "wrote" hash, ``RedisLedger.sync`` to the done-set when the part holding it
-is published). A request that re-enters the queue (a retry, a redirect's next hop) ends the
-lease as it is pushed. Links a worker claimed (``RedisLedger.claim``) are leased too until
-their requests are pushed.
+(``JobKeys.lease``). The lease ends when the decision on its URL is published
+(``RedisLedger.sync`` moves the URL to the done-set right before the part holding the
+decision is published). A request that re-enters the queue (a retry, a redirect's next hop)
+ends the lease as it is pushed. Links a worker claimed (``RedisLedger.claim``) are leased too
+until their requests are pushed.
 
 Each worker beats (``JobKeys.workers``: expiry of its heartbeat on Redis's clock). A worker
 whose heartbeat has expired is dead (SIGKILL, a lost machine): the first live worker that
-notices puts its leases back in the queue, its claimed links and its written but unpublished
-decisions included, unless they are in the done-set. Nothing is lost, nothing decided twice.
-A worker restarted under the same id takes its own old leases back the same way when it opens.
+notices puts its leases back in the queue, its claimed links and the URLs of its written but
+unpublished decisions included, unless they are in the done-set. Nothing is lost, nothing is
+decided twice. A worker restarted under the same id takes its own old leases back the same
+way when it opens.
 
 Only plain meta is serialized: the consent gate, the site signals and the other objects the
 middleware puts in ``request.meta`` belong to one attempt and are dropped before the push
@@ -200,8 +201,7 @@ def reap(job: RedisJob, spider: Spider, worker: str) -> int:
         return 0  # another worker is reaping it
     try:
         entries: dict[bytes, bytes] = {}
-        for key in (k.wrote(worker), k.lease(worker)):
-            entries.update(_hash(job, key))
+        entries.update(_hash(job, k.lease(worker)))
         args: list[Any] = [k.host_queue, worker]
         for raw_url, lease in entries.items():
             url = raw_url.decode("utf-8")
@@ -210,8 +210,7 @@ def reap(job: RedisJob, spider: Spider, worker: str) -> int:
             except (ValueError, AttributeError):
                 item = b""
             args += [_host(url), url, item]
-        keys = [k.hosts, k.queued, k.inflight, k.lease(worker), k.wrote(worker), k.done, k.workers]
-        keys.append(k.tick)
+        keys = [k.hosts, k.queued, k.inflight, k.lease(worker), k.done, k.workers, k.tick]
         script = job.script(_lua.REQUEUE)
         back = int(job.call(lambda: script(keys=keys, args=args)))
         if back:

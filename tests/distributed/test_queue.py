@@ -86,7 +86,8 @@ def test_a_dead_workers_leases_come_back_and_only_those(redis_url: str, job: str
     dead.mark_decided(urls[1])
     dead.sync()
     dead.mark_decided(urls[2])  # written, its part never published: lost with the worker
-    assert len(live_q) == 2 + 2  # queued + the dead worker's open leases (urls[3], the claim)
+    # queued + the dead worker's open leases: urls[2] (unpublished), urls[3], the claim
+    assert len(live_q) == 2 + 3
     back = reap(live_q.job, live_q.spider, "dead")
     assert back == 3  # urls[2] (unpublished), urls[3] (leased), the claim; not urls[0:2]
     rest = {r.url for r in _drain(live_q)}

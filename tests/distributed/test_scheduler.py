@@ -66,7 +66,7 @@ def test_two_workers_share_one_job_and_decide_each_url_once(
 def test_a_worker_killed_with_sigkill_loses_nothing(
     redis_url: str, job: str, tmp_path: Path
 ) -> None:
-    with _web() as web:
+    with _web(delay=0.25) as web:  # 2.5 s of work for three workers
         seeds = [web.url(s, "/0") for s in web.sites]
         procs = [
             _start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w2", "w3")
