@@ -61,6 +61,15 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--out", default="demo-out", help="output folder (default: demo-out)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="then serve the site-owner page (check, opt out, look up) next to the demo web "
+        "on 127.0.0.1 until Ctrl-C",
+    )
+    p.add_argument(
+        "--port", type=int, default=0, help="the page's port with --serve (default: a free one)"
+    )
     p.set_defaults(func=_cmd_demo)
 
 
@@ -96,7 +105,9 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo_run import run_demo
 
-    return run_demo(out=args.out, as_json=args.json)
+    if not 0 <= args.port <= 65535:
+        raise ConfigError("--port must be from 0 to 65535")
+    return run_demo(out=args.out, as_json=args.json, serve=args.serve, port=args.port)
 
 
 def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:

@@ -153,8 +153,35 @@ def _write_card(out: Path) -> Path:
     return card
 
 
-def run_demo(*, out: str | Path, as_json: bool = False) -> int:
+def _serve_page(registry_path: Path, port: int, web: LoopbackWeb, *, as_json: bool) -> None:
+    """``--serve``: the site-owner page over the demo's registry, next to the demo web, until
+    Ctrl-C. Its checks may reach loopback addresses (the demo's sites are on 127.0.0.x)."""
+    from .registry._api import ServiceConfig
+    from .registry.web import PageOptions
+    from .registry.web.serve import page_app, serve_forever
+
+    def ready(url: str) -> None:
+        sites = "\n".join(f"  {name}: {web.url(name, '/')}" for name in web.sites)
+        text = (
+            f"\nsite-owner page: {url}\n(try it on the demo sites, which stay up:)\n{sites}\n"
+            "press Ctrl-C to stop"
+        )
+        stream = sys.stderr if as_json else sys.stdout  # --json keeps stdout one JSON object
+        print(text, file=stream, flush=True)
+
+    store = RegistryStore(registry_path)
+    try:
+        config = ServiceConfig(allow_private=True)
+        options = PageOptions(allow_private=True, check_config=demo_config())
+        serve_forever(page_app(store, config, options), host="127.0.0.1", port=port, on_ready=ready)
+    finally:
+        store.close()
+
+
+def run_demo(*, out: str | Path, as_json: bool = False, serve: bool = False, port: int = 0) -> int:
     """Serve the demo web, crawl it into ``out`` and print the outcome; returns an exit code.
+    With ``serve``, then serve the site-owner page (on ``port``, 0: a free one) next to the
+    still running demo web until Ctrl-C.
 
     Raises:
         ConfigError: ``out`` is a file, cannot be created, or holds files not from a demo.
@@ -171,6 +198,15 @@ def run_demo(*, out: str | Path, as_json: bool = False) -> int:
         )
         summary = run_crawl(cfg, seeds, out=out, progress=not as_json and sys.stderr.isatty())
         rows = _table(out, web)
+        code = _report(out, summary, rows, as_json=as_json)
+        if serve and code == 0:
+            _serve_page(registry_path, port, web, as_json=as_json)
+    return code
+
+
+def _report(
+    out: Path, summary: dict[str, Any], rows: list[tuple[str, str, str]], *, as_json: bool
+) -> int:
     code = 1 if summary.get("fatal") else 0
     card = _write_card(out) if not summary.get("fatal") else None
     if as_json:
