@@ -1,6 +1,6 @@
 """What the registry service's routes share: its limits (``ServiceConfig``) and the error
-answer type (``ApiError``, defined in ``crawler/errors.py``), apart from the HTTP plumbing in
-``service.py``."""
+answer type (``ApiError``, defined in ``crawler/errors.py``), apart from the routes (``app.py``)
+and the serving (``service.py``)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ class ServiceConfig:
     challenge_refill: float = 60.0
     max_pending_challenges: int = 10_000
     max_json_depth: int = 32
+    #: A client silent this long within a request, or idle between requests, is dropped.
+    stall_timeout: float = 30.0
+    #: On ``stop()``, requests under way get this long to finish, then are cancelled.
+    shutdown_grace: float = 5.0
 
 
 def refuse_past_expiry(entry: Entry) -> None:

@@ -205,15 +205,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_verifications=args.max_verifications,
     )
     store = _store(args)
-    server = make_server(store, args.host, args.port, config)
-    host, port = server.server_address[:2]
-    print(f"heed registry listening on http://{host!s}:{port}", flush=True)
     try:
-        server.serve_forever()
+        server = make_server(store, args.host, args.port, config)
+        host, port = server.server_address
+        print(f"heed registry listening on http://{host!s}:{port}", flush=True)
+        server.serve_forever()  # until SIGINT/SIGTERM: a graceful stop
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
         store.close()
     return 0
 

@@ -1,315 +1,206 @@
-"""``heed registry serve``: the registry's HTTP JSON API (SPEC.md §3.6).
+"""``heed registry serve``: the registry's HTTP JSON API (SPEC.md §3.6) on uvicorn.
 
-Built on the standard library's ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive); the store
-serialises database access and SQLite WAL lets other processes read and write the same file.
-Routes (described in ``openapi.py``, served at ``/openapi.json``):
+The routes are a FastAPI application (``app.py``, which lists them with their answers); this
+module holds one service instance (``RegistryServer``: the store, the limits, the pool of
+proof fetches and the challenge rate limiter, read by every request) and serves it with
+uvicorn's h11 protocol on a socket bound at once (port 0 reports the port it got). Blocking
+routes run in the threadpool; the store serialises database access and SQLite WAL lets other
+processes read and write the same file.
 
-- ``GET /v1/health``; ``POST /v1/lookup`` (batch, open to all); ``GET /v1/entries``,
-  ``GET /v1/entries/{id}`` (open);
-- ``POST /v1/entries``, ``DELETE /v1/entries/{id}``: need ``Authorization: Bearer <token>``,
-  a token created with ``heed registry token add`` (only its SHA-256 is stored);
-- ``POST /v1/challenges`` and ``POST /v1/challenges/{id}/verify``: a site owner registers an
-  entry for their own origin without a token by publishing the challenge (``site_owner.py``).
+Bounds kept from the HTTP layer up: request bodies ≤ ``max_body`` (1 MiB) and JSON nested ≤
+``max_json_depth`` (32) levels, lookups ≤ ``max_batch`` URLs (10,000), each URL ≤ 8 KiB, list
+pages ≤ 1,000 entries, request heads ≤ 16 KiB. A client that stalls in a request, or sits on
+an idle keep-alive connection, for ``stall_timeout`` (30 s) is dropped; a request line that
+cannot be HTTP is answered 400 as soon as it ends (not when the head does). The
+unauthenticated routes are bounded too: at most ``max_verifications`` (4) proof fetches at
+once (beyond that 503 at once), each within ``fetch_timeout`` (10 s) in all; challenges per
+client address by a token bucket (``challenge_burst`` at once, then one per
+``challenge_refill`` seconds) and at most ``max_pending_challenges`` pending (429 with
+``Retry-After``). Every answer is JSON, the protocol's own 400s included.
 
-Bounds: request bodies ≤ ``max_body`` (1 MiB) and JSON nested ≤ ``max_json_depth`` (32)
-levels, lookups ≤ ``max_batch`` URLs (10,000), each URL ≤ 8 KiB, list pages ≤ 1,000 entries;
-a stalled client is dropped after 30 s. The unauthenticated routes are bounded too: at most
-``max_verifications`` (4) proof fetches at once (beyond that 503 at once), each within
-``fetch_timeout`` (10 s) in all; challenges per client address by a token bucket
-(``challenge_burst`` at once, then one per ``challenge_refill`` seconds) and at most
-``max_pending_challenges`` pending (429 with ``Retry-After``).
-
-Every answer, errors included, is JSON; errors are ``{"error": "..."}`` with 400 (malformed,
-too deep, an expiry in the past), 401 (no/wrong token), 404, 405 (with ``Allow``, for any
-method a route does not take), 411, 413, 422 (validation, failed verification), 410 (challenge
-expired), 429, 503, 500 (store failure or a fault of the service).
+``stop()`` is graceful: it stops accepting, closes idle connections and lets requests under
+way finish (at most ``shutdown_grace`` seconds, then they are cancelled).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import logging
+import asyncio
 import re
 import socket
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from filters.errors import RegistryError, RegistryValidationError
-from filters.model import Purpose
-from filters.registry import entry_from_dict, entry_to_dict
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from . import site_owner
 from ._answer import dumps as _dumps
-from ._answer import lookup_body as _lookup_body
-from ._api import ApiError, ServiceConfig, refuse_past_expiry
-from ._limits import RateLimiter, nested_deeper_than
-from .openapi import openapi_document
+from ._api import ApiError, ServiceConfig
+from ._limits import RateLimiter
 from .store import RegistryStore
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 __all__ = ["ApiError", "RegistryServer", "ServiceConfig", "make_server", "serve_in_thread"]
 
-log = logging.getLogger(__name__)
-
-_MAX_URL = 8192
-_ENTRY_PATH = re.compile(r"^/v1/entries/([A-Za-z0-9._:-]{1,128})$")
-_VERIFY_PATH = re.compile(r"^/v1/challenges/([A-Za-z0-9_-]{1,64})/verify$")
-#: Methods of each fixed route (the ``Allow`` of a 405); the {id} routes are in ``_allowed``.
-_METHODS = {
-    "/v1/health": ("GET",),
-    "/openapi.json": ("GET",),
-    "/v1/lookup": ("POST",),
-    "/v1/entries": ("GET", "POST"),
-    "/v1/challenges": ("POST",),
-}
+#: A request line: method token, target, version (RFC 9112 §3).
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ \x00-\x1f]+ HTTP/[0-9]\.[0-9]")
+_MAX_HEAD = 16 * 1024
 
 
-class RegistryServer(ThreadingHTTPServer):
-    """The HTTP server, holding the store and the configuration for its handlers."""
+class RegistryServer:
+    """One service instance: what its requests share and, once bound, its socket and server.
 
-    daemon_threads = True
+    ``config`` may be replaced while serving (each request reads it)."""
 
-    def __init__(self, address: tuple[str, int], store: RegistryStore, config: ServiceConfig):
+    def __init__(self, store: RegistryStore, config: ServiceConfig) -> None:
         self.store = store
         self.config = config
         self.verifications = threading.BoundedSemaphore(config.max_verifications)
         self.challenge_limiter = RateLimiter(config.challenge_burst, config.challenge_refill)
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        self.server_address: tuple[str, int] = ("", 0)
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._serving = threading.Event()
+        self._done = threading.Event()
+        self._done.set()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
+    def bind(self, app: Any, host: str, port: int) -> None:
+        """Bind and listen on ``host:port`` (0: a free port, reported in ``server_address``)."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        self._socket = sock
+        self.server_address = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            app,
+            http=_protocol(self.config.stall_timeout),
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            headers=[("Server", "heed-registry")],
+            timeout_keep_alive=max(1, round(self.config.stall_timeout)),
+            timeout_graceful_shutdown=max(1, round(self.config.shutdown_grace)),
+            h11_max_incomplete_event_size=_MAX_HEAD,
+        )
+        self._server = uvicorn.Server(config)
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
+    def serve_forever(self) -> None:
+        """Serve until ``shutdown()`` (or, in the main thread, SIGINT/SIGTERM)."""
+        if self._server is None or self._socket is None:
+            raise RuntimeError("bind the server first")
+        self._done.clear()
+        self._serving.set()
+        try:
+            self._server.run(sockets=[self._socket])
+        finally:
+            self._serving.clear()
+            self._done.set()
+
+    def shutdown(self) -> None:
+        """Stop serving, gracefully, and wait until ``serve_forever`` has returned."""
+        if self._server is not None and self._serving.is_set():
+            self._server.should_exit = True
+            self._done.wait()
+
+    def server_close(self) -> None:
+        """Close the listening socket."""
+        if self._socket is not None:
+            self._socket.close()
 
     def stop(self) -> None:
-        """Stop serving and drop every open keep-alive connection (a clean, total stop)."""
+        """A clean, total stop: ``shutdown()`` then ``server_close()``."""
         self.shutdown()
         self.server_close()
-        with self._open_lock:
-            open_now = list(self._open)
-        for sock in open_now:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "heed-registry"
-    timeout = 30
-    server: RegistryServer
-    _consumed = False
+def _protocol(stall_timeout: float) -> type[H11Protocol]:
+    class Protocol(_Protocol):
+        stall = stall_timeout
 
-    def log_message(self, format: str, *args: Any) -> None:  # quiet; the operator's proxy logs
-        return
+    return Protocol
 
-    def do_GET(self) -> None:
-        self._dispatch("GET")
 
-    def do_POST(self) -> None:
-        self._dispatch("POST")
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the service's guards: a JSON 400 for an unreadable request,
+    sent as soon as its first line ends, and a timer that drops a client stalled mid-request
+    (uvicorn's keep-alive timer covers idle connections)."""
 
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
+    stall = 30.0
+    _line = b""
+    _checking = True
+    _stall_timer: asyncio.TimerHandle | None = None
 
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_stall()
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The standard library's error answers, as JSON. An unknown method (its 501) is
-        routed like any other, so it gets a 405 with ``Allow`` (or a 404)."""
-        if code == HTTPStatus.NOT_IMPLEMENTED and self.command and hasattr(self, "headers"):
-            self._dispatch(self.command)
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_stall()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._cancel_stall()
+        if self._checking and not self._line_ok(data):
             return
-        if self.request_version == "HTTP/0.9":  # an unreadable request line: answer in 1.x
-            self.request_version = "HTTP/1.0"
-        self.close_connection = True
-        data = _dumps({"error": message or HTTPStatus(code).phrase}).encode("utf-8")
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        super().data_received(data)
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and (
+            self.timeout_keep_alive_task is None
+        ):
+            self._arm_stall()
 
-    def _dispatch(self, method: str) -> None:
-        self._consumed = False
-        headers: dict[str, str] = {}
-        try:
-            status, body = self._route(method, urlsplit(self.path))
-        except ApiError as e:
-            status, body, headers = e.status, {"error": e.message}, e.headers
-        except RegistryValidationError as e:
-            status, body = 422, {"error": str(e)}
-        except RegistryError as e:
-            status, body = 500, {"error": str(e)}
-        except Exception:  # a fault of the service: still a JSON answer, never a dropped line
-            log.exception("registry service: %s %s failed", method, self.path)
-            status, body = 500, {"error": "internal error"}
-        self._send(status, body, headers)
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The next request's line is checked when it arrives fresh (pipelined bytes are h11's).
+        if self.conn.their_state is h11.IDLE:
+            self._line, self._checking = b"", not self.conn.trailing_data[0]
 
-    def _send(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-        data = body if isinstance(body, bytes) else _dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if status == 401:
-            self.send_header("WWW-Authenticate", 'Bearer realm="heed-registry"')
-        unread = not self._consumed and self.headers.get("Content-Length", "0") != "0"
-        if status in (400, 411, 413) or unread or self.headers.get("Transfer-Encoding"):
-            self.send_header("Connection", "close")  # a body was (partly) left unread
-            self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+    def _line_ok(self, data: bytes) -> bool:
+        """Check the request line once it has ended; False when refused (answered)."""
+        self._line += data
+        text = self._line.lstrip(b"\r\n")
+        end = text.find(b"\n")
+        if end < 0:
+            if len(text) > _MAX_HEAD:
+                self._checking = False  # h11 refuses it
+            return True
+        self._checking = False
+        if _REQUEST_LINE.fullmatch(text[:end].rstrip(b"\r")):
+            return True
+        self.send_400_response("unreadable request line")
+        return False
 
-    def _route(self, method: str, url: Any) -> tuple[int, object]:
-        path = url.path
-        routes = {
-            ("GET", "/v1/health"): self._health,
-            ("GET", "/openapi.json"): lambda: (200, openapi_document()),
-            ("POST", "/v1/lookup"): self._lookup,
-            ("GET", "/v1/entries"): lambda: self._list(parse_qs(url.query)),
-            ("POST", "/v1/entries"): self._add,
-            ("POST", "/v1/challenges"): self._challenge,
-        }
-        handler = routes.get((method, path))
-        if handler is not None:
-            return handler()
-        if (match := _ENTRY_PATH.match(path)) and method in ("GET", "DELETE"):
-            return self._show(match.group(1)) if method == "GET" else self._remove(match.group(1))
-        if (match := _VERIFY_PATH.match(path)) and method == "POST":
-            return self._verify(match.group(1))
-        allowed = _allowed(path)
-        if allowed:
-            raise ApiError(405, f"{method} not allowed here", {"Allow": ", ".join(allowed)})
-        raise ApiError(404, "no such route")
+    def send_400_response(self, msg: str) -> None:
+        """The protocol's 400 (an unreadable request), as JSON like every answer."""
+        body = _dumps({"error": msg}).encode("utf-8")
+        head = (
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode("ascii") + body)
+        self.transport.close()
 
-    # Helpers -----------------------------------------------------------------------------
+    def _arm_stall(self) -> None:
+        self._cancel_stall()
+        self._stall_timer = self.loop.call_later(self.stall, self._stalled)
 
-    def _json_body(self) -> Any:
-        if self.headers.get("Transfer-Encoding"):
-            raise ApiError(411, "send a Content-Length, not a chunked body")
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            raise ApiError(411, "Content-Length required")
-        try:
-            length = int(length_text)
-        except ValueError as e:
-            raise ApiError(400, "bad Content-Length") from e
-        if length < 0:
-            raise ApiError(400, "bad Content-Length")
-        if length > self.server.config.max_body:
-            raise ApiError(413, f"body larger than {self.server.config.max_body} bytes")
-        raw = self.rfile.read(length)
-        self._consumed = True
-        depth = self.server.config.max_json_depth
-        try:
-            value = json.loads(raw)
-        except RecursionError as e:
-            raise ApiError(400, f"JSON nested deeper than {depth} levels") from e
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ApiError(400, f"body is not JSON: {e}") from e
-        # Fewer opening brackets than the bound cannot nest deeper (a C-speed test on bytes).
-        if raw.count(b"[") + raw.count(b"{") > depth and nested_deeper_than(value, depth):
-            raise ApiError(400, f"JSON nested deeper than {depth} levels")
-        return value
+    def _cancel_stall(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
 
-    def _auth(self) -> str:
-        header = self.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "a bearer token is required for writes")
-        name = self.server.store.check_token(token.strip())
-        if name is None:
-            raise ApiError(401, "invalid token")
-        return name
-
-    # Handlers ----------------------------------------------------------------------------
-
-    def _health(self) -> tuple[int, object]:
-        self.server.store.get("")  # one indexed read: proves the database answers
-        return 200, {"status": "ok"}
-
-    def _lookup(self) -> tuple[int, object]:
-        body = self._json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("urls"), list):
-            raise ApiError(400, 'expected {"urls": [...]}')
-        urls = body["urls"]
-        if len(urls) > self.server.config.max_batch:
-            raise ApiError(413, f"at most {self.server.config.max_batch} URLs per lookup")
-        if not all(isinstance(u, str) and 0 < len(u) <= _MAX_URL for u in urls):
-            raise ApiError(400, f"every URL must be a non-empty string of ≤ {_MAX_URL} chars")
-        purpose = None
-        if body.get("purpose") is not None:
-            try:
-                purpose = Purpose(body["purpose"])
-            except ValueError as e:
-                raise ApiError(422, f"unknown purpose {body['purpose']!r}") from e
-        found = self.server.store.candidates(urls)
-        return 200, _lookup_body(found, list(dict.fromkeys(urls)), purpose)
-
-    def _list(self, query: dict[str, list[str]]) -> tuple[int, object]:
-        try:
-            limit = int(query.get("limit", ["100"])[0])
-        except ValueError as e:
-            raise ApiError(400, "limit must be an integer") from e
-        if not 1 <= limit <= 1000:
-            raise ApiError(400, "limit must be 1-1000")
-        host = query.get("host", [None])[0]
-        after = query.get("after", [""])[0]
-        entries = self.server.store.list(host=host, after=after, limit=limit)
-        following = entries[-1].id if len(entries) == limit else None
-        return 200, {"entries": [entry_to_dict(e) for e in entries], "next": following}
-
-    def _show(self, entry_id: str) -> tuple[int, object]:
-        entry = self.server.store.get(entry_id)
-        if entry is None:
-            raise ApiError(404, f"no entry {entry_id}")
-        return 200, {"entry": entry_to_dict(entry)}
-
-    def _add(self) -> tuple[int, object]:
-        name = self._auth()
-        entry = entry_from_dict(self._json_body(), default_by=f"token:{name}")
-        refuse_past_expiry(entry)
-        self.server.store.add(entry)
-        return 201, {"entry": entry_to_dict(entry)}
-
-    def _remove(self, entry_id: str) -> tuple[int, object]:
-        self._auth()
-        if not self.server.store.remove(entry_id):
-            raise ApiError(404, f"no entry {entry_id}")
-        return 200, {"removed": entry_id}
-
-    def _challenge(self) -> tuple[int, object]:
-        client = str(self.client_address[0])
-        return 201, site_owner.create_challenge(self.server, client, self._json_body)
-
-    def _verify(self, challenge_id: str) -> tuple[int, object]:
-        return 201, site_owner.verify_challenge(self.server, challenge_id)
-
-
-def _allowed(path: str) -> tuple[str, ...]:
-    """The methods a path takes (empty: no such route)."""
-    if path in _METHODS:
-        return _METHODS[path]
-    if _ENTRY_PATH.match(path):
-        return ("GET", "DELETE")
-    if _VERIFY_PATH.match(path):
-        return ("POST",)
-    return ()
+    def _stalled(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 def make_server(
@@ -317,15 +208,21 @@ def make_server(
     host: str = "127.0.0.1",
     port: int = 0,
     config: ServiceConfig | None = None,
+    *,
+    routers: Sequence[APIRouter] = (),
 ) -> RegistryServer:
     """A bound, not yet serving, registry server (port 0 picks a free port)."""
-    return RegistryServer((host, port), store, config or ServiceConfig())
+    from .app import create_app  # app.py builds on RegistryServer
+
+    app = create_app(store, config or ServiceConfig(), routers=routers)
+    server: RegistryServer = app.state.registry
+    server.bind(app, host, port)
+    return server
 
 
 def serve_in_thread(server: RegistryServer) -> threading.Thread:
-    """Serve in a daemon thread (tests, benchmarks); stop with ``server.shutdown()``."""
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="heed-registry", daemon=True
-    )
+    """Serve in a daemon thread (tests, benchmarks); stop with ``server.stop()``."""
+    thread = threading.Thread(target=server.serve_forever, name="heed-registry", daemon=True)
     thread.start()
+    server._serving.wait()
     return thread
