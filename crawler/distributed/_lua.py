@@ -24,11 +24,14 @@ if redis.call('HDEL', KEYS[4], ARGV[3]) == 1 then redis.call('DECR', KEYS[3]) en
 return 1
 """
 
-#: KEYS hosts, queued, inflight, own lease, tick; ARGV host-queue prefix. Pops the head of the
-#: host popped longest ago (round robin over hosts: its score is the pop counter's value at
-#: its latest pop) and leases it to this worker.
-POP = """
-for _ = 1, 16 do
+#: KEYS hosts, queued, inflight, own lease, tick, done; ARGV host-queue prefix. Pops the head
+#: of the host popped longest ago (round robin over hosts: its score is the pop counter's value
+#: at its latest pop) and leases it to this worker. A request whose URL is in the done-set
+#: meanwhile (a lease given back while its worker was only slow) is dropped.
+POP = (
+    DIGEST
+    + """
+for _ = 1, 64 do
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
   if #head == 0 then return false end
   local host = head[1]
@@ -43,14 +46,17 @@ for _ = 1, 16 do
     redis.call('DECR', KEYS[2])
     local sep = string.find(item, '\\0', 1, true)
     local url = string.sub(item, 1, sep - 1)
-    if redis.call('HSET', KEYS[4], url, 'R' .. string.sub(item, sep + 1)) == 1 then
-      redis.call('INCR', KEYS[3])
+    if redis.call('SISMEMBER', KEYS[6], digest(url)) == 0 then
+      if redis.call('HSET', KEYS[4], url, 'R' .. string.sub(item, sep + 1)) == 1 then
+        redis.call('INCR', KEYS[3])
+      end
+      return item
     end
-    return item
   end
 end
 return false
 """
+)
 
 #: KEYS seen, claimed, inflight, own lease, overflow; ARGV max_pages, then url, depth pairs.
 #: Returns the URLs this worker is to request (new to the job and within the budget); each

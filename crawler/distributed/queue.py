@@ -86,7 +86,7 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         super().__init__(server, spider, key, serializer)
         self.job = job_of(spider)
         k = self.job.keys
-        self._keys = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id), k.tick]
+        self._keys = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id), k.tick, k.done]
         self._push = self.job.script(_lua.PUSH)
         self._pop = self.job.script(_lua.POP)
         self._requeue = self.job.script(_lua.REQUEUE)

@@ -114,3 +114,14 @@ def test_a_restarted_worker_takes_its_own_leases_back(redis_url: str, job: str) 
     again, _ = _worker(redis_url, job, "w1")
     assert isinstance(again.job, RedisJob)
     assert [r.url for r in _drain(again)] == ["http://a.test/1"]
+
+
+def test_a_request_decided_meanwhile_is_not_handed_out(redis_url: str, job: str) -> None:
+    queue, _ = _worker(redis_url, job, "w1")
+    _, other = _worker(redis_url, job, "w2")
+    queue.push(_request(queue.spider, "http://a.test/done"))
+    queue.push(_request(queue.spider, "http://a.test/open"))
+    other.mark_decided("http://a.test/done")  # a slow worker published it after all
+    assert other.sync() == 1
+    assert [r.url for r in _drain(queue)] == ["http://a.test/open"]
+    assert len(queue) == 0
