@@ -41,12 +41,10 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from filters.errors import RegistryError, RegistryValidationError
-from filters.model import Purpose
 from filters.registry import entry_from_dict, entry_to_dict
 
 from . import site_owner
@@ -54,6 +52,18 @@ from ._answer import dumps as _dumps
 from ._answer import lookup_body as _lookup_body
 from ._api import ApiError, ServiceConfig, refuse_past_expiry
 from ._limits import nested_deeper_than
+from ._models import (
+    Challenge,
+    ChallengeRequest,
+    EntryAnswer,
+    EntryBody,
+    EntryPage,
+    ErrorBody,
+    Health,
+    LookupAnswer,
+    LookupRequest,
+    Removed,
+)
 from .service import RegistryServer
 from .store import RegistryStore
 
@@ -61,119 +71,11 @@ __all__ = ["create_app", "new_app"]
 
 log = logging.getLogger(__name__)
 
-_MAX_URL = 8192
 _ENTRY_ID = r"^[A-Za-z0-9._:-]{1,128}$"
 _CHALLENGE_ID = r"^[A-Za-z0-9_-]{1,64}$"
 #: Validation errors of a request's meaning (422); every other one is of its form (400).
 _MEANING = frozenset({"enum", "literal_error"})
 _CLOSE = (400, 411, 413)
-
-
-# Models ------------------------------------------------------------------------------------
-
-
-def _doc(schema: dict[str, Any]) -> WithJsonSchema:
-    """Documents a field taken as sent (``entry_from_dict`` validates it) as ``schema``."""
-    return WithJsonSchema(schema)
-
-
-_PURPOSE_NAMES = [p.value for p in Purpose]
-_Id = Annotated[Any, _doc({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"})]
-_Kind = Annotated[Any, _doc({"enum": ["domain", "prefix", "url"]})]
-_Subject = Annotated[Any, _doc({"type": "string", "maxLength": 2048})]
-_Choice = Annotated[Any, _doc({"enum": ["opt-out", "opt-in"]})]
-_Purposes = Annotated[
-    Any, _doc({"type": "array", "minItems": 1, "items": {"enum": _PURPOSE_NAMES}})
-]
-_License = Annotated[Any, _doc({"type": ["string", "null"], "description": "SPDX or LicenseRef-…"})]
-_By = Annotated[Any, _doc({"type": "string", "maxLength": 200})]
-_At = Annotated[Any, _doc({"type": "string", "format": "date-time"})]
-_Expires = Annotated[Any, _doc({"type": ["string", "null"], "format": "date-time"})]
-_Note = Annotated[Any, _doc({"type": ["string", "null"], "maxLength": 2000})]
-_Flag = Annotated[Any, _doc({"type": "boolean"})]
-_Verdict = Annotated[Any, _doc({"enum": ["deny", "grant", "none"]})]
-
-
-class EntryBody(BaseModel):
-    """An entry as sent; ``id`` is optional (derived from the subject when absent)."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        title="Entry",
-        json_schema_extra={"required": ["subject_kind", "subject", "choice", "purposes"]},
-    )
-    id: _Id = None
-    subject_kind: _Kind = None
-    subject: _Subject = None
-    choice: _Choice = None
-    purposes: _Purposes = None
-    license: _License = None
-    registered_by: _By = None
-    registered_at: _At = None
-    expires_at: _Expires = None
-    note: _Note = None
-    verified: _Flag = None
-
-    def fields(self) -> dict[str, Any]:
-        """The fields as sent (unknown ones too; ``entry_from_dict`` decides)."""
-        return self.model_dump(exclude_unset=True)
-
-
-Url = Annotated[str, StringConstraints(min_length=1, max_length=_MAX_URL)]
-
-
-class LookupRequest(BaseModel):
-    urls: list[Url] = Field(description="at most max_batch (10,000) URLs per lookup")
-    purpose: Purpose | None = Field(None, description="also decide for this purpose")
-
-
-class ChallengeRequest(BaseModel):
-    origin: str = Field(examples=["https://example.com"])
-    entry: EntryBody
-
-
-class ErrorBody(BaseModel):
-    """Every error answer; 405 carries Allow, 429 and 503 carry Retry-After."""
-
-    error: str
-
-
-class EntryAnswer(BaseModel):
-    entry: EntryBody
-
-
-class EntryPage(BaseModel):
-    entries: list[EntryBody]
-    next: str | None = Field(description="pass as ?after= for the next page")
-
-
-class LookupResult(BaseModel):
-    url: str
-    entries: list[EntryBody]
-    verdict: _Verdict = None
-    reasons: list[str] | None = None
-    entry_id: str | None = None
-
-
-class LookupAnswer(BaseModel):
-    results: list[LookupResult]
-
-
-class Challenge(BaseModel):
-    challenge_id: str
-    origin: str
-    well_known_url: str
-    content: str = Field(description="publish this line in the file")
-    expires_at: str
-    verify_url: str
-
-
-class Health(BaseModel):
-    status: str
-
-
-class Removed(BaseModel):
-    removed: str
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
