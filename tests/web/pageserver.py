@@ -1,5 +1,6 @@
-"""The site-owner page served for the tests: the router in a FastAPI app, run by uvicorn on a
-free 127.0.0.1 port in a thread, and a headless Chromium driven by selenium.
+"""The site-owner page served for the tests: the router in the registry service's app
+(``create_app``), run by uvicorn on a free 127.0.0.1 port in a thread, and a headless
+Chromium driven by selenium.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from crawler.registry._api import ServiceConfig
+from crawler.registry.app import create_app
 from crawler.registry.store import RegistryStore
 from crawler.registry.web import PageOptions, page_router
 
@@ -36,11 +38,9 @@ def free_port() -> int:
 
 
 def build_app(store: RegistryStore, config: ServiceConfig, options: PageOptions) -> FastAPI:
-    """A bare ``FastAPI()`` holding the page's router alone (the registry service's
-    ``create_app(..., routers=[page_router(...)])`` is tested where it is built)."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    app.include_router(page_router(store, config, options=options))
-    return app
+    """The registry service's app with the page's router, as ``heed registry serve`` builds
+    it: ``create_app(store, config, routers=[page_router(store, config, options=...)])``."""
+    return create_app(store, config, routers=[page_router(store, config, options=options)])
 
 
 @contextmanager

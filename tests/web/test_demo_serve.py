@@ -53,4 +53,8 @@ def test_demo_serve_prints_the_page_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=60)
-    assert code == 0, proc.stderr.read() if proc.stderr else ""
+        errors = proc.stderr.read() if proc.stderr else ""
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert code == 0, errors

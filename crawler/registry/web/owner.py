@@ -3,8 +3,9 @@
 The challenge and its verification are the service's own (``crawler.registry.site_owner``:
 validation, the scope rules of SPEC.md §3.6 at both steps, the guarded proof fetch, the
 pending-challenge cap); this module only turns the page's form fields into the entry those
-functions take, and gives them the state they read (``OwnerState``: the store, the service
-limits, the bound on proof fetches under way and the challenge rate limiter).
+functions take. They run on the service's own state (``RegistryServer``: the store, the
+limits, the bound on proof fetches under way, the challenge rate limiter), shared with the JSON
+API when the page is part of the service's app.
 
 An entry made here is always an ``opt-out`` (the page is for opting out); its subject is what
 the owner asks for, within what the proof covers: the whole origin (a ``prefix`` of
@@ -14,10 +15,9 @@ the owner asks for, within what the proof covers: the whole origin (a ``prefix``
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 from filters.errors import RegistryValidationError
@@ -25,41 +25,13 @@ from filters.model import Purpose
 from filters.registry import Entry, SubjectKind, entry_to_dict, evaluate, normalize_url
 
 from .. import site_owner, verify
-from .._api import ServiceConfig
-from .._limits import RateLimiter
+from ..service import RegistryServer
 from ..store import RegistryStore
 
-if TYPE_CHECKING:
-    from ..service import RegistryServer
-
-__all__ = ["OwnerState", "Registered", "lookup", "start_challenge", "verify_challenge"]
+__all__ = ["Registered", "lookup", "start_challenge", "verify_challenge"]
 
 #: Longest URL the lookup takes (the service's own bound is 8 KiB).
 _MAX_URL = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerState:
-    """What ``site_owner``'s functions read from the service: the same names, so the page and
-    the JSON API share one implementation."""
-
-    store: RegistryStore
-    config: ServiceConfig
-    verifications: threading.BoundedSemaphore
-    challenge_limiter: RateLimiter
-
-    @classmethod
-    def build(cls, store: RegistryStore, config: ServiceConfig) -> OwnerState:
-        return cls(
-            store,
-            config,
-            threading.BoundedSemaphore(config.max_verifications),
-            RateLimiter(config.challenge_burst, config.challenge_refill),
-        )
-
-    def _as_server(self) -> RegistryServer:
-        # site_owner reads only .store, .config, .verifications and .challenge_limiter.
-        return cast("RegistryServer", self)
 
 
 def _subject(origin: str, kind: str, path: str) -> tuple[str, str]:
@@ -76,7 +48,7 @@ def _subject(origin: str, kind: str, path: str) -> tuple[str, str]:
 
 
 def start_challenge(
-    state: OwnerState,
+    state: RegistryServer,
     client: str,
     *,
     origin: str,
@@ -101,10 +73,10 @@ def start_challenge(
         "note": note.strip() or None,
     }
     body = {"origin": origin, "entry": entry}
-    return site_owner.create_challenge(state._as_server(), client, lambda: body)
+    return site_owner.create_challenge(state, client, lambda: body)
 
 
-def verify_challenge(state: OwnerState, challenge_id: str) -> dict[str, object]:
+def verify_challenge(state: RegistryServer, challenge_id: str) -> dict[str, object]:
     """Fetch the proof of ``challenge_id`` and record its entry (blocking: call in a thread).
 
     Raises:
@@ -112,7 +84,7 @@ def verify_challenge(state: OwnerState, challenge_id: str) -> dict[str, object]:
         VerificationFailed: the proof could not be fetched or does not hold the line.
         RegistryValidationError: the entry no longer fits what the proof covers.
     """
-    return site_owner.verify_challenge(state._as_server(), challenge_id)
+    return site_owner.verify_challenge(state, challenge_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from filters.model import Purpose
 
 from .._api import ApiError, ServiceConfig
 from .._limits import RateLimiter
+from ..service import RegistryServer
 from ..store import RegistryStore
 from . import owner
 from .checking import CheckRefused, PageChecker
@@ -68,7 +69,7 @@ class _Page:
     css: bytes
     signer: CsrfSigner
     checker: PageChecker
-    owner: owner.OwnerState
+    state: RegistryServer  # the page's own, when the app has none for this store
     check_limiter: RateLimiter
     lookup_limiter: RateLimiter
     verify_limiter: RateLimiter
@@ -98,6 +99,16 @@ class _Page:
                 path="/",
             )
         return response
+
+
+def _state(page: _Page, request: Request) -> RegistryServer:
+    """The service's state when the page is in the service's app over the same store (one
+    challenge rate limit and one bound on proof fetches for the page and the JSON API), else
+    the page's own."""
+    shared = getattr(request.app.state, "registry", None)
+    if isinstance(shared, RegistryServer) and shared.store is page.state.store:
+        return shared
+    return page.state
 
 
 def _client(request: Request) -> str:
@@ -171,7 +182,7 @@ def page_router(
             deadline=options.check_deadline,
             max_concurrent=options.max_checks,
         ),
-        owner=owner.OwnerState.build(store, config),
+        state=RegistryServer(store, config),
         check_limiter=RateLimiter(options.check_burst, options.check_refill),
         lookup_limiter=RateLimiter(options.lookup_burst, options.lookup_refill),
         verify_limiter=RateLimiter(options.verify_burst, options.verify_refill),
@@ -221,7 +232,7 @@ def _routes(router: APIRouter, page: _Page) -> None:
         purposes = [p for p in form.getlist("purpose") if isinstance(p, str)][:8]
         try:
             challenge = owner.start_challenge(
-                page.owner, _client(request), purposes=purposes, **fields
+                _state(page, request), _client(request), purposes=purposes, **fields
             )
         except ApiError as e:
             return _api_error(page, request, e, "challenge_error", opt_out=fields)
@@ -239,7 +250,9 @@ def _routes(router: APIRouter, page: _Page) -> None:
         if limited:
             return limited
         try:
-            done = await run_in_threadpool(owner.verify_challenge, page.owner, challenge_id)
+            done = await run_in_threadpool(
+                owner.verify_challenge, _state(page, request), challenge_id
+            )
         except ApiError as e:
             return _api_error(page, request, e, "verify_error", challenge_id=challenge_id)
         except HeedError as e:
@@ -252,7 +265,7 @@ def _routes(router: APIRouter, page: _Page) -> None:
         if limited:
             return limited
         try:
-            found = await run_in_threadpool(owner.lookup, page.owner.store, url.strip())
+            found = await run_in_threadpool(owner.lookup, page.state.store, url.strip())
         except HeedError as e:
             return page.render(request, 422, lookup_url=url, lookup_error=str(e))
         return page.render(request, lookup_url=url, lookup=found)

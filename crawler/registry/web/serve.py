@@ -41,6 +41,7 @@ def serve_forever(app: FastAPI, *, host: str, port: int, on_ready: Callable[[str
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(1024)  # connections made from now on wait for uvicorn in the backlog
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if family == socket.AF_INET6 else host
         server = uvicorn.Server(
