@@ -7,7 +7,7 @@ so the scripts assume one Redis (not a Redis Cluster). The round robin over host
 
 from __future__ import annotations
 
-__all__ = ["CLAIM", "POP", "PUSH", "REQUEUE", "SYNC"]
+__all__ = ["ADMIT", "CLAIM", "POP", "PUSH", "REQUEUE", "SYNC"]
 
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
@@ -84,6 +84,29 @@ for i = 2, #ARGV, 2 do
   end
 end
 return out
+"""
+)
+
+#: KEYS seen, claimed, inflight, own lease, overflow; ARGV max_pages, url, depth. The
+#: scheduler's filter: 1 when the request may be queued (a link this worker claimed, or one new
+#: to the job and within the budget: claimed now), 0 when the job has it already (or it is
+#: over the budget: kept in the overflow list).
+ADMIT = (
+    DIGEST
+    + """
+local url = ARGV[2]
+local held = redis.call('HGET', KEYS[4], url)
+if held and string.sub(held, 1, 1) == 'C' then return 1 end  -- claimed here, not queued yet
+local d = digest(url)
+if redis.call('SADD', KEYS[1], d) == 0 then return 0 end
+if redis.call('INCR', KEYS[2]) > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[2])
+  redis.call('SREM', KEYS[1], d)
+  redis.call('RPUSH', KEYS[5], ARGV[3] .. '\\0' .. url)
+  return 0
+end
+if redis.call('HSET', KEYS[4], url, 'C' .. ARGV[3]) == 1 then redis.call('INCR', KEYS[3]) end
+return 1
 """
 )
 

@@ -28,7 +28,7 @@ from typing import Any
 from . import _lua
 from .connection import RedisJob, digest
 
-__all__ = ["RedisLedger"]
+__all__ = ["RedisLedger", "shared_ledger"]
 
 #: URLs per script call (one round trip per page's links, bounded argument lists).
 _CLAIM_BATCH = 500
@@ -43,6 +43,7 @@ class RedisLedger:
         self.max_pages = max_pages
         k = job.keys
         self._claim = job.script(_lua.CLAIM)
+        self._admit = job.script(_lua.ADMIT)
         self._sync = job.script(_lua.SYNC)
         self._claim_keys = [k.seen, k.claimed, k.inflight, k.lease(job.worker_id), k.overflow]
         self._sync_keys = [k.inflight, k.lease(job.worker_id), k.done]
@@ -64,6 +65,13 @@ class RedisLedger:
             got: Any = self.job.call(partial(self._claim, keys=self._claim_keys, args=args))
             out += [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
         return out
+
+    def admit(self, url: str, depth: int) -> bool:
+        """The scheduler's filter for one request: True when it may be queued (a link this
+        worker claimed, or new to the job and within its budget, claimed now)."""
+        args = [self.max_pages, url, depth]
+        got: Any = self.job.call(partial(self._admit, keys=self._claim_keys, args=args))
+        return bool(int(got))
 
     def mark_decided(self, url: str, *, kept: bool = False) -> None:
         """``url``'s decision is written (its part not yet published); ``kept``: a record of
@@ -111,3 +119,16 @@ class RedisLedger:
     def close(self) -> None:
         """Nothing to release: what is still noted was never published (the writer syncs
         before each publish), and the connection serves the process's other components."""
+
+
+_ledgers: dict[tuple[str, str, str], RedisLedger] = {}
+
+
+def shared_ledger(job: RedisJob, max_pages: int) -> RedisLedger:
+    """The process's one ledger of ``job``: the scheduler notes the decisions in it (heed's
+    ``url_kept`` and ``url_denied`` signals) and the writer's publish hook syncs the same one."""
+    key = (job.url, job.job, job.worker_id)
+    held = _ledgers.get(key)
+    if held is None:
+        held = _ledgers[key] = RedisLedger(job, max_pages)
+    return held

@@ -1,9 +1,11 @@
 """scrapy-redis's scheduler on the job's connection (``SCHEDULER``).
 
 The queue is :class:`~crawler.distributed.queue.LeasedHostQueue`; the dupefilter is
-:class:`LedgerDupeFilter`, which filters nothing: a URL is new to the job once, when
-``RedisLedger.claim`` adds it to the job's seen-set, and only then is its request built. A
-retry, a redirect's next hop and a lease given back are the same URL again and must pass.
+:class:`LedgerDupeFilter`, the job's seen-set and shared ``max_pages`` budget (the ledger's,
+not scrapy-redis's fingerprints: one seen-set). A URL is new to the job once, whichever
+worker found it. A retry and a redirect's next hop are the same URL again and pass
+(``dont_filter``). Every decision recorded is noted in the same ledger (heed's ``url_kept``
+and ``url_denied`` signals), so the lease of its URL ends when its part is published.
 
 A lost Redis is fatal (``RedisJob.on_failure`` stops the crawl): the scheduler then has
 nothing pending and hands out nothing, so the engine closes instead of spinning.
@@ -12,6 +14,7 @@ nothing pending and hands out nothing, so the engine closes instead of spinning.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from scrapy import Request, Spider
@@ -20,7 +23,9 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler  # type: ignore[import-untyped]
 
+from .. import signals as heed_signals
 from .connection import RedisUnavailable, shared_job
+from .ledger import RedisLedger, shared_ledger
 
 __all__ = ["HeedScheduler", "LedgerDupeFilter"]
 
@@ -31,17 +36,32 @@ IDLE_POLL_S = 0.2
 
 
 class LedgerDupeFilter(BaseDupeFilter):
-    """The job's seen-set is the ledger's (``RedisLedger.claim``): nothing to filter here."""
+    """The job's seen-set and budget (``RedisLedger.admit``) as Scrapy's dupefilter.
+
+    A request for a link this worker claimed (``RedisLedger.claim``) passes; any other is
+    claimed here, once for the job, within its ``max_pages``. Requests with ``dont_filter``
+    (a retry, a redirect's next hop) are the same URL again and never come here.
+    """
+
+    def __init__(self, ledger: RedisLedger) -> None:
+        self.ledger = ledger
 
     @classmethod
     def from_spider(cls, spider: Spider) -> LedgerDupeFilter:
-        return cls()
+        return cls(_ledger_of(spider))
 
     def request_seen(self, request: Request) -> bool:
-        return False
+        url = request.meta.get("heed_url", request.url)
+        return not self.ledger.admit(url, int(request.meta.get("heed_depth", 0)))
 
     def clear(self) -> None:
         """The seen-set belongs to the job and outlives this process."""
+
+
+def _ledger_of(spider: Spider) -> RedisLedger:
+    s = spider.crawler.settings
+    job = shared_job(s["REDIS_URL"], s["HEED_JOB"], s["HEED_WORKER_ID"])
+    return shared_ledger(job, s.getint("HEED_MAX_PAGES", 10**12))
 
 
 class HeedScheduler(Scheduler):  # type: ignore[misc]
@@ -56,7 +76,7 @@ class HeedScheduler(Scheduler):  # type: ignore[misc]
             persist=True,
             queue_key=settings.get("SCHEDULER_QUEUE_KEY"),
             queue_cls=settings.get("SCHEDULER_QUEUE_CLASS"),
-            dupefilter=LedgerDupeFilter(),
+            dupefilter=None,  # LedgerDupeFilter, built in open() (it needs the spider)
             dupefilter_key=settings.get("SCHEDULER_DUPEFILTER_KEY"),
             dupefilter_cls=settings.get("DUPEFILTER_CLASS"),
             idle_before_close=0,
@@ -65,6 +85,14 @@ class HeedScheduler(Scheduler):  # type: ignore[misc]
 
     def open(self, spider: Spider) -> None:
         self.spider = spider
+        self.df = LedgerDupeFilter.from_spider(spider)
+        # A decision recorded (crawler/recorder.py) is noted in the ledger; the writer's publish
+        # hook moves it to the job's done-set (RedisLedger.sync), which ends the URL's lease.
+        ledger = self.df.ledger
+        spider.crawler.signals.connect(_noter(ledger, kept=True), heed_signals.url_kept, weak=False)
+        spider.crawler.signals.connect(
+            _noter(ledger, kept=False), heed_signals.url_denied, weak=False
+        )
         engine = spider.crawler.engine
         if engine is not None and hasattr(engine, "_SLOT_HEARTBEAT_INTERVAL"):
             # Scrapy asks a scheduler that "has pending requests but returns none" again on a
@@ -84,6 +112,8 @@ class HeedScheduler(Scheduler):  # type: ignore[misc]
 
     def enqueue_request(self, request: Request) -> bool:
         try:
+            if not request.dont_filter and self.df.request_seen(request):
+                return False
             self.queue.push(request)
         except RedisUnavailable:
             return False  # fatal already reported; the link stays claimed in Redis
@@ -108,3 +138,10 @@ class HeedScheduler(Scheduler):  # type: ignore[misc]
 
     def close(self, reason: str) -> Any:
         return None  # persistent: the job's queue outlives this process
+
+
+def _noter(ledger: RedisLedger, *, kept: bool) -> Callable[..., None]:
+    def note(url: str, **kwargs: Any) -> None:
+        ledger.mark_decided(url, kept=kept)
+
+    return note

@@ -15,7 +15,7 @@ from typing import Any
 from ..config import RunConfig
 from ..sitestate import SiteLoader
 from .connection import RedisJob, shared_job
-from .ledger import RedisLedger
+from .ledger import RedisLedger, shared_ledger
 from .politeness import RedisPoliteness
 from .signals import RedisSignalState
 
@@ -48,11 +48,13 @@ def redis_settings(cfg: RunConfig, worker_id: str) -> dict[str, Any]:
         "REDIS_URL": cfg.redis_url,
         "HEED_JOB": job.job,
         "HEED_WORKER_ID": job.worker_id,
+        "HEED_MAX_PAGES": cfg.max_pages,
     }
 
 
 def open_ledger(cfg: RunConfig) -> RedisLedger:
-    return RedisLedger(job_for(cfg), cfg.max_pages)
+    """The process's one ledger (the scheduler's too): sync it right before each publish."""
+    return shared_ledger(job_for(cfg), cfg.max_pages)
 
 
 def open_politeness(cfg: RunConfig) -> RedisPoliteness:

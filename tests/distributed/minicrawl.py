@@ -1,10 +1,12 @@
 """A small Scrapy crawl on the distributed scheduler, for the queue's tests (run as a child:
-``python -m tests.distributed.minicrawl REDIS_URL JOB WORKER OUT SEED...``).
+``python -m tests.distributed.minicrawl REDIS_URL JOB WORKER OUT MODE SEED...``).
 
 No consent gate, only the distributed parts: scrapy-redis's scheduler with heed's leased host
-queue, the ledger's claims, decisions and syncs. Each URL parsed is appended to OUT (one line,
-flushed) right after its decision is synced, as the writer publishes a part after
-``RedisLedger.sync``.
+queue, and the ledger. MODE ``claim``: the spider claims its links (``RedisLedger.claim``)
+and notes its decisions itself; MODE ``filter``: it yields every link and the scheduler's
+dupefilter claims them, and decisions reach the ledger through heed's ``url_kept`` signal
+(as crawler/recorder.py sends it). Each URL decided is appended to OUT (one line, flushed)
+right after ``RedisLedger.sync``, as the writer publishes a part after it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from scrapy import Request, Spider
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 
+from crawler import signals as heed_signals
 from crawler.config import RunConfig
 from crawler.distributed.ledger import RedisLedger
 from crawler.distributed.settings import open_ledger, redis_settings
@@ -26,14 +29,17 @@ from crawler.distributed.settings import open_ledger, redis_settings
 class MiniSpider(Spider):
     name = "heed"
 
-    def __init__(self, seeds: list[str], ledger: RedisLedger, out: str, **kw: Any) -> None:
+    def __init__(
+        self, seeds: list[str], ledger: RedisLedger, out: str, mode: str, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self.seeds = seeds
+        self.mode = mode
         self.ledger = ledger
         self.out = open(out, "a", encoding="utf-8")  # noqa: SIM115 - closed with the process
 
     def _requests(self, links: list[tuple[str, int]]) -> Iterator[Request]:
-        for url, depth in self.ledger.claim(links):
+        for url, depth in self.ledger.claim(links) if self.mode == "claim" else links:
             meta = {"heed_url": url, "heed_depth": depth, "dont_redirect": True}
             yield Request(url, callback=self.parse, errback=self.failed, meta=meta)
 
@@ -42,7 +48,10 @@ class MiniSpider(Spider):
             yield request
 
     def _decided(self, url: str) -> None:
-        self.ledger.mark_decided(url)
+        if self.mode == "claim":
+            self.ledger.mark_decided(url)
+        else:
+            self.crawler.signals.send_catch_log(heed_signals.url_kept, url=url)
         self.ledger.sync()
         self.out.write(url + "\n")
         self.out.flush()
@@ -58,7 +67,7 @@ class MiniSpider(Spider):
 
 
 def main(argv: list[str]) -> None:
-    redis_url, job, worker, out, *seeds = argv
+    redis_url, job, worker, out, mode, *seeds = argv
     cfg = RunConfig(redis_url=redis_url, job=job, worker_id=worker, max_pages=100_000)
     settings = {
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
@@ -70,7 +79,7 @@ def main(argv: list[str]) -> None:
         **redis_settings(cfg, worker),
     }
     process = CrawlerProcess(settings)
-    process.crawl(MiniSpider, seeds=seeds, ledger=open_ledger(cfg), out=out)
+    process.crawl(MiniSpider, seeds=seeds, ledger=open_ledger(cfg), out=out, mode=mode)
     process.start()
 
 

@@ -125,3 +125,21 @@ def test_a_request_decided_meanwhile_is_not_handed_out(redis_url: str, job: str)
     assert other.sync() == 1
     assert [r.url for r in _drain(queue)] == ["http://a.test/open"]
     assert len(queue) == 0
+
+
+def test_the_dupefilter_is_the_jobs_seen_set_and_budget(redis_url: str, job: str) -> None:
+    from crawler.distributed.scheduler import LedgerDupeFilter
+
+    q1, one = _worker(redis_url, job, "w1")
+    q2, two = _worker(redis_url, job, "w2")
+    one.max_pages = two.max_pages = 3
+    f1, f2 = LedgerDupeFilter(one), LedgerDupeFilter(two)
+    claimed = one.claim([("http://a.test/claimed", 1)])
+    assert claimed == [("http://a.test/claimed", 1)]
+    assert not f1.request_seen(_request(q1.spider, "http://a.test/claimed"))  # w1's own claim
+    assert f2.request_seen(_request(q2.spider, "http://a.test/claimed"))  # the job has it
+    assert not f2.request_seen(_request(q2.spider, "http://a.test/new"))
+    assert f1.request_seen(_request(q1.spider, "http://a.test/new"))
+    assert not f1.request_seen(_request(q1.spider, "http://a.test/third"))
+    assert f2.request_seen(_request(q2.spider, "http://a.test/over"))  # over max_pages = 3
+    assert [u for u, _ in one.frontier()] == ["http://a.test/over"]

@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from crawler.demo.web import LoopbackWeb, PageSpec, SiteSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,10 +34,10 @@ def _web(sites: int = 3, pages: int = 40, delay: float = 0.02) -> LoopbackWeb:
 
 
 def _start(
-    redis_url: str, job: str, worker: str, out: Path, seeds: list[str]
+    redis_url: str, job: str, worker: str, out: Path, seeds: list[str], mode: str = "claim"
 ) -> subprocess.Popen[str]:
     argv = [sys.executable, "-m", "tests.distributed.minicrawl", redis_url, job, worker, str(out)]
-    return subprocess.Popen(argv + seeds, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*argv, mode, *seeds], cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
 def _lines(folder: Path) -> Counter[str]:
@@ -45,12 +47,15 @@ def _lines(folder: Path) -> Counter[str]:
     return c
 
 
+@pytest.mark.parametrize("mode", ["claim", "filter"])
 def test_two_workers_share_one_job_and_decide_each_url_once(
-    redis_url: str, job: str, tmp_path: Path
+    redis_url: str, job: str, tmp_path: Path, mode: str
 ) -> None:
     with _web(delay=0.1) as web:  # one worker alone would take 3 s: both start well before
         seeds = [web.url(s, "/0") for s in web.sites]
-        procs = [_start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w2")]
+        procs = [
+            _start(redis_url, job, w, tmp_path / f"{w}.txt", seeds, mode) for w in ("w1", "w2")
+        ]
         for p in procs:
             _, err = p.communicate(timeout=120)
             assert p.returncode == 0, err
