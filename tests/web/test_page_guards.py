@@ -249,3 +249,30 @@ def test_lookup_lists_only_matching_entries(store: RegistryStore) -> None:
     assert decides[site.id] == "—" and decides[expired.id] == "—"
     assert "(expired)" in answer.text
     assert bad.status_code == 422 and _shown(bad.text, "lookup-error")
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.1", "2130706433", "0x7f000001", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0", "localhost."],
+)
+# "localhost." is not refused as private: the guard cannot resolve it, so the check runs and
+# excludes it (fetch.error), like heed check; either way nothing reaches the loopback site.
+def test_loopback_in_any_spelling_is_refused(store: RegistryStore, host: str) -> None:
+    config = ServiceConfig(allow_private=False)
+    with (
+        LoopbackWeb({"a": _site()}) as web,
+        serve_page(store, config=config) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        port = web.origin("a").rsplit(":", 1)[1]
+        token = _token(client)
+        answer = client.post("/check", data={"csrf": token, "url": f"http://{host}:{port}/"})
+        requested = web.requests()
+    assert requested == []
+    if host == "localhost.":
+        assert 'id="verdict">excluded<' in answer.text
+        return
+    assert answer.status_code == 422, answer.text
+    shown = _shown(answer.text, "check-error")
+    assert "only checks public sites" in shown or "cannot be checked" in shown, shown
+    assert 'id="verdict"' not in answer.text
