@@ -57,7 +57,6 @@ class EntryBody(BaseModel):
 
     model_config = ConfigDict(
         extra="allow",
-        title="Entry",
         json_schema_extra={"required": ["subject_kind", "subject", "choice", "purposes"]},
     )
     id: _Id = None

@@ -130,17 +130,28 @@ async def _read_bounded(request: Request) -> None:
         raise ApiError(400, f"JSON nested deeper than {depth} levels")
 
 
+#: Exceptions answered by their handlers (below); any other is a fault of the service.
+_ANSWERED = (HTTPException, RequestValidationError, ApiError, RegistryError)
+
+
 class _BoundedRoute(APIRoute):
-    """A route whose request body is bounded (``_read_bounded``) before FastAPI reads it."""
+    """A route whose request body is bounded (``_read_bounded``) before FastAPI reads it, and
+    whose faults are answered as a JSON 500 (the connection stays usable)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if self.body_field is None:
-            return handler
+        reads_body = self.body_field is not None
 
         async def bounded(request: Request) -> Response:
-            await _read_bounded(request)
-            return await handler(request)
+            try:
+                if reads_body:
+                    await _read_bounded(request)
+                return await handler(request)
+            except _ANSWERED:
+                raise
+            except Exception:
+                log.exception("registry service: %s %s failed", request.method, request.url.path)
+                return _json(500, {"error": "internal error"})
 
         return bounded
 
