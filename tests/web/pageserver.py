@@ -81,8 +81,11 @@ def need_browser() -> None:
 
 
 @contextmanager
-def chromium(profile: Path, *, javascript: bool = True, width: int = 1100) -> Iterator[Any]:
-    """A headless Chromium with a fresh profile in ``profile``."""
+def chromium(
+    profile: Path, *, javascript: bool = True, width: int = 1100, phone: bool = False
+) -> Iterator[Any]:
+    """A headless Chromium with a fresh profile in ``profile``; ``phone`` emulates a 390 px
+    wide touch screen at 3x (the viewport meta tag then decides the layout width)."""
     need_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -107,6 +110,9 @@ def chromium(profile: Path, *, javascript: bool = True, width: int = 1100) -> It
         options.add_experimental_option(
             "prefs", {"profile.managed_default_content_settings.javascript": 2}
         )
+    if phone:
+        metrics = {"width": 390, "height": 844, "pixelRatio": 3.0, "touch": True}
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     try:

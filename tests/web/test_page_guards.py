@@ -276,3 +276,26 @@ def test_loopback_in_any_spelling_is_refused(store: RegistryStore, host: str) ->
     shown = _shown(answer.text, "check-error")
     assert "only checks public sites" in shown or "cannot be checked" in shown, shown
     assert 'id="verdict"' not in answer.text
+
+
+def test_page_and_api_share_one_challenge_limit_and_writes_need_a_token(
+    store: RegistryStore,
+) -> None:
+    config = ServiceConfig(allow_private=True, challenge_burst=1, challenge_refill=3600)
+    with (
+        LoopbackWeb({"a": _site()}) as web,
+        serve_page(store, config=config) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        origin = web.origin("a")
+        token = _token(client)
+        form = {"csrf": token, "origin": origin, "scope": "site", "purpose": "train-ai"}
+        by_page = client.post("/opt-out", data=form)
+        entry = {"subject_kind": "prefix", "subject": origin + "/", "choice": "opt-out",
+                 "purposes": ["train-ai"]}  # fmt: skip
+        by_api = client.post("/v1/challenges", json={"origin": origin, "entry": entry})
+        write = client.post("/v1/entries", json=entry)
+    assert by_page.status_code == 201
+    assert by_api.status_code == 429  # the page's challenge used the client's one token
+    assert write.status_code == 401  # the page adds no way around the write token
+    assert store.count() == 0

@@ -3,7 +3,8 @@
 ``page_router(store, config, options=...)`` returns an ``APIRouter`` (left out of the OpenAPI
 document) for ``crawler.registry.app.create_app(store, config, routers=[...])``:
 
-- ``GET /``: the page; ``GET /static/heed-page.css``: its one stylesheet;
+- ``GET /``: the page; ``GET /static/heed-page.css`` and ``/static/heed-icon.svg``: its
+  stylesheet and icon;
 - ``POST /check``: "Check my page" (``checking.py``: ``heed check``'s checker and advice);
 - ``POST /opt-out`` then ``POST /opt-out/verify``: the proof-of-control flow
   (``owner.py`` over ``crawler.registry.site_owner``), ending in a verified entry;
@@ -59,6 +60,7 @@ _HEADERS = {
 #: The largest form body read (a URL, a few fields and the token).
 _MAX_FORM = 16 * 1024
 _CSS_PATH = "/static/heed-page.css"
+_ICON_PATH = "/static/heed-icon.svg"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,7 @@ class _Page:
 
     env: jinja2.Environment
     css: bytes
+    icon: bytes
     signer: CsrfSigner
     checker: PageChecker
     state: RegistryServer  # the page's own, when the app has none for this store
@@ -80,6 +83,7 @@ class _Page:
         html = self.env.get_template("page.html").render(
             csrf=self.signer.token(nonce),
             css=_CSS_PATH,
+            icon=_ICON_PATH,
             purposes=[p.value for p in Purpose],
             title=self.options.title,
             **context,
@@ -155,6 +159,10 @@ def _limited(page: _Page, limiter: RateLimiter, request: Request, key: str) -> H
     )
 
 
+def _static(name: str) -> bytes:
+    return resources.files("crawler.registry.web").joinpath("static", name).read_bytes()
+
+
 def page_router(
     store: RegistryStore,
     config: ServiceConfig | None = None,
@@ -173,7 +181,8 @@ def page_router(
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         ),
-        css=resources.files("crawler.registry.web").joinpath("static/page.css").read_bytes(),
+        css=_static("page.css"),
+        icon=_static("icon.svg"),
         signer=CsrfSigner(options.secret),
         checker=PageChecker.build(
             options.check_config,
@@ -202,6 +211,11 @@ def _routes(router: APIRouter, page: _Page) -> None:
     async def css() -> Response:
         headers = {**_HEADERS, "Cache-Control": "public, max-age=3600"}
         return Response(page.css, media_type="text/css", headers=headers)
+
+    @router.get(_ICON_PATH)
+    async def icon() -> Response:
+        headers = {**_HEADERS, "Cache-Control": "public, max-age=86400"}
+        return Response(page.icon, media_type="image/svg+xml", headers=headers)
 
     @router.post("/check", response_class=HTMLResponse)
     async def check(request: Request) -> Response:
