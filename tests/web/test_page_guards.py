@@ -299,3 +299,25 @@ def test_page_and_api_share_one_challenge_limit_and_writes_need_a_token(
     assert by_api.status_code == 429  # the page's challenge used the client's one token
     assert write.status_code == 401  # the page adds no way around the write token
     assert store.count() == 0
+
+
+def test_the_page_in_the_registry_server(store: RegistryStore) -> None:
+    """What ``heed registry serve`` runs: ``make_server(..., routers=[page_router(...)])``."""
+    from crawler.registry.service import make_server, serve_in_thread
+    from crawler.registry.web import page_router
+
+    config = ServiceConfig()
+    server = make_server(store, "127.0.0.1", 0, config, routers=[page_router(store, config)])
+    serve_in_thread(server)
+    try:
+        host, port = server.server_address
+        with httpx.Client(base_url=f"http://{host}:{port}") as client:
+            page = client.get("/")
+            health = client.get("/v1/health")
+            schema = client.get("/openapi.json").json()
+    finally:
+        server.stop()
+    assert page.status_code == 200 and page.headers["content-security-policy"] == CSP
+    assert "Check my page" in page.text
+    assert health.status_code == 200
+    assert not {"/", "/check", "/opt-out", "/registered"} & set(schema["paths"])
