@@ -321,3 +321,18 @@ def test_the_page_in_the_registry_server(store: RegistryStore) -> None:
     assert "Check my page" in page.text
     assert health.status_code == 200
     assert not {"/", "/check", "/opt-out", "/registered"} & set(schema["paths"])
+
+
+def test_an_overlong_url_is_refused_not_cut(store: RegistryStore) -> None:
+    with (
+        LoopbackWeb({"a": _site()}) as web,
+        serve_page(store) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        token = _token(client)
+        url = web.url("a", "/") + "?" + "a" * 3000  # its first 2048 characters are a fine URL
+        answer = client.post("/check", data={"csrf": token, "url": url})
+        requested = web.requests()
+    assert answer.status_code == 422
+    assert "longer than 2048" in _shown(answer.text, "check-error")
+    assert requested == []

@@ -119,9 +119,11 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _text(form: FormData, name: str, limit: int = 2048) -> str:
+def _text(form: FormData, name: str) -> str:
+    """A text field, whole (never cut: a shortened URL would be another URL; the form's size
+    is bounded and each value is validated where it is used)."""
     value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
+    return value if isinstance(value, str) else ""
 
 
 async def _form(page: _Page, request: Request) -> tuple[FormData | None, HTMLResponse | None]:
@@ -239,9 +241,9 @@ def _routes(router: APIRouter, page: _Page) -> None:
             return refused or page.render(request, 400)
         fields = {
             "origin": _text(form, "origin"),
-            "scope": _text(form, "scope", 16),
+            "scope": _text(form, "scope"),
             "path": _text(form, "path"),
-            "note": _text(form, "note", 500),
+            "note": _text(form, "note"),
         }
         purposes = [p for p in form.getlist("purpose") if isinstance(p, str)][:8]
         try:
@@ -259,7 +261,7 @@ def _routes(router: APIRouter, page: _Page) -> None:
         form, refused = await _form(page, request)
         if form is None:
             return refused or page.render(request, 400)
-        challenge_id = _text(form, "challenge_id", 64)
+        challenge_id = _text(form, "challenge_id")
         limited = _limited(page, page.verify_limiter, request, "verify_error")
         if limited:
             return limited
