@@ -51,7 +51,7 @@ def _lines(folder: Path) -> Counter[str]:
 def test_two_workers_share_one_job_and_decide_each_url_once(
     redis_url: str, job: str, tmp_path: Path, mode: str
 ) -> None:
-    with _web(delay=0.1) as web:  # one worker alone would take 3 s: both start well before
+    with _web(delay=0.25) as web:  # one worker alone would take 8 s: both start well before
         seeds = [web.url(s, "/0") for s in web.sites]
         procs = [
             _start(redis_url, job, w, tmp_path / f"{w}.txt", seeds, mode) for w in ("w1", "w2")
@@ -71,7 +71,7 @@ def test_two_workers_share_one_job_and_decide_each_url_once(
 def test_a_worker_killed_with_sigkill_loses_nothing(
     redis_url: str, job: str, tmp_path: Path
 ) -> None:
-    with _web(delay=0.25) as web:  # 2.5 s of work for three workers
+    with _web(pages=80, delay=0.25) as web:  # seconds of work: w2 starts well before the end
         seeds = [web.url(s, "/0") for s in web.sites]
         procs = [
             _start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w2", "w3")
@@ -93,5 +93,5 @@ def test_a_worker_killed_with_sigkill_loses_nothing(
             assert p.returncode == 0, err
         procs[1].wait()
         counts = _lines(tmp_path)
-        assert set(counts) == {web.url(s, f"/{i}") for s in web.sites for i in range(40)}
+        assert set(counts) == {web.url(s, f"/{i}") for s in web.sites for i in range(80)}
         assert [u for u, n in counts.items() if n > 1] == []
