@@ -336,3 +336,27 @@ def test_an_overlong_url_is_refused_not_cut(store: RegistryStore) -> None:
     assert answer.status_code == 422
     assert "longer than 2048" in _shown(answer.text, "check-error")
     assert requested == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"scope": "everything"}, "choose what to opt out"),
+        ({"scope": "site", "purpose": []}, "purpose"),
+        ({"scope": "site", "purpose": "sell-ai"}, "sell-ai"),
+        ({"scope": "prefix", "path": "/a", "origin": "https://e.org/path"}, "no path"),
+    ],
+)
+def test_a_bad_opt_out_form_says_why_and_stores_nothing(
+    store: RegistryStore, fields: dict[str, object], message: str
+) -> None:
+    with (
+        LoopbackWeb({"a": _site()}) as web,
+        serve_page(store) as base,
+        httpx.Client(base_url=base) as client,
+    ):
+        form = {"csrf": _token(client), "origin": web.origin("a"), "purpose": "train-ai"}
+        answer = client.post("/opt-out", data={**form, **fields})
+    assert answer.status_code == 422
+    assert message in _shown(answer.text, "challenge-error")
+    assert store.pending_challenges() == 0

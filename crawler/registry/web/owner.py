@@ -34,9 +34,19 @@ __all__ = ["Registered", "lookup", "start_challenge", "verify_challenge"]
 _MAX_URL = 2048
 
 
+#: The form's choices of what to opt out.
+SCOPES = ("site", "prefix", "url", "domain")
+
+
 def _subject(origin: str, kind: str, path: str) -> tuple[str, str]:
-    """The entry's ``(subject_kind, subject)`` for the form's choice of scope."""
-    base = verify.normalize_origin(origin)
+    """The entry's ``(subject_kind, subject)`` for the form's choice of scope.
+
+    Raises:
+        RegistryValidationError: an unknown scope or a bad origin.
+    """
+    if kind not in SCOPES:
+        raise RegistryValidationError(f"choose what to opt out: one of {', '.join(SCOPES)}")
+    base = verify.normalize_origin(origin.strip())
     path = path.strip() or "/"
     if not path.startswith("/"):
         path = "/" + path
@@ -44,7 +54,7 @@ def _subject(origin: str, kind: str, path: str) -> tuple[str, str]:
         return str(SubjectKind.DOMAIN), urlsplit(base).hostname or ""
     if kind == "url":
         return str(SubjectKind.URL), base + path
-    return str(SubjectKind.PREFIX), base + (path if kind == "prefix" else "/")
+    return str(SubjectKind.PREFIX), base + (path if kind == "prefix" else "/")  # site: "/"
 
 
 def start_challenge(
