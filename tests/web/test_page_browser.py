@@ -200,6 +200,10 @@ def test_opt_out_flow_ends_in_an_entry_a_crawl_obeys(tmp_path: Path, store: Regi
             assert listed == [entry_id]
             screenshot(driver, "registered")
 
+            checked = _check_in_browser(driver, base, item)  # the check reads the same registry
+            assert checked["verdict"] == "excluded"
+            assert "registry.opt-out" in checked["reasons"]
+
         entry = store.get(entry_id)
         assert entry is not None and entry.verified is True
         assert entry.subject == origin + "/" and str(entry.choice) == "opt-out"
