@@ -184,11 +184,12 @@ def test_opt_out_flow_ends_in_an_entry_a_crawl_obeys(tmp_path: Path, store: Regi
             _click(driver, _by_id(driver, "verify"))  # not published yet: refused, and why
             failure = _by_id(driver, "verify-error").text
             assert "answered 404" in failure, failure
+            assert _by_id(driver, "challenge-line").text == line  # still there to publish
             screenshot(driver, "opt-out-verify-failed")
             assert store.count() == 0
 
             web.replace_site("shop", _owner_site(line))
-            _click(driver, driver.find_element("css selector", "#verify-error button"))
+            _click(driver, _by_id(driver, "verify"))  # "Try again"
             entry_id = _by_id(driver, "entry-id").text
             screenshot(driver, "opt-out-verified")
 

@@ -360,3 +360,12 @@ def test_a_bad_opt_out_form_says_why_and_stores_nothing(
     assert answer.status_code == 422
     assert message in _shown(answer.text, "challenge-error")
     assert store.pending_challenges() == 0
+
+
+def test_verifying_an_unknown_challenge_says_so(store: RegistryStore) -> None:
+    with serve_page(store) as base, httpx.Client(base_url=base) as client:
+        token = _token(client)
+        answer = client.post("/opt-out/verify", data={"csrf": token, "challenge_id": "nope"})
+    assert answer.status_code == 404
+    assert "no such challenge" in _shown(answer.text, "verify-error")
+    assert 'id="challenge-line"' not in answer.text and 'id="origin"' in answer.text

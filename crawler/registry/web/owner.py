@@ -28,7 +28,14 @@ from .. import site_owner, verify
 from ..service import RegistryServer
 from ..store import RegistryStore
 
-__all__ = ["Registered", "lookup", "start_challenge", "verify_challenge"]
+__all__ = [
+    "SCOPES",
+    "Registered",
+    "lookup",
+    "pending_challenge",
+    "start_challenge",
+    "verify_challenge",
+]
 
 #: Longest URL the lookup takes (the service's own bound is 8 KiB).
 _MAX_URL = 2048
@@ -95,6 +102,24 @@ def verify_challenge(state: RegistryServer, challenge_id: str) -> dict[str, obje
         RegistryValidationError: the entry no longer fits what the proof covers.
     """
     return site_owner.verify_challenge(state, challenge_id)
+
+
+def pending_challenge(state: RegistryServer, challenge_id: str) -> dict[str, object] | None:
+    """What to publish for a challenge still pending (shown again after a failed attempt),
+    or None when it is unknown, used or expired."""
+    found = state.store.get_challenge(challenge_id) if len(challenge_id) <= 64 else None
+    if found is None:
+        return None
+    origin, token, _fields, expires = found
+    if datetime.now(UTC) >= expires:
+        return None
+    return {
+        "challenge_id": challenge_id,
+        "origin": origin,
+        "well_known_url": origin + verify.WELL_KNOWN_PATH,
+        "content": verify.challenge_line(token),
+        "expires_at": expires.isoformat(),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,10 +269,13 @@ def _routes(router: APIRouter, page: _Page) -> None:
             done = await run_in_threadpool(
                 owner.verify_challenge, _state(page, request), challenge_id
             )
-        except ApiError as e:
-            return _api_error(page, request, e, "verify_error", challenge_id=challenge_id)
-        except HeedError as e:
-            return page.render(request, 422, verify_error=str(e), challenge_id=challenge_id)
+        except (ApiError, HeedError) as e:
+            state = _state(page, request)
+            again = await run_in_threadpool(owner.pending_challenge, state, challenge_id)
+            shown = {"challenge": again} if again is not None else {}
+            if isinstance(e, ApiError):
+                return _api_error(page, request, e, "verify_error", **shown)
+            return page.render(request, 422, verify_error=str(e), **shown)
         return page.render(request, 201, verified=done["entry"])
 
     @router.get("/registered", response_class=HTMLResponse)
