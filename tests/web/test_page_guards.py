@@ -369,3 +369,45 @@ def test_verifying_an_unknown_challenge_says_so(store: RegistryStore) -> None:
     assert answer.status_code == 404
     assert "no such challenge" in _shown(answer.text, "verify-error")
     assert 'id="challenge-line"' not in answer.text and 'id="origin"' in answer.text
+
+
+def test_router_for_serve_checks_under_the_given_run_config(
+    tmp_path: Path, store: RegistryStore
+) -> None:
+    """``heed registry serve``'s page: checks under the operator's run config file."""
+    from crawler.registry.service import make_server, serve_in_thread
+    from crawler.registry.web.serve import router_for_serve
+    from filters import ConfigError
+
+    robots = "User-agent: examplebot\nDisallow: /\n\nUser-agent: *\nAllow: /\n"
+    site = SiteSpec(
+        pages={
+            "/robots.txt": PageSpec(body=robots, content_type=TEXT),
+            "/": PageSpec(body="<html><body><p>home</p></body></html>"),
+        }
+    )
+    run = tmp_path / "run.toml"
+    run.write_text(
+        '[identity]\nproduct_token = "examplebot"\ncontact_url = "https://ops.example/bot"\n'
+        "[network]\nallow_private_networks = false\n",
+        encoding="utf-8",
+    )
+    config = ServiceConfig(allow_private=True)  # the service's switch decides, not the file's
+    verdicts = {}
+    with LoopbackWeb({"a": site}) as web:
+        for name, path in (("operator", str(run)), ("defaults", None)):
+            router = router_for_serve(store, config, check_config=path)
+            server = make_server(store, "127.0.0.1", 0, config, routers=[router])
+            serve_in_thread(server)
+            try:
+                host, port = server.server_address
+                with httpx.Client(base_url=f"http://{host}:{port}") as client:
+                    token = _token(client)
+                    answer = client.post("/check", data={"csrf": token, "url": web.url("a", "/")})
+            finally:
+                server.stop()
+            found = re.search(r'id="verdict">(\w+)<', answer.text)
+            verdicts[name] = (found.group(1) if found else None, "robots.disallow" in answer.text)
+    assert verdicts == {"operator": ("excluded", True), "defaults": ("kept", False)}
+    with pytest.raises(ConfigError):
+        router_for_serve(store, config, check_config=str(tmp_path / "missing.toml"))

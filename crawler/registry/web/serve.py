@@ -1,9 +1,10 @@
-"""Serving the site-owner page on its own (``heed demo --serve``): uvicorn on one socket.
+"""Building and serving the site-owner page from command-line options.
 
-``heed registry serve`` includes the page in the registry service's app instead
-(``create_app(store, config, routers=[page_router(store, config)])``); this module is for
-the demo, where the page runs next to the loopback demo web with ``allow_private`` (the demo's
-sites are on 127.0.0.x) over the demo's own registry file.
+``heed registry serve`` includes the page in the registry service's app:
+``make_server(store, host, port, config, routers=[router_for_serve(store, config, ...)])``.
+``heed demo --serve`` serves it alone (``page_app`` + ``serve_forever``: uvicorn on one
+socket) next to the loopback demo web, with ``allow_private`` (the demo's sites are on
+127.0.0.x), over the demo's own registry file.
 """
 
 from __future__ import annotations
@@ -12,14 +13,30 @@ import socket
 from collections.abc import Callable
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from ...config import load_config
 from .._api import ServiceConfig
 from ..store import RegistryStore
 from .options import PageOptions
 from .router import page_router
 
-__all__ = ["page_app", "serve_forever"]
+__all__ = ["page_app", "router_for_serve", "serve_forever"]
+
+
+def router_for_serve(
+    store: RegistryStore, config: ServiceConfig, *, check_config: str | None = None
+) -> APIRouter:
+    """The page for ``heed registry serve``: its checks under the run config file
+    ``check_config`` (its identity, policy and limits; None: ``heed check``'s defaults, whose
+    contact URL is a placeholder), private addresses only with the service's
+    ``allow_private``.
+
+    Raises:
+        ConfigError: ``check_config`` is missing or invalid.
+    """
+    cfg = load_config(check_config) if check_config else None
+    return page_router(store, config, options=PageOptions(check_config=cfg))
 
 
 def page_app(store: RegistryStore, config: ServiceConfig, options: PageOptions) -> FastAPI:
