@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import socket
 import threading
 from collections.abc import Sequence
@@ -84,6 +85,7 @@ class RegistryServer:
             app,
             http=_protocol(self.config.stall_timeout),
             lifespan="off",
+            ws="none",
             log_config=None,
             access_log=False,
             server_header=False,
@@ -95,14 +97,21 @@ class RegistryServer:
         self._server = uvicorn.Server(config)
 
     def serve_forever(self) -> None:
-        """Serve until ``shutdown()`` (or, in the main thread, SIGINT/SIGTERM)."""
+        """Serve until ``shutdown()`` or, in the main thread, SIGTERM (then return) or SIGINT
+        (then raise ``KeyboardInterrupt``), both after a graceful stop."""
         if self._server is None or self._socket is None:
             raise RuntimeError("bind the server first")
         self._done.clear()
         self._serving.set()
+        main = threading.current_thread() is threading.main_thread()
+        # uvicorn stops gracefully on SIGTERM, then raises it again with the handler found
+        # before: a no-op one lets serve_forever return (SIGINT raises KeyboardInterrupt).
+        previous = signal.signal(signal.SIGTERM, _return) if main else None
         try:
             self._server.run(sockets=[self._socket])
         finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
             self._serving.clear()
             self._done.set()
 
@@ -121,6 +130,10 @@ class RegistryServer:
         """A clean, total stop: ``shutdown()`` then ``server_close()``."""
         self.shutdown()
         self.server_close()
+
+
+def _return(signum: int, frame: object) -> None:
+    return
 
 
 def _protocol(stall_timeout: float) -> type[H11Protocol]:

@@ -4,8 +4,13 @@ document, the protocol's guards (stalled clients, graceful stop) and included ro
 
 from __future__ import annotations
 
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +21,7 @@ from openapi_spec_validator import validate
 
 from crawler.registry.openapi import openapi_document
 from crawler.registry.service import ServiceConfig, make_server, serve_in_thread
+from crawler.registry.store import RegistryStore
 
 from .conftest import entry, start_service
 from .test_service_limits import HeldSite
@@ -347,3 +353,40 @@ def test_a_fault_of_the_service_is_a_json_500(service, http, monkeypatch):
     monkeypatch.setattr(service.store, "candidates", broken)
     assert _error(http.post("/v1/lookup", json={"urls": ["https://x/"]}), 500) == ("internal error")
     assert http.get("/v1/health").status_code == 200
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_the_serve_command_stops_gracefully_on_a_signal(db_path, signum):
+    RegistryStore(db_path).close()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crawler.registry.cli",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(db_path),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"http://127\.0\.0\.1:(\d+)", proc.stdout.readline())
+        assert found, proc.stderr.read() if proc.stderr else ""
+        url = found.group(0)
+        assert found.group(1) != "0"  # the port it got
+        assert httpx.get(url + "/v1/health", timeout=10).json() == {"status": "ok"}
+        page = httpx.get(url + "/", timeout=10)  # the site-owner page is served at /
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
