@@ -18,7 +18,9 @@ Request bodies are pydantic models validated by FastAPI. An entry's fields are d
 the model but validated by ``filters.registry.entry_from_dict``, the one validator the CLI's
 import and the challenge share. Before FastAPI reads a body, the route checks its length
 (``_BoundedRoute``): 411 without a ``Content-Length`` or when chunked, 413 over ``max_body``,
-then 400 when the JSON nests deeper than ``max_json_depth``.
+then 400 when the JSON nests deeper than ``max_json_depth``. (So a challenge's body, at most
+``max_body``, is read and its form validated before the client's rate is checked; the rate is
+still checked before the entry is validated or anything is stored.)
 
 Every answer, errors included, is JSON; errors are ``{"error": "..."}`` with 400 (malformed,
 too deep, a request field of the wrong type or size, an expiry in the past), 401 (no/wrong
