@@ -7,7 +7,7 @@ so the scripts assume one Redis (not a Redis Cluster). The round robin over host
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "CLAIM", "POP", "PUSH", "REQUEUE", "SYNC"]
+__all__ = ["ADMIT", "CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
 
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
@@ -110,13 +110,31 @@ return 1
 """
 )
 
-#: KEYS inflight, own lease, done; ARGV urls. Their decisions are about to be published:
-#: each leaves this worker's leases (and the job's in-flight count) for the done-set.
+#: KEYS inflight, own lease; ARGV urls. Their decisions are written, not yet published: each
+#: lease is marked "D" (a reaper still gives it back) and leaves the job's in-flight count, so
+#: no other worker waits for it.
+DECIDED = """
+for i = 1, #ARGV do
+  local v = redis.call('HGET', KEYS[2], ARGV[i])
+  if v and string.sub(v, 1, 1) ~= 'D' then
+    redis.call('HSET', KEYS[2], ARGV[i], 'D' .. v)
+    redis.call('DECR', KEYS[1])
+  end
+end
+return #ARGV
+"""
+
+#: KEYS inflight, own lease, done; ARGV urls. Their decisions are about to be published: each
+#: leaves this worker's leases (and the in-flight count, unless marked "D") for the done-set.
 SYNC = (
     DIGEST
     + """
 for i = 1, #ARGV do
-  if redis.call('HDEL', KEYS[2], ARGV[i]) == 1 then redis.call('DECR', KEYS[1]) end
+  local v = redis.call('HGET', KEYS[2], ARGV[i])
+  if v then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    if string.sub(v, 1, 1) ~= 'D' then redis.call('DECR', KEYS[1]) end
+  end
   redis.call('SADD', KEYS[3], digest(ARGV[i]))
 end
 return #ARGV
@@ -133,8 +151,10 @@ local back = 0
 local tick = tonumber(redis.call('GET', KEYS[7]) or '0')
 for i = 3, #ARGV, 3 do
   local host, url, item = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HDEL', KEYS[4], url) == 1 then
-    redis.call('DECR', KEYS[3])
+  local v = redis.call('HGET', KEYS[4], url)
+  if v then
+    redis.call('HDEL', KEYS[4], url)
+    if string.sub(v, 1, 1) ~= 'D' then redis.call('DECR', KEYS[3]) end
     if item ~= '' and redis.call('SISMEMBER', KEYS[5], digest(url)) == 0 then
       redis.call('RPUSH', ARGV[1] .. host, item)
       redis.call('ZADD', KEYS[1], 'NX', tick, host)

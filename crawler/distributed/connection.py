@@ -75,7 +75,7 @@ class JobKeys:
         self.host_queue = p + "q:h:"  # + host: LIST of "<url>\0<encoded request>"
         self.tick = p + "q:tick"  # pops so far: the hosts' round-robin order
         self.queued = p + "q:n"  # requests in the host queues, all hosts
-        self.inflight = p + "inflight"  # entries in the lease hashes, all workers
+        self.inflight = p + "inflight"  # undecided entries in the lease hashes, all workers
         self.workers = p + "workers"  # ZSET worker id -> heartbeat expiry (Redis ms)
         self.seen = p + "seen"  # SET of digests: claimed (to be requested or decided)
         self.done = p + "done"  # SET of digests: decided and published
@@ -83,8 +83,9 @@ class JobKeys:
         self.overflow = p + "overflow"  # LIST of "<depth>\0<url>" found over the budget
 
     def lease(self, worker_id: str) -> str:
-        """HASH url -> "R"<encoded request> (popped) or "C"<depth> (claimed, not queued); an
-        entry lasts until the URL's decision is published (``RedisLedger.sync``)."""
+        """HASH url -> "R"<encoded request> (popped) or "C"<depth> (claimed, not queued),
+        prefixed "D" once the URL's decision is written; an entry lasts until that decision
+        is published (``RedisLedger.sync``)."""
         return f"{self.prefix}lease:{worker_id}"
 
     def reaping(self, worker_id: str) -> str:

@@ -7,12 +7,16 @@ adds its digest to the job's seen-set and counts it against ``max_pages`` in one
 (``_lua.CLAIM``), so the budget bounds the whole job, across workers and reruns.
 
 The done-set holds the URLs whose decision is in a published part. :meth:`mark_decided`
-notes a decision written (in memory: at most one part's worth of URLs); :meth:`sync`, called
-right before a part is published, moves the noted URLs out of this worker's leases into the
-done-set in one script call (``_lua.SYNC``). A worker killed before that loses the unpublished
-part, and the reaper (``crawler/distributed/queue.py``) gives those URLs back: each is
-decided once in the published output. If Redis is gone at :meth:`sync`, it raises, and the
-part is not published (the writer fails closed): a rerun decides those URLs again.
+notes a decision as it is written (in memory: at most one part's worth of URLs);
+:meth:`flush`, with each heartbeat, marks their leases decided, so that no other worker waits
+for them; :meth:`sync`, called right before a part is published, moves the noted URLs out of
+this worker's leases into the done-set in one script call (``_lua.SYNC``). A worker killed
+before that loses the unpublished part, and the reaper (``crawler/distributed/queue.py``)
+gives those URLs back: each is decided once in the published output. If Redis is gone at
+:meth:`sync`, it raises, and the part is not published (the writer fails closed): a rerun
+decides those URLs again. A decision must be noted before its row is written (the run
+context's set of decided URLs can be :meth:`decided_view`), or the part that holds the row
+may be published before the note.
 
 There is no restored frontier to replay: the job's queue lives in Redis and persists. What
 :meth:`frontier` yields are the links found over an earlier run's budget (the overflow list),
@@ -21,14 +25,14 @@ so a rerun with a larger ``max_pages`` requests them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableSet
 from functools import partial
 from typing import Any
 
 from . import _lua
 from .connection import RedisJob, digest
 
-__all__ = ["RedisLedger", "shared_ledger"]
+__all__ = ["DecidedView", "RedisLedger", "shared_ledger"]
 
 #: URLs per script call (one round trip per page's links, bounded argument lists).
 _CLAIM_BATCH = 500
@@ -45,9 +49,11 @@ class RedisLedger:
         self._claim = job.script(_lua.CLAIM)
         self._admit = job.script(_lua.ADMIT)
         self._sync = job.script(_lua.SYNC)
+        self._decided = job.script(_lua.DECIDED)
         self._claim_keys = [k.seen, k.claimed, k.inflight, k.lease(job.worker_id), k.overflow]
         self._sync_keys = [k.inflight, k.lease(job.worker_id), k.done]
         self._written: dict[str, bool] = {}  # decided, not yet published: url -> kept
+        self._unflushed: list[str] = []  # of those, not yet marked "D" in Redis
 
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """The links (url, depth) this worker is to request now: new to the job and within its
@@ -76,7 +82,18 @@ class RedisLedger:
     def mark_decided(self, url: str, *, kept: bool = False) -> None:
         """``url``'s decision is written (its part not yet published); ``kept``: a record of
         the page is written too (see :meth:`sync`)."""
+        if url not in self._written:
+            self._unflushed.append(url)
         self._written[url] = kept
+
+    def flush(self) -> int:
+        """Tell the job which of this worker's leases are decided (not yet published), so no
+        other worker waits for them; the queue calls it with each heartbeat."""
+        urls, self._unflushed = self._unflushed, []
+        for i in range(0, len(urls), _SYNC_BATCH):
+            batch = urls[i : i + _SYNC_BATCH]
+            self.job.call(partial(self._decided, keys=self._sync_keys[:2], args=batch))
+        return len(urls)
 
     def is_decided(self, url: str) -> bool:
         """Decided by this worker (written), or by any worker (published)."""
@@ -98,6 +115,10 @@ class RedisLedger:
             self.job.call(partial(self._sync, keys=self._sync_keys, args=batch))
             for url in batch:
                 del self._written[url]
+        if not kept_only:
+            self._unflushed.clear()
+        else:
+            self._unflushed = [u for u in self._unflushed if u in self._written]
         return len(urls)
 
     def frontier(self) -> Iterator[tuple[str, int]]:
@@ -111,6 +132,11 @@ class RedisLedger:
                 depth, _, url = bytes(item).partition(b"\0")
                 yield url.decode("utf-8"), int(depth or b"0")
 
+    def decided_view(self) -> DecidedView:
+        """The ledger as the set of decided URLs a run context keeps (``url in decided``,
+        ``decided.add(url)`` before the row is written)."""
+        return DecidedView(self)
+
     def considered(self) -> int:
         """URLs the job has claimed so far (all workers, all runs)."""
         raw: Any = self.job.call(lambda: self.job.client.get(self.job.keys.claimed))
@@ -119,6 +145,31 @@ class RedisLedger:
     def close(self) -> None:
         """Nothing to release: what is still noted was never published (the writer syncs
         before each publish), and the connection serves the process's other components."""
+
+
+class DecidedView(MutableSet[str]):
+    """A set of decided URLs backed by the ledger: membership is :meth:`RedisLedger.is_decided`
+    (this worker's noted decisions, then the job's done-set); ``add`` notes a decision before
+    its row is written, so the part that holds the row always syncs it. Iterating and ``len``
+    cover this worker's unpublished decisions only: the job's done-set stays in Redis."""
+
+    def __init__(self, ledger: RedisLedger) -> None:
+        self.ledger = ledger
+
+    def __contains__(self, url: object) -> bool:
+        return isinstance(url, str) and self.ledger.is_decided(url)
+
+    def add(self, url: str) -> None:
+        self.ledger.mark_decided(url)
+
+    def discard(self, url: str) -> None:
+        """A decision is never taken back."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.ledger._written))
+
+    def __len__(self) -> int:
+        return len(self.ledger._written)
 
 
 _ledgers: dict[tuple[str, str, str], RedisLedger] = {}

@@ -38,6 +38,7 @@ from scrapy_redis.queue import Base  # type: ignore[import-untyped]
 
 from . import _lua
 from .connection import RedisJob, RedisUnavailable, shared_job
+from .ledger import shared_ledger
 
 __all__ = ["HEARTBEAT_S", "WORKER_TTL_S", "LeasedHostQueue", "plain_meta", "reap"]
 
@@ -85,6 +86,8 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
     def __init__(self, server: Any, spider: Spider, key: str, serializer: Any = None) -> None:
         super().__init__(server, spider, key, serializer)
         self.job = job_of(spider)
+        settings = spider.crawler.settings
+        self.ledger = shared_ledger(self.job, settings.getint("HEED_MAX_PAGES", 10**12))
         k = self.job.keys
         self._keys = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id), k.tick, k.done]
         self._push = self.job.script(_lua.PUSH)
@@ -122,6 +125,7 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         """Requests queued plus other workers' leases: while another worker holds work (its
         pages may add links, or it may die and give them back), this one does not close."""
         self.beat()
+        self.ledger.flush()  # this worker's decided leases: no other worker waits for them
         k = self.job.keys
         own = k.lease(self.job.worker_id)
 
@@ -155,6 +159,7 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
             dead: Any = job.client.zrangebyscore(k.workers, "-inf", redis_now)
             return [bytes(d) for d in dead]
 
+        self.ledger.flush()
         for dead in job.call(beat):
             worker = dead.decode()
             if worker != job.worker_id:
@@ -170,7 +175,10 @@ def encode(spider: Spider, request: Request) -> bytes:
 
 
 def _item(spider: Spider, url: str, lease: bytes) -> bytes:
-    """The queue item that gives a lease back: the popped request, or a claimed link's."""
+    """The queue item that gives a lease back: the popped request, or a claimed link's (a
+    leading "D", decided but unpublished, changes nothing: the decision was lost)."""
+    if lease[:1] == b"D":
+        lease = lease[1:]
     if lease[:1] == b"R":
         return url.encode("utf-8") + b"\0" + lease[1:]
     if lease[:1] == b"C":

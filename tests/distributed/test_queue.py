@@ -88,6 +88,8 @@ def test_a_dead_workers_leases_come_back_and_only_those(redis_url: str, job: str
     dead.mark_decided(urls[2])  # written, its part never published: lost with the worker
     # queued + the dead worker's open leases: urls[2] (unpublished), urls[3], the claim
     assert len(live_q) == 2 + 3
+    assert dead.flush() == 1  # urls[2] is decided: nobody waits for it any more
+    assert len(live_q) == 2 + 2
     back = reap(live_q.job, live_q.spider, "dead")
     assert back == 3  # urls[2] (unpublished), urls[3] (leased), the claim; not urls[0:2]
     rest = {r.url for r in _drain(live_q)}
@@ -143,3 +145,18 @@ def test_the_dupefilter_is_the_jobs_seen_set_and_budget(redis_url: str, job: str
     assert not f1.request_seen(_request(q1.spider, "http://a.test/third"))
     assert f2.request_seen(_request(q2.spider, "http://a.test/over"))  # over max_pages = 3
     assert [u for u, _ in one.frontier()] == ["http://a.test/over"]
+
+
+def test_the_decided_view_notes_before_the_write_and_reads_the_done_set(
+    redis_url: str, job: str
+) -> None:
+    _, one = _worker(redis_url, job, "w1")
+    _, two = _worker(redis_url, job, "w2")
+    decided = one.decided_view()
+    assert "http://a.test/1" not in decided
+    decided.add("http://a.test/1")
+    assert "http://a.test/1" in decided and len(decided) == 1
+    assert not two.is_decided("http://a.test/1")  # not published yet
+    one.sync()
+    assert two.is_decided("http://a.test/1") and "http://a.test/1" in two.decided_view()
+    assert len(decided) == 0 and "http://a.test/1" in decided
