@@ -84,7 +84,7 @@ class RedisLedger:
         the page is written too (see :meth:`sync`)."""
         if url not in self._written:
             self._unflushed.append(url)
-        self._written[url] = kept
+        self._written[url] = kept or self._written.get(url, False)  # a record stays a record
 
     def flush(self) -> int:
         """Tell the job which of this worker's leases are decided (not yet published), so no
