@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from scrapy import Request, Spider
 from scrapy.utils.test import get_crawler
 
@@ -160,3 +161,9 @@ def test_the_decided_view_notes_before_the_write_and_reads_the_done_set(
     one.sync()
     assert two.is_decided("http://a.test/1") and "http://a.test/1" in two.decided_view()
     assert len(decided) == 0 and "http://a.test/1" in decided
+
+
+def test_the_redis_ledger_is_a_url_ledger(redis_url: str, job: str) -> None:
+    base = pytest.importorskip("crawler.urlstate.base")
+    _, ledger = _worker(redis_url, job, "w1")
+    assert isinstance(ledger, base.UrlLedger)
