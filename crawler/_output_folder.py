@@ -13,7 +13,9 @@ anything is fetched whether a folder can hold output.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -34,11 +36,16 @@ __all__ = [
     "check_output_dir",
     "clean_dead_workers",
     "hold_output_lock",
+    "remove_stale_parts",
     "why",
     "worker_lock",
 ]
 
+logger = logging.getLogger("crawler.output")
+
 TABLES = ("records", "decisions")
+#: A worker id never holds "-", so the field before the sequence number is the worker's.
+_TEMP_WORKER = re.compile(r"\.part-.+-([A-Za-z0-9_]+)-\d{5,}\.parquet\.tmp")
 _LOCK_NAME = ".heed-output.lock"
 _WORKER_LOCK = ".heed-worker-{}.lock"
 
@@ -119,6 +126,33 @@ def clean_dead_workers(out_dir: Path, clean: Callable[[str], object]) -> None:
             clean(worker)
         finally:
             handle.close()
+
+
+def _remove_stale(folder: Path, worker_id: str | None = None) -> None:
+    def ours(name: str) -> bool:
+        match = _TEMP_WORKER.fullmatch(name)
+        return worker_id is None or (match is not None and match.group(1) == worker_id)
+
+    stale = sorted(p for p in folder.glob(".part-*.tmp") if p.is_file() and ours(p.name))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        logger.warning(
+            "removed %d incomplete part(s) left by an interrupted run in %s: %s",
+            len(stale),
+            folder,
+            ", ".join(p.name for p in stale),
+        )
+
+
+def remove_stale_parts(out_dir: Path, folder: Path, worker_id: str = "") -> None:
+    """Delete the temporary parts in ``folder`` no live writer owns: all of them for a
+    single-process writer (it holds the folder alone), else this worker's and dead workers'."""
+    if not worker_id:
+        _remove_stale(folder)
+        return
+    clean_dead_workers(out_dir, lambda dead: _remove_stale(folder, dead))
+    _remove_stale(folder, worker_id)
 
 
 def check_output_dir(out_dir: Path) -> None:

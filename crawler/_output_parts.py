@@ -91,6 +91,9 @@ class Stream:
         self.folder = folder
         #: Called after the part is written and fsynced, just before it is renamed into place.
         self.before_publish = before_publish
+        #: Called instead of ``close_part`` when the part is full (a writer that publishes
+        #: this table only together with another one).
+        self.on_full: Callable[[], object] | None = None
         self.schema = schema
         self.crawl_id = crawl_id
         self.row_group_rows, self.part_max_rows, self.part_max_bytes = limits
@@ -119,7 +122,7 @@ class Stream:
             self.write_group()
             size = self.file.tell() if self.file is not None else 0
             if self.part_rows >= self.part_max_rows or size >= self.part_max_bytes:
-                self.close_part()
+                (self.on_full or self.close_part)()
 
     def write_group(self) -> None:
         if not self.rows:

@@ -54,7 +54,6 @@ thread, which is the intended caller; call ``maybe_flush`` from a ``LoopingCall`
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
@@ -72,8 +71,8 @@ from ._output_folder import (
     WorkerLock,
     adopt_lock,
     check_output_dir,
-    clean_dead_workers,
     hold_output_lock,
+    remove_stale_parts,
     worker_lock,
 )
 from ._output_folder import (
@@ -114,7 +113,6 @@ DEFAULT_PART_MAX_BYTES = 256 * _MIB
 _CRAWL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 #: A worker id never holds "-", so the field before the sequence number is the worker's.
 _WORKER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,47}")
-_TEMP_WORKER = re.compile(r"\.part-.+-([A-Za-z0-9_]+)-\d{5,}\.parquet\.tmp")
 
 
 class RunWriter:
@@ -142,6 +140,8 @@ class RunWriter:
         before_publish: Callable[[], object] | None = None,
         worker_id: str = "",
         job: str = "",
+        before_publish_records: Callable[[], object] | None = None,
+        note_row: Callable[[str, bool], object] | None = None,
     ) -> None:
         if not isinstance(crawl_id, str) or not _CRAWL_ID.fullmatch(crawl_id):
             raise ValueError(f"crawl_id {crawl_id!r}: use 1-128 of [A-Za-z0-9._-]")
@@ -157,6 +157,9 @@ class RunWriter:
         #: workers (``crawler/_output_folder.py``, ``crawler/_output_job.py``).
         self.worker_id = worker_id
         self.job = job or crawl_id
+        #: Told (url, kept) of each row before it is buffered, so a hook that runs before a
+        #: part is published knows every URL in it (the job's done-set, docs/distributed.md).
+        self.note_row = note_row
         self.flush_interval = flush_interval
         self._clock = clock
         self._closed = False
@@ -173,14 +176,30 @@ class RunWriter:
         for table, schema in zip(_TABLES, (RECORD_SCHEMA, DECISION_SCHEMA), strict=True):
             folder = self.out_dir / table
             folder.mkdir(exist_ok=True)
-            if worker_id:  # only this worker's and dead workers' temporaries are stale
-                clean_dead_workers(self.out_dir, functools.partial(self._remove_stale, folder))
-                self._remove_stale(folder, worker_id)
-            else:
-                self._remove_stale(folder)
+            remove_stale_parts(self.out_dir, folder, worker_id)
             self._streams[table] = Stream(folder, schema, name, limits)
-        self._streams["records"].before_publish = before_publish
+        records = self._streams["records"]
+        records.before_publish = before_publish_records or before_publish
         self._streams["decisions"].before_publish = self._before_decisions
+        self._records_due = False
+        if worker_id:  # a full records part goes out with the decisions part that follows it
+            records.on_full = self._records_full_later
+
+    def _records_full_later(self) -> None:
+        # The record just written has no decision row yet (nor, in the job's ledger, a noted
+        # decision): its part goes out once the decision follows, in write_decision.
+        self._records_due = True
+
+    def _records_full(self) -> Path | None:
+        # A worker publishes a records part only with the decisions part that follows it, the
+        # job's done-set synced before the first rename: a published record always has its
+        # decision published (but for a kill between the two renames) and is never crawled
+        # again by another worker.
+        records, decisions = self._streams["records"], self._streams["decisions"]
+        if decisions.rows or decisions.writer is not None:
+            decisions.close_part()  # publishes the records part first (_before_decisions)
+            return records.published[-1] if records.published else None
+        return records.close_part()
 
     def _before_decisions(self) -> None:
         # A kept page's record is buffered before its decision, so publishing the records
@@ -193,23 +212,6 @@ class RunWriter:
         if self.worker_id:
             return worker_lock(self.out_dir, self.worker_id)
         return adopt_lock(self.out_dir)
-
-    @staticmethod
-    def _remove_stale(folder: Path, worker_id: str | None = None) -> None:
-        stale = sorted(
-            p
-            for p in folder.glob(".part-*.tmp")
-            if p.is_file() and (worker_id is None or _temp_worker(p.name) == worker_id)
-        )
-        for path in stale:
-            path.unlink(missing_ok=True)
-        if stale:
-            logger.warning(
-                "removed %d incomplete part(s) left by an interrupted run in %s: %s",
-                len(stale),
-                folder,
-                ", ".join(p.name for p in stale),
-            )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -243,6 +245,8 @@ class RunWriter:
         if self.failure is not None:
             return None
         try:
+            if table == "records" and self.worker_id:
+                return self._records_full()
             return self._streams[table].close_part()
         except (OSError, HeedError) as e:  # HeedError: OutputWriteError, a failed hook
             self._fail(table, e)
@@ -264,7 +268,13 @@ class RunWriter:
             ValueError: missing or unknown keys (all named), a bad value, or a closed writer.
         """
         self._check_open()
-        self._add("decisions", normalize_decision(row, self.crawl_id))
+        checked = normalize_decision(row, self.crawl_id)
+        if self.note_row is not None:  # before any publication that could include the row
+            self.note_row(checked["url"], bool(checked["allowed"]))
+        self._add("decisions", checked)
+        if self._records_due:  # a full records part waited for this decision (_records_full)
+            self._records_due = False
+            self._publish("records")
 
     def maybe_flush(self, now: float | None = None) -> list[Path]:
         """Publish every part that has been open ``flush_interval`` seconds or longer.
@@ -378,9 +388,3 @@ class RunWriter:
                     logger.exception("could not publish a part of %s", self.out_dir)
         finally:
             self._release()
-
-
-def _temp_worker(name: str) -> str | None:
-    """The worker id in a temporary part's name ``.part-<crawl_id>-<worker_id>-<seq>...``."""
-    match = _TEMP_WORKER.fullmatch(name)
-    return match.group(1) if match else None

@@ -57,18 +57,26 @@ def _write(ctx: RunContext) -> None:
 
 
 def report_progress(crawler: Crawler, ctx: RunContext) -> None:
-    """Have this crawl write its counts to stderr every second, and once more at the end."""
-    from scrapy import signals
-    from twisted.internet import task
+    """Have this crawl write its counts to stderr every second, and once more at the end.
 
-    loop = task.LoopingCall(_write, ctx)
+    Twisted is imported when the spider opens, not here: importing ``twisted.internet.task``
+    before Scrapy installs its reactor would install the default one instead.
+    """
+    from scrapy import signals
+
+    loops: list[Any] = []
 
     def opened() -> None:
+        from twisted.internet import task
+
+        loop = task.LoopingCall(_write, ctx)
+        loops.append(loop)
         loop.start(INTERVAL_S, now=True)
 
     def closed() -> None:
-        if loop.running:
-            loop.stop()
+        for loop in loops:
+            if loop.running:
+                loop.stop()
         _write(ctx)
 
     crawler.signals.connect(opened, signal=signals.spider_opened, weak=False)
