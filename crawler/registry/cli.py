@@ -196,7 +196,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .service import ServiceConfig, make_server
-    from .web import page_router
+    from .web.serve import router_for_serve
 
     config = ServiceConfig(
         max_body=args.max_body,
@@ -207,7 +207,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     store = _store(args)
     try:
-        page = page_router(store, config)  # the site-owner page, at /
+        page = router_for_serve(store, config)  # the site-owner page, at /
         server = make_server(store, args.host, args.port, config, routers=[page])
         host, port = server.server_address
         print(f"heed registry listening on http://{host!s}:{port}", flush=True)
