@@ -7,7 +7,7 @@ so the scripts assume one Redis (not a Redis Cluster). The round robin over host
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
+__all__ = ["ADMIT", "ADMIT_PUSH", "CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
 
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
@@ -106,6 +106,32 @@ if redis.call('INCR', KEYS[2]) > tonumber(ARGV[1]) then
   return 0
 end
 if redis.call('HSET', KEYS[4], url, 'C' .. ARGV[3]) == 1 then redis.call('INCR', KEYS[3]) end
+return 1
+"""
+)
+
+#: KEYS seen, claimed, inflight, own lease, overflow, hosts, queued, tick; ARGV max_pages, url,
+#: depth, host-queue prefix, host, item. ADMIT then PUSH in one round trip: 1 when queued.
+ADMIT_PUSH = (
+    DIGEST
+    + """
+local url = ARGV[2]
+local held = redis.call('HGET', KEYS[4], url)
+if not (held and string.sub(held, 1, 1) == 'C') then
+  local d = digest(url)
+  if redis.call('SADD', KEYS[1], d) == 0 then return 0 end
+  if redis.call('INCR', KEYS[2]) > tonumber(ARGV[1]) then
+    redis.call('DECR', KEYS[2])
+    redis.call('SREM', KEYS[1], d)
+    redis.call('RPUSH', KEYS[5], ARGV[3] .. '\\0' .. url)
+    return 0
+  end
+elseif redis.call('HDEL', KEYS[4], url) == 1 then
+  redis.call('DECR', KEYS[3])
+end
+redis.call('RPUSH', ARGV[4] .. ARGV[5], ARGV[6])
+redis.call('ZADD', KEYS[6], 'NX', tonumber(redis.call('GET', KEYS[8]) or '0'), ARGV[5])
+redis.call('INCR', KEYS[7])
 return 1
 """
 )

@@ -25,6 +25,7 @@ so a rerun with a larger ``max_pages`` requests them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, MutableSet
 from functools import partial
 from typing import Any
@@ -37,6 +38,8 @@ __all__ = ["DecidedView", "RedisLedger", "shared_ledger"]
 #: URLs per script call (one round trip per page's links, bounded argument lists).
 _CLAIM_BATCH = 500
 _SYNC_BATCH = 2000
+#: Published URLs a worker still remembers as its own decisions (see ``DecidedView``).
+RECENT = 16_384
 
 
 class RedisLedger:
@@ -54,6 +57,7 @@ class RedisLedger:
         self._sync_keys = [k.inflight, k.lease(job.worker_id), k.done]
         self._written: dict[str, bool] = {}  # decided, not yet published: url -> kept
         self._unflushed: list[str] = []  # of those, not yet marked "D" in Redis
+        self._recent: dict[str, None] = {}  # the latest RECENT URLs synced, oldest first
 
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """The links (url, depth) this worker is to request now: new to the job and within its
@@ -115,6 +119,9 @@ class RedisLedger:
             self.job.call(partial(self._sync, keys=self._sync_keys, args=batch))
             for url in batch:
                 del self._written[url]
+                self._recent[url] = None
+        for url in list(itertools.islice(self._recent, max(len(self._recent) - RECENT, 0))):
+            del self._recent[url]
         if not kept_only:
             self._unflushed.clear()
         else:
@@ -148,8 +155,11 @@ class RedisLedger:
 
 
 class DecidedView(MutableSet[str]):
-    """A set of decided URLs backed by the ledger: membership is :meth:`RedisLedger.is_decided`
-    (this worker's noted decisions, then the job's done-set); ``add`` notes a decision before
+    """A set of decided URLs backed by the ledger: membership is this worker's unpublished
+    decisions and its latest published ones (``RECENT``: a second attempt to record a URL
+    comes within the same request's life), with no round trip per decision: the job's
+    done-set keeps other workers' URLs from reaching this one (claims and pops test it).
+    ``add`` notes a decision before
     its row is written, so the part that holds the row always syncs it. Iterating and ``len``
     cover this worker's unpublished decisions only: the job's done-set stays in Redis."""
 
@@ -157,7 +167,10 @@ class DecidedView(MutableSet[str]):
         self.ledger = ledger
 
     def __contains__(self, url: object) -> bool:
-        return isinstance(url, str) and self.ledger.is_decided(url)
+        # This worker's own decisions only (unpublished, or published lately): a URL reaches
+        # a worker through its lease, and a lease whose URL another worker published
+        # meanwhile is dropped at pop.
+        return url in self.ledger._written or url in self.ledger._recent
 
     def add(self, url: str) -> None:
         self.ledger.mark_decided(url)

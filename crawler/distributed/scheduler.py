@@ -112,9 +112,10 @@ class HeedScheduler(Scheduler):  # type: ignore[misc]
 
     def enqueue_request(self, request: Request) -> bool:
         try:
-            if not request.dont_filter and self.df.request_seen(request):
+            if request.dont_filter:
+                self.queue.push(request)
+            elif not self.queue.push_new(request):  # LedgerDupeFilter's test, and the push
                 return False
-            self.queue.push(request)
         except RedisUnavailable:
             return False  # fatal already reported; the link stays claimed in Redis
         if self.stats:

@@ -56,6 +56,8 @@ def test_pops_go_round_robin_over_hosts_and_carry_only_plain_meta(redis_url: str
     meta = popped[0].meta
     assert "heed_gate" not in meta and meta["retry_times"] == 1 and meta["heed_depth"] == 1
     assert popped[0].callback == queue.spider.parse  # type: ignore[attr-defined]
+    assert popped[0].errback == queue.spider.failed  # type: ignore[attr-defined]
+    assert popped[0].headers == _request(queue.spider, popped[0].url).headers
 
 
 def test_claims_are_once_per_job_and_the_budget_is_shared(redis_url: str, job: str) -> None:
@@ -159,8 +161,9 @@ def test_the_decided_view_notes_before_the_write_and_reads_the_done_set(
     assert "http://a.test/1" in decided and len(decided) == 1
     assert not two.is_decided("http://a.test/1")  # not published yet
     one.sync()
-    assert two.is_decided("http://a.test/1") and "http://a.test/1" in two.decided_view()
-    assert len(decided) == 0 and "http://a.test/1" in decided
+    assert two.is_decided("http://a.test/1")  # the job's done-set
+    assert "http://a.test/1" not in two.decided_view()  # a view holds its worker's own only
+    assert len(decided) == 0 and "http://a.test/1" in decided  # published lately
 
 
 def test_the_redis_ledger_is_a_url_ledger(redis_url: str, job: str) -> None:
