@@ -24,16 +24,20 @@ if redis.call('HDEL', KEYS[4], ARGV[3]) == 1 then redis.call('DECR', KEYS[3]) en
 return 1
 """
 
-#: KEYS hosts, queued, inflight, own lease, tick, done; ARGV host-queue prefix. Pops the head
-#: of the host popped longest ago (round robin over hosts: its score is the pop counter's value
-#: at its latest pop) and leases it to this worker. A request whose URL is in the done-set
-#: meanwhile (a lease given back while its worker was only slow) is dropped.
+#: KEYS hosts, queued, inflight, own lease, tick, done; ARGV host-queue prefix, count. Pops up
+#: to ``count`` requests, each the head of the host popped longest ago (round robin over
+#: hosts: its score is the pop counter's value at its latest pop), and leases them to this
+#: worker. A request whose URL is in the done-set meanwhile (a lease given back while its
+#: worker was only slow) is dropped.
 POP = (
     DIGEST
     + """
+local out = {}
+local want = tonumber(ARGV[2])
 for _ = 1, 64 do
+  if #out >= want then break end
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #head == 0 then return false end
+  if #head == 0 then break end
   local host = head[1]
   local list = ARGV[1] .. host
   local item = redis.call('LPOP', list)
@@ -50,11 +54,11 @@ for _ = 1, 64 do
       if redis.call('HSET', KEYS[4], url, 'R' .. string.sub(item, sep + 1)) == 1 then
         redis.call('INCR', KEYS[3])
       end
-      return item
+      out[#out + 1] = item
     end
   end
 end
-return false
+return out
 """
 )
 

@@ -26,7 +26,7 @@ so a rerun with a larger ``max_pages`` requests them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, MutableSet
+from collections.abc import Callable, Iterable, Iterator, MutableSet
 from functools import partial
 from typing import Any
 
@@ -58,6 +58,9 @@ class RedisLedger:
         self._written: dict[str, bool] = {}  # decided, not yet published: url -> kept
         self._unflushed: list[str] = []  # of those, not yet marked "D" in Redis
         self._recent: dict[str, None] = {}  # the latest RECENT URLs synced, oldest first
+        #: Called first by :meth:`sync` (the queue sends its buffered pushes: a page's links
+        #: are queued before its decision is published).
+        self.before_sync: list[Callable[[], object]] = []
 
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """The links (url, depth) this worker is to request now: new to the job and within its
@@ -113,6 +116,8 @@ class RedisLedger:
         those with a record when ``kept_only``, before a ``records/`` part alone is
         published). Call it right before a part is published; if it raises, do not publish.
         Returns the number of URLs moved."""
+        for hook in self.before_sync:
+            hook()
         urls = [u for u, kept in self._written.items() if kept or not kept_only]
         for i in range(0, len(urls), _SYNC_BATCH):
             batch = urls[i : i + _SYNC_BATCH]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from functools import partial
+from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +44,10 @@ from .ledger import shared_ledger
 __all__ = ["HEARTBEAT_S", "WORKER_TTL_S", "LeasedHostQueue", "plain_meta", "reap"]
 
 log = logging.getLogger(__name__)
+
+#: Requests leased per pop, and pushes sent per round trip.
+POP_BATCH = 4
+PUSH_BATCH = 16
 
 #: Seconds between a worker's heartbeats, and after which a silent worker counts as dead.
 HEARTBEAT_S = 1.0
@@ -96,6 +100,9 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self._new_keys = [k.seen, k.claimed, k.inflight, k.lease(self.job.worker_id), k.overflow]
         self._new_keys += [k.hosts, k.queued, k.tick]
         self._pop = self.job.script(_lua.POP)
+        self._pushes: list[list[Any]] = []  # push_new's scripts not sent yet
+        self._popped: deque[bytes] = deque()  # leased to this worker, not handed out yet
+        self.ledger.before_sync.append(self.flush_pushes)
         self._requeue = self.job.script(_lua.REQUEUE)
         self._beat_at = 0.0
         # This id's leases of an earlier process first: reaping drops the id from the job's
@@ -119,28 +126,54 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
 
     def push_new(self, request: Request) -> bool:
         """Queue ``request`` if its URL is new to the job and within its budget (or claimed
-        by this worker): the dupefilter's test and the push in one round trip."""
+        by this worker): the dupefilter's test and the push in one script. The scripts wait
+        in a small buffer sent in one round trip (:meth:`flush_pushes`: when it is full, at
+        each pop and heartbeat, and before the ledger syncs, so a page's links are queued
+        before its decision is published); True: the test is the job's, made on flush."""
         url = request.meta.get("heed_url", request.url)
         depth = int(request.meta.get("heed_depth", 0))
         args = [self.ledger.max_pages, url, depth, self.job.keys.host_queue, _host(request.url)]
         args.append(self.encode(request))
-        pushed: Any = self.job.call(partial(self._push_new, keys=self._new_keys, args=args))
+        self._pushes.append(args)
+        if len(self._pushes) >= PUSH_BATCH:
+            self.flush_pushes()
         self.beat()
-        return bool(int(pushed))
+        return True
+
+    def flush_pushes(self) -> None:
+        """Send the buffered pushes (one pipelined round trip)."""
+        if not self._pushes:
+            return
+        batch, self._pushes = self._pushes, []
+
+        def send() -> None:
+            pipe = self.job.client.pipeline(transaction=False)
+            for args in batch:
+                self._push_new(keys=self._new_keys, args=args, client=pipe)
+            pipe.execute()
+
+        self.job.call(send)
 
     def pop(self, timeout: int = 0) -> Request | None:
         self.beat()
-        item = self.job.call(lambda: self._pop(keys=self._keys, args=[self.job.keys.host_queue]))
-        if not item:
+        if not self._popped:
+            self.flush_pushes()
+            args = [self.job.keys.host_queue, POP_BATCH]
+            items: Any = self.job.call(lambda: self._pop(keys=self._keys, args=args))
+            self._popped.extend(bytes(item) for item in items or ())
+        if not self._popped:
             return None
-        payload = bytes(item).split(b"\0", 1)[1]
+        payload = self._popped.popleft().split(b"\0", 1)[1]
         return request_from_dict(picklecompat.loads(payload), spider=self.spider)
 
     def __len__(self) -> int:
         """Requests queued plus other workers' leases: while another worker holds work (its
         pages may add links, or it may die and give them back), this one does not close."""
         self.beat()
+        self.flush_pushes()
         self.ledger.flush()  # this worker's decided leases: no other worker waits for them
+        if self._popped:
+            return len(self._popped)
         k = self.job.keys
         own = k.lease(self.job.worker_id)
 
@@ -174,6 +207,7 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
             dead: Any = job.client.zrangebyscore(k.workers, "-inf", redis_now)
             return [bytes(d) for d in dead]
 
+        self.flush_pushes()
         self.ledger.flush()
         for dead in job.call(beat):
             worker = dead.decode()
