@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-__all__ = ["flush", "start_redis", "stop_redis", "used_bytes"]
+__all__ = ["cpu_seconds", "flush", "start_redis", "stop_redis", "used_bytes"]
 
 
 def start_redis(folder: Path, port: int) -> subprocess.Popen[bytes]:
@@ -46,6 +46,12 @@ def flush(port: int) -> None:
 def used_bytes(port: int) -> int:
     """Redis's ``used_memory`` now (the job's keys plus the server's own ~1 MB)."""
     return int(redis.Redis(host="127.0.0.1", port=port).info("memory")["used_memory"])
+
+
+def cpu_seconds(port: int) -> float:
+    """CPU seconds the Redis server has used so far (user + system, INFO cpu)."""
+    info = redis.Redis(host="127.0.0.1", port=port).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def stop_redis(proc: subprocess.Popen[bytes]) -> None:

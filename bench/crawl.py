@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from _measure import heed_config, spawn
-from _redis import flush, start_redis, stop_redis, used_bytes
+from _redis import cpu_seconds, flush, start_redis, stop_redis, used_bytes
 from _web import Web, free_port, generate, start_nginx, stop_nginx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,9 +83,9 @@ def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port
     config = _heed_config(web, tmp, args)
     argv = [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"]
     argv += ["--redis", f"redis://127.0.0.1:{port}/0", "--job", f"bench{n}", "--workers", str(n)]
-    before = used_bytes(port)
+    before, cpu_before = used_bytes(port), cpu_seconds(port)
     m = spawn(argv, tmp / f"heed-w{n}.log", args.heed_root, tree=True)
-    redis_bytes = used_bytes(port) - before
+    redis_bytes, redis_cpu = used_bytes(port) - before, cpu_seconds(port) - cpu_before
     summary = json.loads(m.stdout) if m.returncode == 0 and m.stdout.strip() else {}
     return Run(
         name=f"heed×{n}",
@@ -101,6 +101,7 @@ def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port
             "tree_rss_mb": m.tree_rss_mb,
             "workers": n,
             "redis_bytes": redis_bytes,
+            "redis_cpu_s": redis_cpu,
         },
     )
 
@@ -194,8 +195,9 @@ def report_workers(runs: dict[int, list[Run]], plain: list[Run]) -> None:
     for n, r in medians.items():
         per_url = r.extra["redis_bytes"] / r.considered if r.considered else 0.0
         print(
-            f"Redis memory after {n} worker(s): {r.extra['redis_bytes'] / 1e6:.1f} MB for "
-            f"{r.considered} URLs decided ({per_url:.0f} bytes per URL, the job's keys kept)"
+            f"Redis with {n} worker(s): {r.extra['redis_bytes'] / 1e6:.1f} MB for "
+            f"{r.considered} URLs decided ({per_url:.0f} bytes per URL, the job's keys kept), "
+            f"{r.extra['redis_cpu_s']:.1f} CPU s of the server"
         )
     p = _median_run(plain) if plain else None
     if p and p.pages_per_s:
