@@ -13,14 +13,16 @@ complete; a rerun with the same job resumes once Redis is back.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -134,6 +136,7 @@ class RedisJob:
         )
         self.on_failure: Callable[[str], None] | None = None
         self.failure: str | None = None
+        self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RedisJob:
         return self  # carried in Scrapy's settings, which are copied: shared, not copied
@@ -142,6 +145,31 @@ class RedisJob:
         """Run ``fn`` (Redis calls); a lost connection or a Redis error is fatal."""
         try:
             return fn()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+            raise self._fail(f"Redis at {self.where} is unreachable ({e})") from None
+        except RedisError as e:
+            raise self._fail(f"Redis at {self.where} answered with an error ({e})") from None
+
+    def aclient(self) -> redis.asyncio.Redis:
+        """An asyncio client on the running event loop (made again for a new loop)."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = redis.asyncio.Redis.from_url(
+                self.url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
+            )
+            self._async = (loop, client)
+        return self._async[1]
+
+    async def aclose(self) -> None:
+        """Close the asyncio client (its connections belong to the loop that made them)."""
+        held, self._async = self._async, None
+        if held is not None:
+            await held[1].aclose()
+
+    async def acall(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """:meth:`call` for the asyncio client: the event loop runs on during the round trip."""
+        try:
+            return await fn()
         except (RedisConnectionError, RedisTimeoutError, OSError) as e:
             raise self._fail(f"Redis at {self.where} is unreachable ({e})") from None
         except RedisError as e:

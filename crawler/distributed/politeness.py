@@ -111,6 +111,8 @@ class RedisPoliteness:
         self._ids = itertools.count()
         self._held: dict[str, list[str]] = {}  # this worker's turns in use, per host
         self._delays: dict[str, tuple[float, float]] = {}  # host -> (read at, delay)
+        self._async: tuple[Any, Any, Any] | None = None  # (asyncio client, acquire, release)
+        self._releasing: set[asyncio.Future[Any]] = set()  # releases not answered yet
 
     def _keys(self, host: str) -> list[str]:
         return [self.job.keys.host(host), self.job.keys.host_slots(host)]
@@ -137,11 +139,23 @@ class RedisPoliteness:
         self._delays[host] = (now, value)
         return value
 
+    def _scripts(self) -> tuple[Any, Any]:
+        """The turn scripts on the running loop's asyncio client."""
+        client = self.job.aclient()
+        if self._async is None or self._async[0] is not client:
+            self._async = (
+                client,
+                client.register_script(_ACQUIRE),
+                client.register_script(_RELEASE),
+            )
+        return self._async[1], self._async[2]
+
     async def acquire(self, host: str) -> bool:
         token = f"{self.job.worker_id}:{next(self._ids)}"
         keys, args = self._keys(host), [token, self.per_host, self.lease_ms]
-        while True:
-            got: Any = self.job.call(partial(self._acquire, keys=keys, args=args))
+        script = self._scripts()[0]
+        while True:  # the round trip does not hold the event loop (the asyncio client)
+            got: Any = await self.job.acall(partial(script, keys=keys, args=args))
             granted, exclusive, wait_ms = (int(x) for x in got)
             if granted:
                 self._held.setdefault(host, []).append(token)
@@ -149,10 +163,26 @@ class RedisPoliteness:
             await asyncio.sleep(min(max(wait_ms, 1) / 1000, _MAX_WAIT_S))
 
     def release(self, host: str, exclusive: bool) -> None:
+        """Free the turn and stamp the answer; sent without waiting for the reply when an
+        event loop runs (a later turn of the host cannot be granted before it lands: the
+        turn is in use until then)."""
         tokens = self._held.get(host)
         if not tokens:
             return
         token = tokens.pop()
         if not tokens:
             del self._held[host]
-        self.job.call(partial(self._release, keys=self._keys(host), args=[token]))
+        keys = self._keys(host)
+        try:
+            script = self._scripts()[1]
+        except RuntimeError:  # no running loop: a plain round trip
+            self.job.call(partial(self._release, keys=keys, args=[token]))
+            return
+        task = asyncio.ensure_future(self.job.acall(partial(script, keys=keys, args=[token])))
+        self._releasing.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Future[Any]) -> None:
+        self._releasing.discard(task)
+        if not task.cancelled():
+            task.exception()  # reported (RedisUnavailable: on_failure), not raised here

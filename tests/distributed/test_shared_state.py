@@ -40,6 +40,11 @@ class _Worker:
         loader = SiteLoader(self.fetcher, CFG)
         self.signals = RedisSignalState(self.job, loader, signal_kw.get("ttl", CFG.signal_ttl))
 
+    async def aclose(self) -> None:
+        await asyncio.gather(*self.politeness._releasing)  # the turns' releases land first
+        await self.fetcher.aclose()
+        await self.job.aclose()
+
 
 def _run(make: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(make())  # type: ignore[arg-type]
@@ -70,8 +75,8 @@ def test_each_origins_documents_are_fetched_once_for_all_workers(redis_url: str,
                 sites = await asyncio.gather(*calls)
                 return [sites, one.signals.loads + two.signals.loads]
             finally:
-                await one.fetcher.aclose()
-                await two.fetcher.aclose()
+                await one.aclose()
+                await two.aclose()
 
         sites, loads = _run(go)
         paths = Counter(r.path for r in web.requests("a"))
@@ -94,7 +99,7 @@ def test_an_unreachable_robots_txt_is_shared_for_at_most_ten_minutes(
             try:
                 return await one.signals.site(origin)
             finally:
-                await one.fetcher.aclose()
+                await one.aclose()
 
         site = _run(go)
         assert site.robots.state is DocState.UNREACHABLE
@@ -116,7 +121,7 @@ def test_a_dead_lock_holder_loses_its_lock_and_another_worker_fetches(
             try:
                 return await one.signals.site(origin), one.signals.loads
             finally:
-                await one.fetcher.aclose()
+                await one.aclose()
 
         site, loads = _run(go)
         assert loads == 1 and site.robots.state is not DocState.UNREACHABLE
@@ -144,7 +149,7 @@ def test_crawl_delay_spacing_holds_across_two_workers(redis_url: str, job: str) 
 
         await asyncio.gather(use(one, "w1"), use(two, "w2"))
         for w in (one, two):
-            await w.fetcher.aclose()
+            await w.aclose()
         return sorted(turns, key=lambda t: t[1])
 
     turns = _run(go)
@@ -170,7 +175,7 @@ def test_per_host_concurrency_holds_across_workers(redis_url: str, job: str) -> 
 
         await asyncio.gather(*(use(w) for w in workers for _ in range(2)))
         for w in workers:
-            await w.fetcher.aclose()
+            await w.aclose()
         return most
 
     assert _run(go) == 2  # per_host=2 across six clients of three workers
@@ -189,11 +194,19 @@ def test_redis_going_away_is_a_clear_fatal_error(tmp_path: Path, job: str) -> No
             await worker.signals.site("http://127.0.0.1:9")
         finally:
             await worker.fetcher.aclose()
+            await worker.job.aclose()
 
     with pytest.raises(RedisUnavailable, match="unreachable"):
         _run(go)
     with pytest.raises(RedisUnavailable):
         worker.politeness.delay("other.test")
     with pytest.raises(RedisUnavailable):
-        asyncio.run(worker.politeness.acquire("h.test"))
+        asyncio.run(_acquire_then_close(worker))
     assert len(told) == 1 and f"127.0.0.1:{server.port}" in told[0]
+
+
+async def _acquire_then_close(worker: _Worker) -> None:
+    try:
+        await worker.politeness.acquire("h.test")
+    finally:
+        await worker.job.aclose()
