@@ -23,6 +23,7 @@ from filters import Decision
 from filters.ai_agents import agents_provenance
 from filters.blocklist import Blocklist
 from filters.engine import EngineConfig, Evaluator
+from filters.urls import check_url
 
 from .blocklists import blocklists_info, load_blocklists
 from .config import RunConfig
@@ -34,8 +35,9 @@ from .registry.answers import RegistryAnswers
 from .registry.client import RegistryClient, open_registry
 from .resume import FRONTIER_NAME, FrontierLog, ResumeState, load_resume
 from .sitestate import LocalPoliteness, LocalSignalState, PolitenessState, SignalState, SiteLoader
+from .urlstate import SqliteLedger, UrlLedger
 
-__all__ = ["RunContext", "new_crawl_id"]
+__all__ = ["RunContext", "make_ledger", "new_crawl_id"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,27 @@ def _host_of(url: str) -> str:
         return urlsplit(url).hostname or ""
     except ValueError:
         return ""
+
+
+def make_ledger(cfg: RunConfig, resume: ResumeState, frontier: FrontierLog) -> UrlLedger:
+    """The embedded ledger of a run (``crawler/urlstate/``), filled with what earlier runs in
+    the folder left (``resume``: its done set and frontier are moved into the ledger and
+    released); each URL new to the job is logged to ``frontier`` (unless it cannot be
+    requested: such links are recorded, never logged)."""
+
+    def discovered(url: str, depth: int) -> None:
+        if check_url(url) is None:
+            frontier.add(url, depth)
+
+    ledger = SqliteLedger(cfg.max_pages, on_discovered=discovered)
+    try:
+        ledger.load_done(resume.done)
+        ledger.load_frontier(resume.frontier.items())
+    except BaseException:
+        ledger.close()
+        raise
+    resume.release()
+    return ledger
 
 
 def new_crawl_id() -> str:
@@ -68,6 +91,7 @@ class RunContext:
     writer: RunWriter = field(init=False)
     resume: ResumeState = field(init=False)
     frontier: FrontierLog = field(init=False)
+    ledger: UrlLedger = field(init=False)  # the per-URL state (crawler/urlstate/)
     frontier_restored: int = 0
     fetcher: Fetcher | None = None
     signals: SignalState | None = None
@@ -83,7 +107,6 @@ class RunContext:
     excluded: int = 0
     by_reason: Counter[str] = field(default_factory=Counter)
     fatal: str | None = None
-    _decided: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         # Before anything else: a list that cannot be read stops the run (ConfigError, exit 2)
@@ -92,6 +115,11 @@ class RunContext:
         self.engine = self.cfg.engine(self.blocklist)
         self.evaluator = Evaluator(self.engine)
         self.answers = RegistryAnswers(None, configured=self._registry_configured())
+        if self.cfg.distributed:  # the job's state is on Redis (crawler/distributed/wiring.py)
+            from .distributed.wiring import open_worker
+
+            self.ledger = open_worker(self)  # the job's seen, done and budget on Redis
+            return
         self.writer = RunWriter(
             self.out_dir,
             self.crawl_id,
@@ -105,7 +133,10 @@ class RunContext:
                 self.out_dir, self.cfg, fresh=self.fresh or not self.cfg.resume
             )
             self.frontier = FrontierLog(self.out_dir / FRONTIER_NAME)
+            self.ledger = make_ledger(self.cfg, self.resume, self.frontier)
         except BaseException:
+            if hasattr(self, "frontier"):
+                self.frontier.close()
             self.writer.__exit__(None, None, None)  # release the folder; nothing was written
             raise
         for row in self.resume.rebuilt:
@@ -114,8 +145,8 @@ class RunContext:
             log.info(
                 "resuming in %s: %d URL(s) already done, %d frontier URL(s) logged",
                 self.out_dir,
-                len(self.resume.done),
-                len(self.resume.frontier),
+                self.resume.done_count,
+                self.resume.frontier_count,
             )
 
     def _sync_frontier(self) -> None:
@@ -141,6 +172,10 @@ class RunContext:
         )
         self.cache = open_document_cache(cfg.document_cache)  # [network] document_cache
         self.loader = SiteLoader(self.fetcher, cfg, self.cache)
+        if self.signals is None and cfg.distributed:  # each origin fetched once per job
+            from .distributed.settings import open_signals
+
+            self.signals = open_signals(cfg, self.loader)
         if self.signals is None:
             self.signals = LocalSignalState(self.loader, cfg.signal_ttl)
         if self.registry is None and (cfg.registry_url or cfg.registry_spawning):
@@ -163,11 +198,12 @@ class RunContext:
             self.cache.close()
         if self.registry is not None:
             await self.registry.aclose()
+        self.ledger.close()
 
     # ------------------------------------------------------------------ bookkeeping
 
     def already_decided(self, url: str) -> bool:
-        return url in self._decided
+        return self.ledger.is_decided(url)
 
     def record_decision(
         self,
@@ -180,9 +216,9 @@ class RunContext:
         """Write one ``decisions/`` row and count it (once per URL per run); False when
         ``url`` was already decided (nothing is written). Crawl components call this through
         ``crawler/recorder.py``, which adds the Scrapy stats and signals."""
-        if url in self._decided:
+        if self.ledger.is_decided(url):
             return False
-        self._decided.add(url)
+        self.ledger.mark_decided(url, kept=decision.allowed)
         self.considered += 1
         if decision.allowed:
             self.kept += 1
@@ -220,7 +256,7 @@ class RunContext:
             "elapsed_s": round(elapsed, 3),
             "pages_per_s": round(self.considered / elapsed, 2),
             "resumed": self.resume.resumed,
-            "skipped_done": len(self.resume.done),
+            "skipped_done": self.resume.done_count,
             "frontier_restored": self.frontier_restored,
             "frontier_ignored_lines": self.resume.frontier_ignored_lines,
             "decisions_rebuilt": len(self.resume.rebuilt),

@@ -76,6 +76,14 @@ class ResumeState:
     frontier: dict[str, int] = field(default_factory=dict)  # URL -> depth, in log order
     frontier_ignored_lines: int = 0
     rebuilt: list[dict[str, Any]] = field(default_factory=list)  # decision rows to write
+    done_count: int = 0  # len(done), kept when the sets are released
+    frontier_count: int = 0
+
+    def release(self) -> None:
+        """Drop the done set and the frontier (moved into the run's ledger), keeping their
+        sizes: the crawl's memory does not grow with earlier runs' URLs."""
+        self.done_count, self.frontier_count = len(self.done), len(self.frontier)
+        self.done, self.frontier = set(), {}
 
 
 def has_output(out_dir: Path) -> bool:

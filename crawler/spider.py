@@ -78,12 +78,9 @@ class HeedSpider(scrapy.Spider):
         hosts = {urlsplit(s).hostname or "" for s in seeds}
         hosts.update(h.lower().lstrip(".") for h in ctx.cfg.allowed_hosts)
         self.allowed = frozenset(hosts)
-        self.scheduled: set[str] = set()
-        # Resume (crawler/resume.py): URLs decided by earlier runs are neither requested nor
-        # logged again; max_pages counts them, so it bounds the whole job.
-        self.done = ctx.resume.done
-        self.discovered: set[str] = set(ctx.resume.frontier)
-        self.budget = max(ctx.cfg.max_pages - len(self.done), 0)
+        # The per-URL state (claimed, decided, logged to the frontier; earlier runs' done URLs
+        # and max_pages over the whole job) is the run's ledger (crawler/urlstate/).
+        self.ledger = ctx.ledger
         self._recorder: DecisionRecorder | None = None
 
     @property
@@ -92,57 +89,70 @@ class HeedSpider(scrapy.Spider):
             self._recorder = DecisionRecorder(self.crawler, self.ctx)
         return self._recorder
 
-    def _request(self, url: str, depth: int) -> Request | None:
-        problem = check_url(url)
-        if problem is not None:
-            self._invalid(url, problem)
-            return None
-        url = resolve_dot_segments(urldefrag(url)[0])  # the form servers serve (filters/urls.py)
-        if url in self.scheduled or url in self.done:
-            return None
-        if url not in self.discovered:
-            self.discovered.add(url)
-            self.ctx.frontier.add(url, depth)  # before the decision that found it is written
-        if len(self.scheduled) >= self.budget:
-            return None
-        self.scheduled.add(url)
-        try:
-            return Request(
-                url,
-                callback=self.parse,
-                errback=self.failed,
-                meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
-            )
-        except ValueError as e:  # a URL check_url accepts but Scrapy's own parser refuses
-            self.scheduled.discard(url)
-            self._invalid(url, f"refused by the HTTP client: {e}")
-            return None
+    def _requests(self, links: list[tuple[str, int]]) -> list[Request]:
+        """The requests of ``links`` (url, depth) that the ledger claims, in order; a link that
+        cannot be requested is recorded as ``fetch.invalid-url`` if claimed (it counts against
+        ``max_pages`` like any URL considered, and is never logged to the frontier)."""
+        problems: dict[str, str] = {}
+        wanted: list[tuple[str, int]] = []
+        for url, depth in links:
+            problem = check_url(url)
+            if problem is not None:
+                problems[url] = problem
+            else:  # the form servers serve (filters/urls.py)
+                url = resolve_dot_segments(urldefrag(url)[0])
+            wanted.append((url, depth))
+        requests = []
+        for url, depth in self.ledger.claim(wanted):
+            problem = problems.get(url)
+            if problem is not None:
+                self._invalid(url, problem)
+                continue
+            try:
+                requests.append(
+                    Request(
+                        url,
+                        callback=self.parse,
+                        errback=self.failed,
+                        meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
+                    )
+                )
+            except ValueError as e:  # a URL check_url accepts but Scrapy's own parser refuses
+                self._invalid(url, f"refused by the HTTP client: {e}")
+        return requests
 
     def _invalid(self, url: str, problem: str) -> None:
-        """Record a link that cannot be requested as ``fetch.invalid-url`` (once per URL)."""
-        if url in self.scheduled or url in self.done or len(self.scheduled) >= self.budget:
-            return
-        self.scheduled.add(url)  # considered: it counts against max_pages
+        """Record a claimed link that cannot be requested as ``fetch.invalid-url``."""
         shown = url if len(url) <= 200 else url[:200] + "…"
         log.info("not requesting %r: %s", shown, problem)
         decision = denied(ReasonCode.FETCH_INVALID_URL, Stage.PRE_FETCH, raw=problem, source=url)
         self.recorder.record(url, decision)
 
     async def start(self) -> AsyncIterator[Request]:
-        requests = [r for r in (self._request(seed, 0) for seed in self.seeds) if r is not None]
-        for url, depth in self.ctx.resume.frontier.items():
-            if depth > self.ctx.cfg.max_depth or not _in_scope(
-                urlsplit(url).hostname or "", self.allowed
-            ):
-                continue
-            request = self._request(url, depth)
-            if request is not None:
-                self.ctx.frontier_restored += 1
-                requests.append(request)
-        for batch in _batches(requests):
+        for batch in _batches(self._requests([(seed, 0) for seed in self.seeds])):
             await self.ctx.answers.prefetch([r.url for r in batch])
             for request in batch:
                 yield request
+        restored: list[tuple[str, int]] = []
+        for url, depth in self.ledger.frontier():
+            if depth <= self.ctx.cfg.max_depth and _in_scope(
+                urlsplit(url).hostname or "", self.allowed
+            ):
+                restored.append((url, depth))
+            if len(restored) >= _BATCH:
+                async for request in self._restored(restored):
+                    yield request
+                restored = []
+        async for request in self._restored(restored):
+            yield request
+
+    async def _restored(self, links: list[tuple[str, int]]) -> AsyncIterator[Request]:
+        requests = self._requests(links)
+        self.ctx.frontier_restored += len(requests)
+        if requests:
+            await self.ctx.answers.prefetch([r.url for r in requests])
+        for request in requests:
+            yield request
 
     async def parse(
         self, response: Response, **kwargs: Any
@@ -191,16 +201,13 @@ class HeedSpider(scrapy.Spider):
     def _links(self, page: PageSignals, depth: int) -> list[Request]:
         if page.html is None or depth >= self.ctx.cfg.max_depth:
             return []
-        requests = []
-        for link in page.html.links:
-            problem = check_url(link)
-            if problem is not None:
-                self._invalid(link, problem)
-            elif _in_scope(urlsplit(link).hostname or "", self.allowed):
-                request = self._request(link, depth + 1)
-                if request is not None:
-                    requests.append(request)
-        return requests
+        links = []
+        for link in page.html.links:  # an invalid link is recorded whatever its host
+            if check_url(link) is not None or _in_scope(
+                urlsplit(link).hostname or "", self.allowed
+            ):
+                links.append((link, depth + 1))
+        return self._requests(links)
 
     def _item(
         self, url: str, response: Response, decision: Decision, page: PageSignals
