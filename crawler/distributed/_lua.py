@@ -7,7 +7,50 @@ so the scripts assume one Redis (not a Redis Cluster). The round robin over host
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "ADMIT_PUSH", "CLAIM", "DECIDED", "POP", "PUSH", "REQUEUE", "SYNC"]
+__all__ = [
+    "ADMIT",
+    "ADMIT_PUSH",
+    "CLAIM",
+    "DECIDED",
+    "HOST_DELAY",
+    "NOW",
+    "POP",
+    "PUSH",
+    "REQUEUE",
+    "SYNC",
+]
+
+NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+#: A host's delay in force (seconds): its Crawl-delay, or a back-off while it lasts.
+HOST_DELAY = """
+local function host_delay(key, now)
+  local v = redis.call('HMGET', key, 'delay', 'boff', 'boff_until')
+  local d = tonumber(v[1]) or 0
+  if (tonumber(v[3]) or 0) > now then d = math.max(d, tonumber(v[2]) or 0) end
+  return d
+end
+"""
+
+#: Whether a host has no turn free now (crawler/distributed/politeness.py's rule): all its
+#: turns in use, or its delay since the latest answer not over yet.
+HOST_BUSY = """
+local function host_busy(pol, sem, now, per_host)
+  redis.call('ZREMRANGEBYSCORE', sem, '-inf', now)
+  local d = host_delay(pol, now)
+  local limit = per_host
+  if d > 0 then limit = 1 end
+  if redis.call('ZCARD', sem) >= limit then return true end
+  if d > 0 then
+    local done = tonumber(redis.call('HGET', pol, 'done') or '0')
+    if done > 0 and done + math.ceil(d * 1000) + 1 > now then return true end
+  end
+  return false
+end
+"""
 
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
@@ -24,37 +67,51 @@ if redis.call('HDEL', KEYS[4], ARGV[3]) == 1 then redis.call('DECR', KEYS[3]) en
 return 1
 """
 
-#: KEYS hosts, queued, inflight, own lease, tick, done; ARGV host-queue prefix, count. Pops up
-#: to ``count`` requests, each the head of the host popped longest ago (round robin over
-#: hosts: its score is the pop counter's value at its latest pop), and leases them to this
-#: worker. A request whose URL is in the done-set meanwhile (a lease given back while its
-#: worker was only slow) is dropped.
+#: KEYS hosts, queued, inflight, own lease, tick, done; ARGV host-queue prefix, count,
+#: politeness prefix, turns prefix, per_host. Pops up to ``count`` requests, each the head of
+#: the host popped longest ago (round robin over hosts: its score is the pop counter's value
+#: at its latest pop) among the hosts with a turn free now (a busy host goes to the back: a
+#: worker does not take work it would only wait on), and leases them to this worker. A
+#: request whose URL is in the done-set meanwhile (a lease given back while its worker was
+#: only slow) is dropped.
 POP = (
-    DIGEST
+    NOW
+    + HOST_DELAY
+    + HOST_BUSY
+    + DIGEST
     + """
 local out = {}
 local want = tonumber(ARGV[2])
+local per_host = tonumber(ARGV[5])
+local hosts = redis.call('ZCARD', KEYS[1])
+local skipped = 0
 for _ = 1, 64 do
-  if #out >= want then break end
+  if #out >= want or skipped >= hosts then break end
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
   if #head == 0 then break end
   local host = head[1]
   local list = ARGV[1] .. host
-  local item = redis.call('LPOP', list)
-  if redis.call('LLEN', list) == 0 then
-    redis.call('ZREM', KEYS[1], host)
-  else
+  if host_busy(ARGV[3] .. host, ARGV[4] .. host, now, per_host) then
     redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[5]), host)
-  end
-  if item then
-    redis.call('DECR', KEYS[2])
-    local sep = string.find(item, '\\0', 1, true)
-    local url = string.sub(item, 1, sep - 1)
-    if redis.call('SISMEMBER', KEYS[6], digest(url)) == 0 then
-      if redis.call('HSET', KEYS[4], url, 'R' .. string.sub(item, sep + 1)) == 1 then
-        redis.call('INCR', KEYS[3])
+    skipped = skipped + 1
+  else
+    local item = redis.call('LPOP', list)
+    if redis.call('LLEN', list) == 0 then
+      redis.call('ZREM', KEYS[1], host)
+      hosts = hosts - 1
+    else
+      redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[5]), host)
+    end
+    if item then
+      redis.call('DECR', KEYS[2])
+      local sep = string.find(item, '\\0', 1, true)
+      local url = string.sub(item, 1, sep - 1)
+      if redis.call('SISMEMBER', KEYS[6], digest(url)) == 0 then
+        if redis.call('HSET', KEYS[4], url, 'R' .. string.sub(item, sep + 1)) == 1 then
+          redis.call('INCR', KEYS[3])
+        end
+        out[#out + 1] = item
       end
-      out[#out + 1] = item
     end
   end
 end

@@ -22,23 +22,12 @@ import time
 from functools import partial
 from typing import Any
 
+from . import _lua
 from .connection import RedisJob
 
 __all__ = ["RedisPoliteness"]
 
-_NOW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-_DELAY = """
-local function host_delay(key, now)
-  local v = redis.call('HMGET', key, 'delay', 'boff', 'boff_until')
-  local d = tonumber(v[1]) or 0
-  if (tonumber(v[3]) or 0) > now then d = math.max(d, tonumber(v[2]) or 0) end
-  return d
-end
-"""
+_NOW, _DELAY = _lua.NOW, _lua.HOST_DELAY
 
 #: KEYS host hash, host turns; ARGV token, per_host, lease_ms.
 #: Returns {granted, exclusive, wait_ms}.

@@ -93,6 +93,7 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self.job = job_of(spider)
         settings = spider.crawler.settings
         self.ledger = shared_ledger(self.job, settings.getint("HEED_MAX_PAGES", 10**12))
+        self.per_host = max(settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 8), 1)
         k = self.job.keys
         self._keys = [k.hosts, k.queued, k.inflight, k.lease(self.job.worker_id), k.tick, k.done]
         self._push = self.job.script(_lua.PUSH)
@@ -158,7 +159,8 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self.beat()
         if not self._popped:
             self.flush_pushes()
-            args = [self.job.keys.host_queue, POP_BATCH]
+            k = self.job.keys
+            args = [k.host_queue, POP_BATCH, k.host(""), k.host_slots(""), self.per_host]
             items: Any = self.job.call(lambda: self._pop(keys=self._keys, args=args))
             self._popped.extend(bytes(item) for item in items or ())
         if not self._popped:

@@ -170,3 +170,25 @@ def test_the_redis_ledger_is_a_url_ledger(redis_url: str, job: str) -> None:
     base = pytest.importorskip("crawler.urlstate.base")
     _, ledger = _worker(redis_url, job, "w1")
     assert isinstance(ledger, base.UrlLedger)
+
+
+def test_a_host_without_a_free_turn_is_passed_over(redis_url: str, job: str) -> None:
+    import asyncio
+
+    from crawler.distributed.politeness import RedisPoliteness
+
+    queue, _ = _worker(redis_url, job, "w1")
+    politeness = RedisPoliteness(queue.job, per_host=2, lease_s=30)
+    politeness.set_crawl_delay("a.test", 30.0)
+
+    async def one_turn() -> None:
+        exclusive = await politeness.acquire("a.test")
+        politeness.release("a.test", exclusive)
+        await asyncio.gather(*politeness._releasing)
+        await queue.job.aclose()
+
+    asyncio.run(one_turn())  # a.test was answered just now: its next turn is 30 s away
+    queue.push(_request(queue.spider, "http://a.test/1"))
+    queue.push(_request(queue.spider, "http://b.test/1"))
+    assert [r.url for r in _drain(queue)] == ["http://b.test/1"]
+    assert len(queue) == 1  # a.test's request waits in the queue, leased to nobody
