@@ -93,6 +93,14 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             },
         }
     )
+    scratch = getattr(getattr(ctx, "ledger", None), "scratch", None)
+    if scratch is not None and not cfg.distributed:
+        # The embedded mode keeps the pending requests on disk (Scrapy's disk queues in the
+        # ledger's private scratch folder, deleted at the end: the durable frontier is
+        # frontier.jsonl), and needs no fingerprint set: the ledger never hands a URL out
+        # twice, and redirects and retries are dont_filter requests.
+        settings["JOBDIR"] = str(scratch / "scrapy")
+        settings["DUPEFILTER_CLASS"] = "scrapy.dupefilters.BaseDupeFilter"
     if cfg.distributed:  # scrapy-redis on the job's Redis (crawler/distributed/settings.py)
         from .distributed.settings import redis_settings
 
