@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 from pathlib import Path
 
+from crawler.config import parse_config
+from crawler.context import RunContext
+from crawler.settings import scrapy_settings
 from crawler.urlstate import SqliteLedger, UrlLedger
+from filters import ReasonCode, Stage
+from filters.engine import denied
 
 
 def _ledger(tmp_path: Path, max_pages: int = 100) -> tuple[SqliteLedger, list[tuple[str, int]]]:
@@ -97,3 +103,49 @@ def test_a_hundred_thousand_urls_are_kept_out_of_python_memory(tmp_path: Path) -
     assert ledger.claimed == 100_000
     assert ledger.is_decided("http://host0.test/p/0/0")
     ledger.close()
+
+
+def _context(tmp_path: Path, **crawl: object) -> RunContext:
+    cfg = parse_config(
+        {"identity": {"contact_url": "https://example.org/bot"}, "crawl": {"max_pages": 5, **crawl}}
+    )
+    return RunContext(cfg, tmp_path / "out")
+
+
+def test_the_run_context_decides_each_url_once_through_its_ledger(tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    assert isinstance(ctx.ledger, SqliteLedger)
+    decision = denied(ReasonCode.FETCH_ERROR, Stage.PRE_FETCH, raw="test", source="http://a/")
+    assert ctx.record_decision("http://a/", decision)
+    assert not ctx.record_decision("http://a/", decision)  # once per URL
+    assert ctx.already_decided("http://a/") and ctx.ledger.is_decided("http://a/")
+    assert ctx.considered == 1
+    scratch = ctx.ledger.scratch
+    settings = scrapy_settings(ctx, progress=False)
+    # Pending requests on disk in the private scratch folder, no in-memory fingerprint set.
+    assert Path(settings["JOBDIR"]).parent == scratch
+    assert settings["DUPEFILTER_CLASS"] == "scrapy.dupefilters.BaseDupeFilter"
+    ctx.writer.close(ctx.run_info())
+    ctx.frontier.close()
+    asyncio.run(ctx.close_clients())
+    assert not scratch.exists()
+
+
+def test_resume_moves_the_done_set_and_frontier_into_the_ledger(tmp_path: Path) -> None:
+    first = _context(tmp_path)
+    decision = denied(ReasonCode.FETCH_ERROR, Stage.PRE_FETCH, raw="test", source="http://a/")
+    first.frontier.add("http://a/next", 1)
+    first.record_decision("http://a/", decision)
+    first.writer.close(first.run_info())
+    first.frontier.close()
+    asyncio.run(first.close_clients())
+    again = _context(tmp_path)
+    assert again.resume.resumed and again.resume.done_count == 1
+    assert again.resume.done == set() and again.resume.frontier == {}  # released
+    assert again.ledger.is_decided("http://a/")
+    assert list(again.ledger.frontier()) == [("http://a/next", 1)]
+    assert again.ledger.claim([("http://a/", 0), ("http://a/next", 1)]) == [("http://a/next", 1)]
+    assert again.summary()["skipped_done"] == 1
+    again.writer.close(again.run_info())
+    again.frontier.close()
+    asyncio.run(again.close_clients())
