@@ -218,7 +218,7 @@ class RunContext:
         ``crawler/recorder.py``, which adds the Scrapy stats and signals."""
         if self.ledger.is_decided(url):
             return False
-        self.ledger.mark_decided(url, kept=decision.allowed)
+        self.ledger.mark_decided(url)  # the row only: a record is noted by its writer
         self.considered += 1
         if decision.allowed:
             self.kept += 1
