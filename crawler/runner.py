@@ -65,6 +65,11 @@ def run_crawl(
     a write failure during the crawl stops it promptly with ``fatal`` set (exit code 1).
     """
     check_output_dir(Path(out))
+    if cfg.distributed:  # an unreachable Redis is one clear error before anything starts
+        from .distributed.settings import job_for
+
+        job = job_for(cfg)
+        job.call(job.client.ping)  # RedisUnavailable (exit 1)
     try:
         ctx = RunContext(cfg, Path(out), fresh=fresh)
     except OSError as e:

@@ -183,3 +183,18 @@ def test_distributed_options_are_checked_before_anything_runs(
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert not (tmp_path / "records").exists()
+
+
+def test_an_unreachable_redis_is_one_clear_error(tmp_path: Path) -> None:
+    from tests.e2e.redisproc import free_port
+
+    config = write_config(
+        tmp_path / "run.toml", {"crawl": {"seeds": ["http://127.0.0.1:9/"], "out": str(tmp_path)}}
+    )
+    redis_url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    for extra in ([], ["--workers", "2"]):
+        proc = heed("crawl", "--config", str(config), "--redis", redis_url, *extra)
+        assert proc.returncode == 1, proc.stderr
+        assert "is unreachable" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert not (tmp_path / "decisions").exists()  # nothing was started
