@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -68,30 +69,32 @@ def test_two_workers_share_one_job_and_decide_each_url_once(
         assert max(pages.values()) == 1  # no page requested twice
 
 
+def _decided(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 120
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
 def test_a_worker_killed_with_sigkill_loses_nothing(
     redis_url: str, job: str, tmp_path: Path
 ) -> None:
-    with _web(pages=80, delay=0.25) as web:  # seconds of work: w2 starts well before the end
+    with _web(pages=80, delay=0.25) as web:  # tens of seconds of work for one worker
         seeds = [web.url(s, "/0") for s in web.sites]
-        procs = [
-            _start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w2", "w3")
-        ]
-        deadline = time.monotonic() + 60
-        while (
-            len(
-                (tmp_path / "w2.txt").read_text().splitlines()
-                if (tmp_path / "w2.txt").exists()
-                else []
-            )
-            < 5
-        ):
-            assert time.monotonic() < deadline, "w2 decided nothing"
-            time.sleep(0.02)
-        os.kill(procs[1].pid, signal.SIGKILL)
-        for p in (procs[0], procs[2]):
+        victim = _start(redis_url, job, "w2", tmp_path / "w2.txt", seeds)
+        _wait_until(lambda: _decided(tmp_path / "w2.txt") >= 2, "w2 decided nothing")
+        others = [_start(redis_url, job, w, tmp_path / f"{w}.txt", seeds) for w in ("w1", "w3")]
+        _wait_until(lambda: _decided(tmp_path / "w2.txt") >= 6, "w2 stopped deciding")
+        os.kill(victim.pid, signal.SIGKILL)  # with links claimed, requests leased, rows noted
+        for p in others:
             _, err = p.communicate(timeout=120)
             assert p.returncode == 0, err
-        procs[1].wait()
+        victim.wait()
+        assert victim.returncode == -signal.SIGKILL
         counts = _lines(tmp_path)
         assert set(counts) == {web.url(s, f"/{i}") for s in web.sites for i in range(80)}
         assert [u for u, n in counts.items() if n > 1] == []
