@@ -204,7 +204,7 @@ def test_run_json_merges_the_workers(demo_runs: dict[str, Any]) -> None:
 # --- failures: a worker killed, Redis stopped ---------------------------------------------------
 
 
-def _big_web(sites: int = 4, pages: int = 60) -> dict[str, SiteSpec]:
+def _big_web(sites: int = 4, pages: int = 60, delay: float = 0.02) -> dict[str, SiteSpec]:
     web = {}
     for s in range(sites):
         specs = {
@@ -212,7 +212,7 @@ def _big_web(sites: int = 4, pages: int = 60) -> dict[str, SiteSpec]:
                 body="<html><body>"
                 + "".join(f'<a href="/{j}">{j}</a>' for j in range(i + 1, min(i + 4, pages)))
                 + "</body></html>",
-                delay=0.02,
+                delay=delay,
             )
             for i in range(pages)
         }
@@ -256,13 +256,15 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_redis_stopped_mid_crawl_stops_the_workers_and_a_rerun_resumes(tmp_path: Path) -> None:
-    with LoopbackWeb(_big_web()) as web, RedisServer(tmp_path / "redis", persist=True) as server:
+    # Slower pages than above: the crawl must still be running when Redis is stopped.
+    web_spec = _big_web(delay=0.1)
+    with LoopbackWeb(web_spec) as web, RedisServer(tmp_path / "redis", persist=True) as server:
         seeds = [web.url(s, "/0") for s in web.sites]
         config = _config(
             tmp_path, "out", seeds, output={"part_max_rows": 5}, network={"concurrency": 4}
         )
         procs = [_worker(config, server.url, f"w{k}", "redisjob") for k in (1, 2)]
-        _wait_for_parts(tmp_path / "out", "part-*.parquet", 3)
+        _wait_for_parts(tmp_path / "out", "part-*.parquet", 2)
         server.stop()
         results = _finish(procs, timeout=120)
         for code, err in results:
