@@ -240,14 +240,19 @@ def _assert_decided_once(out: Path, expected: set[str]) -> None:
 
 
 def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path) -> None:
-    with LoopbackWeb(_big_web()) as web, RedisServer(tmp_path / "redis") as server:
+    with LoopbackWeb(_big_web(delay=0.05)) as web, RedisServer(tmp_path / "redis") as server:
         seeds = [web.url(s, "/0") for s in web.sites]
         config = _config(
             tmp_path, "out", seeds, output={"part_max_rows": 5}, network={"concurrency": 4}
         )
-        procs = [_worker(config, server.url, f"w{k}", "killjob") for k in (1, 2, 3)]
+        # The worker to be killed starts first, so it holds work whatever the machine's load;
+        # it is killed once the others have joined and it has published a second part.
+        victim = _worker(config, server.url, "w2", "killjob")
+        _wait_for_parts(tmp_path / "out", "part-*-w2-*.parquet", 1)
+        others = [_worker(config, server.url, f"w{k}", "killjob") for k in (1, 3)]
         _wait_for_parts(tmp_path / "out", "part-*-w2-*.parquet", 2)
-        os.kill(procs[1].pid, signal.SIGKILL)
+        os.kill(victim.pid, signal.SIGKILL)
+        procs = [others[0], victim, others[1]]
         results = _finish(procs)
         assert results[1][0] == -signal.SIGKILL
         for code, err in (results[0], results[2]):
