@@ -9,6 +9,8 @@
     ├── OutputWriteError                         writing or publishing output failed
     ├── OutputLockedError                        another live writer holds the output folder
     ├── ApiError                                 an HTTP error answer of the registry service
+    ├── CheckRefused                             the site-owner page will not check a URL
+    ├── RedisUnavailable                         a distributed job's Redis failed: the crawl stops
     └── NetGuardError (also httpcore.ConnectError)   the address guard refused a connection
         ├── UnresolvableHost                     the host did not resolve (``fetch.error``)
         └── BlockedAddress                       a non-public address (``fetch.blocked-address``)
@@ -16,7 +18,8 @@
 ``NetGuardError`` keeps ``httpcore.ConnectError`` as its first base: raised inside httpx it
 surfaces as ``httpx.ConnectError``, and a caller that knows nothing of the guard still fails
 closed (``crawler/netguard.py``). The classes are also importable from the modules that raise
-them (``crawler.output``, ``crawler.netguard``, ``crawler.registry.verify``, ...).
+them (``crawler.output``, ``crawler.netguard``, ``crawler.registry.verify``,
+``crawler.distributed.connection``, ``crawler.registry.web.checking``, ...).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from filters.fetch import is_blocked_address
 __all__ = [
     "ApiError",
     "BlockedAddress",
+    "CheckRefused",
     "MissingDatabase",
     "NetGuardError",
     "OutputLockedError",
     "OutputWriteError",
+    "RedisUnavailable",
     "UnresolvableHost",
     "VerificationFailed",
 ]
@@ -64,6 +69,15 @@ class ApiError(HeedError):
         self.status = status
         self.message = message
         self.headers = headers or {}
+
+
+class CheckRefused(HeedError):
+    """The site-owner page will not check this URL (unrequestable, private address, deadline,
+    busy); the message says why, for the page to show."""
+
+
+class RedisUnavailable(HeedError):
+    """The job's Redis could not be reached or answered with an error: the crawl stops."""
 
 
 class NetGuardError(httpcore.ConnectError, HeedError):

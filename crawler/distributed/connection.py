@@ -27,7 +27,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from filters import HeedError
+from ..errors import RedisUnavailable
 
 __all__ = [
     "JobKeys",
@@ -48,10 +48,6 @@ SOCKET_TIMEOUT = 10.0
 #: Hex digits of a URL's SHA-1 kept in the seen and done sets (80 bits: a collision among a
 #: billion URLs has a probability below 1e-6). Lua computes the same with ``redis.sha1hex``.
 DIGEST_HEX = 20
-
-
-class RedisUnavailable(HeedError):
-    """The job's Redis could not be reached or answered with an error: the crawl stops."""
 
 
 def digest(url: str) -> str:

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from filters import ConfigError, HeedError
+from filters import ConfigError
 from filters.urls import check_url
 
 from ...check.cli import DEFAULT_CONTACT
@@ -30,15 +30,11 @@ from ...check.explain import explain
 from ...check.render import result_json
 from ...check.run import Checker
 from ...config import RunConfig, parse_config
-from ...errors import BlockedAddress
+from ...errors import BlockedAddress, CheckRefused
 
 __all__ = ["CheckRefused", "PageChecker", "default_check_config"]
 
 _MAX_URL = 2048
-
-
-class CheckRefused(HeedError):
-    """The page will not check this URL (unrequestable, private address, deadline, busy)."""
 
 
 def default_check_config() -> RunConfig:
