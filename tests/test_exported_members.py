@@ -172,6 +172,7 @@ COMMANDS = {
     "heed registry serve": {
         "--allow-http-proof",
         "--allow-private",
+        "--check-config",
         "--db",
         "--host",
         "--max-batch",

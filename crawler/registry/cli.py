@@ -30,7 +30,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from filters.errors import RegistryConflictError, RegistryError, RegistryValidationError
+from filters.errors import (
+    ConfigError,
+    RegistryConflictError,
+    RegistryError,
+    RegistryValidationError,
+)
 from filters.registry import Entry, entry_from_dict, entry_to_dict
 
 from ..errors import MissingDatabase
@@ -206,8 +211,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         max_verifications=args.max_verifications,
     )
     store = _store(args)
+    try:  # the site-owner page, at /: its checks under the operator's run config, if given
+        page = router_for_serve(store, config, check_config=args.check_config)
+    except ConfigError as e:
+        print(f"error: --check-config: {e}", file=sys.stderr)
+        store.close()
+        return EXIT_INVALID
     try:
-        page = router_for_serve(store, config)  # the site-owner page, at /
         server = make_server(store, args.host, args.port, config, routers=[page])
         host, port = server.server_address
         print(f"heed registry listening on http://{host!s}:{port}", flush=True)
@@ -317,6 +327,12 @@ def _add_service_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="accept site-owner proofs over plain http on port 80 (they also cover https)",
     )
     p.add_argument("--max-verifications", type=int, default=4, help="proof fetches at once")
+    p.add_argument(
+        "--check-config",
+        metavar="PATH",
+        help="run config (TOML) the site-owner page's checks use: your crawler's identity, "
+        "purpose and policy (default: heed check's defaults)",
+    )
     p.set_defaults(func=_run(_cmd_serve))
     p = sub.add_parser("token", parents=[common], help="manage write tokens")
     p.add_argument("action", choices=["add", "list", "remove"])

@@ -390,3 +390,22 @@ def test_the_serve_command_stops_gracefully_on_a_signal(db_path, signum):
             proc.kill()
             proc.wait(10)
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_the_serve_command_refuses_an_invalid_check_config(db_path, tmp_path):
+    RegistryStore(db_path).close()
+    bad = tmp_path / "run.toml"
+    bad.write_text('[policy]\npurpose = "everything"\n', encoding="utf-8")
+    argv = [sys.executable, "-m", "crawler.registry.cli", "serve", "--port", "0", "--db"]
+    root = Path(__file__).resolve().parents[2]
+    for config, named in ((bad, "purpose"), (tmp_path / "missing.toml", "missing.toml")):
+        done = subprocess.run(
+            [*argv, str(db_path), "--check-config", str(config)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "--check-config" in done.stderr and named in done.stderr
+        assert "listening" not in done.stdout and "Traceback" not in done.stderr
