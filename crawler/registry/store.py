@@ -27,6 +27,7 @@ import hmac
 import secrets
 import sqlite3
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -67,10 +68,7 @@ class RegistryStore:
             self._db = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            # WAL is persistent: switch only a database that is not in it yet (the switch needs
-            # an exclusive lock, which a concurrent opener may refuse as "database is locked").
-            if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db, busy_timeout)
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(f"PRAGMA mmap_size={_MMAP_SIZE}")
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
@@ -364,3 +362,22 @@ class RegistryStore:
                 self._db.execute("ROLLBACK")
                 raise
         return True
+
+
+def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """Put the database in WAL mode (persistent: a database already in it is not switched).
+
+    The switch needs an exclusive lock, and SQLite answers "database is locked" at once, busy
+    handler or not, when another process opens the same new file at the same moment: the
+    switch is tried again until ``timeout`` (the other opener has usually switched it by then).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)

@@ -69,11 +69,24 @@ def _texts(driver: Any, selector: str) -> list[str]:
 
 
 def _submit(driver: Any, field: str, value: str) -> None:
-    box = _by_id(driver, field)
-    box.clear()
-    box.send_keys(value)
-    # A real click on the form's button (WebElement.submit() runs a script).
-    _click(driver, box.find_element("xpath", "./ancestor::form//button[@type='submit']"))
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    for attempt in range(3):
+        box = _by_id(driver, field)
+        box.clear()
+        box.send_keys(value)
+        # A real click on the form's button (WebElement.submit() runs a script).
+        button = box.find_element("xpath", "./ancestor::form//button[@type='submit']")
+        try:
+            _click(driver, button)
+            return
+        except (StaleElementReferenceException, WebDriverException) as e:
+            # Chromium now and then refuses a click on a node of a document it is still
+            # settling ("does not belong to the document"); the click did not happen, so the
+            # form is filled and sent again. Anything else is a failure of the test.
+            stale = isinstance(e, StaleElementReferenceException)
+            if attempt == 2 or not (stale or "does not belong to the document" in str(e)):
+                raise
 
 
 def _click(driver: Any, button: Any) -> None:
