@@ -1,6 +1,6 @@
 """A real ``redis-server`` on 127.0.0.1 for the distributed end-to-end tests.
 
-Like tests/distributed/conftest.py's fixture, plus what only these tests need: stopping the
+Also the server of tests/distributed/conftest.py; what only the e2e tests need: stopping the
 server in the middle of a crawl and starting it again on the same port, with its data kept
 (append-only file in a private folder) so that a rerun can resume the job.
 """
