@@ -28,6 +28,8 @@ class Measured:
     peak_rss_mb: float
     tree_rss_mb: float
     stdout: str
+    started_at: float = 0.0  # Unix time at the start and the end (to place a server's log)
+    ended_at: float = 0.0
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -66,7 +68,7 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path, *, tree: bool = False) -> M
     """Run ``argv`` in ``cwd`` (stderr to ``log``, stdout to ``log`` with ``.out``)."""
     out_path = log.with_suffix(".out")
     with out_path.open("wb") as out, log.open("wb") as err:
-        start = time.perf_counter()
+        started_at, start = time.time(), time.perf_counter()
         proc = subprocess.Popen(list(argv), cwd=cwd, stdout=out, stderr=err)
         sampler = _TreeSampler(proc.pid) if tree else None
         if sampler is not None:
@@ -74,6 +76,7 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path, *, tree: bool = False) -> M
         # wait4: this child's rusage with its own waited-for children's; ru_maxrss in KiB.
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        ended_at = time.time()
         if sampler is not None:
             sampler.stop.set()
             sampler.join()
@@ -81,7 +84,7 @@ def spawn(argv: Sequence[str], log: Path, cwd: Path, *, tree: bool = False) -> M
     cpu = usage.ru_utime + usage.ru_stime
     tree_mb = sampler.peak_kib / 1024 if sampler is not None else 0.0
     stdout = out_path.read_text(encoding="utf-8")
-    return Measured(code, wall, cpu, usage.ru_maxrss / 1024, tree_mb, stdout)
+    return Measured(code, wall, cpu, usage.ru_maxrss / 1024, tree_mb, stdout, started_at, ended_at)
 
 
 def heed_config(

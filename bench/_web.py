@@ -14,7 +14,9 @@ Each host ``127.0.0.<2+i>`` serves, on one shared port:
 holds 10,000 page URLs; ``fetchable`` of them may be fetched.
 
 nginx runs as a non-daemon child (``daemon off``) with every path (pid file, logs, temp
-folders) inside the temporary folder, so nothing outside it is touched.
+folders) inside the temporary folder, so nothing outside it is touched. Its access log
+(``access.log``: the time of each answer, ``$msec``) gives each crawl's phases
+(:func:`request_times`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["NGINX", "Web", "generate", "launch_nginx", "start_nginx", "stop_nginx"]
+__all__ = [
+    "NGINX",
+    "Web",
+    "generate",
+    "launch_nginx",
+    "request_times",
+    "start_nginx",
+    "stop_nginx",
+]
 
 NGINX = "/usr/sbin/nginx"
 
@@ -174,7 +184,8 @@ pid {root}/nginx.pid;
 error_log {root}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-  access_log off;
+  log_format heed_bench '$msec';
+  access_log {root}/access.log heed_bench;
   log_not_found off;
   client_body_temp_path {root}/tmp/body;
   proxy_temp_path {root}/tmp/proxy;
@@ -248,3 +259,23 @@ def stop_nginx(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
     if proc.stderr:
         proc.stderr.close()
+
+
+def request_times(web: Web, since: int = 0) -> tuple[list[float], int]:
+    """The answer times (Unix seconds) nginx logged from byte ``since`` of its access log on,
+    and the log's size now (the ``since`` of the next call)."""
+    path = web.root / "access.log"
+    try:
+        with path.open("rb") as f:
+            f.seek(since)
+            chunk = f.read()
+    except OSError:
+        return [], since
+    end = chunk.rfind(b"\n") + 1  # a line being written is left for the next call
+    times = []
+    for line in chunk[:end].splitlines():
+        try:
+            times.append(float(line))
+        except ValueError:
+            continue
+    return times, since + end

@@ -15,9 +15,11 @@ one seed per host, in separate processes and one after the other:
 All get the same ``--concurrency`` and ``--per-host`` concurrency (per worker) and run with
 AutoThrottle off (heed's default is on; with it on the figure would measure AutoThrottle).
 Wall time runs from process start to exit (interpreter start-up and imports included);
-pages/s = pages fetched and handed to the spider / wall seconds. Peak RSS is the child's
-``ru_maxrss`` from ``wait4``. ``--profile`` runs heed a second time under cProfile and
-prints its top functions by own time.
+pages/s = pages fetched and handed to the spider / wall seconds. nginx's access log splits
+each wall time into start-up (to the first answer), crawl (first to last answer) and tail
+(last answer to exit); "crawl pages/s" is pages / crawl seconds, the rate once under way.
+Peak RSS is the child's ``ru_maxrss`` from ``wait4``. ``--profile`` runs heed a second time
+under cProfile and prints its top functions by own time.
 
     .venv/bin/python bench/crawl.py [--hosts 50] [--pages 200] [--concurrency 32]
                                     [--per-host 2] [--repeat 1] [--keep] [--profile]
@@ -36,9 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _measure import heed_config, spawn
+from _measure import Measured, heed_config, spawn
 from _redis import cpu_seconds, flush, start_redis, stop_redis, used_bytes
-from _web import Web, free_port, generate, start_nginx, stop_nginx
+from _web import Web, free_port, generate, request_times, start_nginx, stop_nginx
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = Path(__file__).resolve().parent / "_plain_scrapy.py"
@@ -65,14 +67,34 @@ class Run:
     def pages_per_cpu_s(self) -> float:
         return self.pages / self.cpu_s if self.cpu_s > 0 else 0.0
 
+    @property
+    def phases(self) -> str:
+        """``start-up/crawl/tail`` seconds, and pages per crawl second."""
+        p = self.extra.get("phases")
+        if not p:
+            return "-"
+        rate = self.pages / p["crawl_s"] if p["crawl_s"] > 0 else 0.0
+        return f"{p['startup_s']:.2f}/{p['crawl_s']:.2f}/{p['tail_s']:.2f} {rate:7.1f}"
 
-def _spawn(argv: list[str], log: Path, cwd: Path = ROOT) -> tuple[int, float, float, float, str]:
-    """Run ``argv`` in ``cwd`` (default: the repository root).
 
-    Returns (exit code, wall s, CPU s, peak RSS MB, stdout).
-    """
-    m = spawn(argv, log, cwd)
-    return m.returncode, m.wall_s, m.cpu_s, m.peak_rss_mb, m.stdout
+def _since(web: Web) -> int:
+    """Where nginx's access log ends now (the next run's answers start there)."""
+    return request_times(web, 0)[1]
+
+
+def _phases(web: Web, since: int, m: Measured) -> dict[str, float]:
+    """Start-up, crawl and tail seconds of one measured run from nginx's answer times."""
+    times, _ = request_times(web, since)
+    times = [t for t in times if m.started_at <= t <= m.ended_at]
+    if not times:
+        return {}
+    first, last = min(times), max(times)
+    return {
+        "startup_s": first - m.started_at,
+        "crawl_s": last - first,
+        "tail_s": m.ended_at - last,
+        "answers": float(len(times)),
+    }
 
 
 def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port: int) -> Run:
@@ -84,6 +106,7 @@ def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port
     argv = [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"]
     argv += ["--redis", f"redis://127.0.0.1:{port}/0", "--job", f"bench{n}", "--workers", str(n)]
     before, cpu_before = used_bytes(port), cpu_seconds(port)
+    since = _since(web)
     m = spawn(argv, tmp / f"heed-w{n}.log", args.heed_root, tree=True)
     redis_bytes, redis_cpu = used_bytes(port) - before, cpu_seconds(port) - cpu_before
     summary = json.loads(m.stdout) if m.returncode == 0 and m.stdout.strip() else {}
@@ -102,6 +125,7 @@ def run_heed_workers(web: Web, tmp: Path, args: argparse.Namespace, n: int, port
             "workers": n,
             "redis_bytes": redis_bytes,
             "redis_cpu_s": redis_cpu,
+            "phases": _phases(web, since, m),
         },
     )
 
@@ -131,19 +155,21 @@ def run_heed(web: Web, tmp: Path, args: argparse.Namespace, *, profile: Path | N
     config = _heed_config(web, tmp, args)
     pre = ["-m", "cProfile", "-o", str(profile), "-m"] if profile else ["-m"]
     argv = [sys.executable, *pre, "crawler.cli", "crawl", "--config", str(config), "--json"]
-    code, wall, cpu, rss, out = _spawn(argv, tmp / "heed.log", cwd=args.heed_root)
-    summary = json.loads(out) if code == 0 and out.strip() else {}
+    since = _since(web)
+    m = spawn(argv, tmp / "heed.log", args.heed_root)
+    summary = json.loads(m.stdout) if m.returncode == 0 and m.stdout.strip() else {}
     return Run(
         name="heed",
         pages=int(summary.get("kept", 0)),
         considered=int(summary.get("considered", 0)),
-        wall_s=wall,
-        cpu_s=cpu,
-        peak_rss_mb=rss,
-        returncode=code,
+        wall_s=m.wall_s,
+        cpu_s=m.cpu_s,
+        peak_rss_mb=m.peak_rss_mb,
+        returncode=m.returncode,
         extra={
             "by_reason": summary.get("by_reason", {}),
             "crawl_elapsed_s": summary.get("elapsed_s"),
+            "phases": _phases(web, since, m),
         },
     )
 
@@ -151,20 +177,22 @@ def run_heed(web: Web, tmp: Path, args: argparse.Namespace, *, profile: Path | N
 def run_plain(web: Web, tmp: Path, args: argparse.Namespace) -> Run:
     argv = [sys.executable, str(PLAIN), "--concurrency", str(args.concurrency)]
     argv += ["--per-host", str(args.per_host), *web.seeds]
-    code, wall, cpu, rss, out = _spawn(argv, tmp / "plain.log")
-    stats = json.loads(out) if code == 0 and out.strip() else {}
+    since = _since(web)
+    m = spawn(argv, tmp / "plain.log", ROOT)
+    stats = json.loads(m.stdout) if m.returncode == 0 and m.stdout.strip() else {}
     pages = int(stats.get("bench/pages", 0))
     return Run(
         name="scrapy",
         pages=pages,
         considered=pages,
-        wall_s=wall,
-        cpu_s=cpu,
-        peak_rss_mb=rss,
-        returncode=code,
+        wall_s=m.wall_s,
+        cpu_s=m.cpu_s,
+        peak_rss_mb=m.peak_rss_mb,
+        returncode=m.returncode,
         extra={
             "robots_forbidden": stats.get("robotstxt/forbidden", 0),
             "finish_reason": stats.get("finish_reason"),
+            "phases": _phases(web, since, m),
         },
     )
 
@@ -180,7 +208,8 @@ def report_workers(runs: dict[int, list[Run]], plain: list[Run]) -> None:
         return
     print(
         f"\n{'heed on Redis':<13} {'pages':>7} {'wall s':>8} {'pages/s':>9} {'CPU s':>8} "
-        f"{'max RSS MB':>11} {'all RSS MB':>11}  ×1 worker  pages/s of each run"
+        f"{'max RSS MB':>11} {'all RSS MB':>11}  ×1 worker  {'start/crawl/tail s':>18} "
+        f"{'crawl pages/s':>7}  pages/s of each run"
     )
     medians = {n: _median_run(r) for n, r in sorted(runs.items())}
     one = medians.get(1)
@@ -190,7 +219,7 @@ def report_workers(runs: dict[int, list[Run]], plain: list[Run]) -> None:
         print(
             f"{n:>2} worker{'s' if n > 1 else ' '}    {r.pages:>7} {r.wall_s:>8.2f} "
             f"{r.pages_per_s:>9.1f} {r.cpu_s:>8.1f} {r.peak_rss_mb:>11.1f} "
-            f"{r.extra['tree_rss_mb']:>11.1f}  {ratio:>9}  [{rates}]"
+            f"{r.extra['tree_rss_mb']:>11.1f}  {ratio:>9}  {r.phases:>26}  [{rates}]"
         )
     for n, r in medians.items():
         per_url = r.extra["redis_bytes"] / r.considered if r.considered else 0.0
@@ -215,7 +244,8 @@ def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
     )
     print(
         f"{'crawler':<8} {'pages':>7} {'wall s':>8} {'pages/s':>9} {'CPU s':>8} "
-        f"{'pages/CPU s':>12} {'peak RSS MB':>12}  pages/s of each run"
+        f"{'pages/CPU s':>12} {'peak RSS MB':>12}  {'start/crawl/tail s':>18} "
+        f"{'crawl pages/s':>7}  pages/s of each run"
     )
     medians = {}
     for runs in (heed, plain):
@@ -225,7 +255,7 @@ def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
         rates = " ".join(f"{x.pages_per_s:.0f}" for x in runs)
         print(
             f"{r.name:<8} {r.pages:>7} {r.wall_s:>8.2f} {r.pages_per_s:>9.1f} {r.cpu_s:>8.1f} "
-            f"{r.pages_per_cpu_s:>12.1f} {r.peak_rss_mb:>12.1f}  [{rates}]"
+            f"{r.pages_per_cpu_s:>12.1f} {r.peak_rss_mb:>12.1f}  {r.phases:>26}  [{rates}]"
         )
     h, p = medians.get("heed"), medians.get("scrapy")
     if h and p and p.pages_per_s and p.pages_per_cpu_s:

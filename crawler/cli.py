@@ -85,8 +85,8 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _cmd_crawl(args: argparse.Namespace) -> int:
+    from .config import collect_seeds
     from .distributed.cli import apply_options, run_local_workers
-    from .runner import collect_seeds, run_crawl
 
     out = args.out or None
     cfg = _load(args)
@@ -97,6 +97,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
         summary, code = run_local_workers(args, cfg, out, progress=wants_progress(args))
         _print_summary(summary, as_json=args.json)
         return code
+    from .runner import run_crawl  # Scrapy and the crawl: not needed by the workers' parent
+
     summary = run_crawl(cfg, seeds, out=out, progress=wants_progress(args), fresh=args.fresh)
     _print_summary(summary, as_json=args.json)
     return EXIT_FATAL if summary.get("fatal") else EXIT_OK

@@ -29,6 +29,7 @@ __all__ = [
     "RunConfig",
     "check_redis_url",
     "check_worker_id",
+    "collect_seeds",
     "load_config",
     "parse_config",
     "read_seeds",
@@ -369,3 +370,18 @@ def read_seeds(path: str | Path) -> tuple[str, ...]:
         _check_url(text, f"{p}:{n}")
         seeds.append(text)
     return tuple(seeds)
+
+
+def collect_seeds(cfg: RunConfig, seeds_file: str | None = None) -> tuple[str, ...]:
+    """Seeds from the config and the seeds file, in order, deduplicated.
+
+    Raises:
+        ConfigError: no seeds at all, or an unreadable or invalid seeds file.
+    """
+    seeds = list(cfg.seeds)
+    path = seeds_file or cfg.seeds_file
+    if path:
+        seeds.extend(read_seeds(path))
+    if not seeds:
+        raise ConfigError("no seeds: set [crawl] seeds or seeds_file, or pass --seeds FILE")
+    return tuple(dict.fromkeys(seeds))

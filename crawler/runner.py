@@ -17,7 +17,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from filters import ConfigError
 
-from .config import RunConfig, read_seeds
+from .config import RunConfig, collect_seeds
 from .context import RunContext
 from .distributed._progress import report_progress
 from .distributed._progress import wanted as progress_lines_wanted
@@ -28,21 +28,6 @@ from .spider import HeedSpider
 __all__ = ["collect_seeds", "run_crawl"]
 
 log = logging.getLogger(__name__)
-
-
-def collect_seeds(cfg: RunConfig, seeds_file: str | None = None) -> tuple[str, ...]:
-    """Seeds from the config and the seeds file, in order, deduplicated.
-
-    Raises:
-        ConfigError: no seeds at all, or an unreadable or invalid seeds file.
-    """
-    seeds = list(cfg.seeds)
-    path = seeds_file or cfg.seeds_file
-    if path:
-        seeds.extend(read_seeds(path))
-    if not seeds:
-        raise ConfigError("no seeds: set [crawl] seeds or seeds_file, or pass --seeds FILE")
-    return tuple(dict.fromkeys(seeds))
 
 
 def run_crawl(

@@ -40,6 +40,8 @@ _CLAIM_BATCH = 500
 _SYNC_BATCH = 2000
 #: Published URLs a worker still remembers as its own decisions (see ``DecidedView``).
 RECENT = 16_384
+#: Links a worker remembers the job has seen (see :meth:`RedisLedger.claim`).
+KNOWN = 32_768
 
 
 class RedisLedger:
@@ -58,6 +60,7 @@ class RedisLedger:
         self._written: dict[str, bool] = {}  # decided, not yet published: url -> kept
         self._unflushed: list[str] = []  # of those, not yet marked "D" in Redis
         self._recent: dict[str, None] = {}  # the latest RECENT URLs synced, oldest first
+        self._known: dict[str, None] = {}  # the latest KNOWN links claimed, oldest first
         #: Called first by :meth:`sync` (the queue sends its buffered pushes: a page's links
         #: are queued before its decision is published).
         self.before_sync: list[Callable[[], object]] = []
@@ -65,18 +68,32 @@ class RedisLedger:
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """The links (url, depth) this worker is to request now: new to the job and within its
         ``max_pages``, in the order given. Each is leased to this worker until its request is
-        queued or it is decided."""
+        queued or it is decided.
+
+        A link this worker sent in one of its latest ``KNOWN`` claims is not sent again: the
+        job had it then (seen, or kept over the budget in the overflow list) and a seen-set
+        only grows, so the answer would be "no". Pages of one site link to the same pages
+        over and over (menus, footers); the memo spares those round-trip arguments and the
+        server's set lookups, and is bounded, so memory stays flat."""
         wanted: dict[str, int] = {}
+        known = self._known
         for url, depth in links:
-            wanted.setdefault(url, depth)
+            if url not in known:
+                wanted.setdefault(url, depth)
         out: list[tuple[str, int]] = []
         items = list(wanted.items())
         for i in range(0, len(items), _CLAIM_BATCH):
+            batch = items[i : i + _CLAIM_BATCH]
             args: list[Any] = [self.max_pages]
-            for url, depth in items[i : i + _CLAIM_BATCH]:
+            for url, depth in batch:
                 args += [url, depth]
             got: Any = self.job.call(partial(self._claim, keys=self._claim_keys, args=args))
             out += [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
+            for url, _ in batch:
+                known[url] = None
+        if len(known) > KNOWN:
+            for url in list(itertools.islice(known, len(known) - KNOWN)):
+                del known[url]
         return out
 
     def admit(self, url: str, depth: int) -> bool:

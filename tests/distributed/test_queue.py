@@ -75,6 +75,27 @@ def test_claims_are_once_per_job_and_the_budget_is_shared(redis_url: str, job: s
     assert list(two.frontier()) == []
 
 
+def test_a_link_this_worker_sent_lately_is_not_sent_again(
+    redis_url: str, job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crawler.distributed import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "KNOWN", 3)
+    _, one = _worker(redis_url, job, "w1")
+    links = [(f"http://a.test/{i}", 1) for i in range(5)]
+    assert one.claim(links[:2]) == links[:2]
+    # Forget the job's seen-set: a link the worker asked about lately is still answered "no"
+    # (from its memo, no round trip); one it never asked about is claimed.
+    one.job.client.delete(one.job.keys.seen)
+    assert one.claim([links[1], links[2]]) == [links[2]]
+    assert len(one._known) == 3  # a0, a1, a2: at the bound
+    one.claim([links[3]])  # a0, the oldest, leaves the memo
+    assert list(one._known) == [u for u, _ in links[1:4]]
+    one.job.client.delete(one.job.keys.seen)
+    assert one.claim([links[0], links[1]]) == [links[0]]  # asked again: the job forgot it
+    assert one.considered() == 5  # every claim counted once against the budget
+
+
 def test_a_dead_workers_leases_come_back_and_only_those(redis_url: str, job: str) -> None:
     dead_q, dead = _worker(redis_url, job, "dead")
     live_q, live = _worker(redis_url, job, "live")
