@@ -60,14 +60,16 @@ def make_ledger(cfg: RunConfig, resume: ResumeState, frontier: FrontierLog) -> U
         if check_url(url) is None:
             frontier.add(url, depth)
 
-    ledger = SqliteLedger(cfg.max_pages, on_discovered=discovered)
     try:
-        ledger.load_done(resume.done)
-        ledger.load_frontier(resume.frontier.items())
-    except BaseException:
-        ledger.close()
-        raise
-    resume.release()
+        ledger = SqliteLedger(cfg.max_pages, on_discovered=discovered)
+        try:
+            ledger.load_done(resume.done_urls())
+            ledger.load_frontier(resume.frontier_entries())
+        except BaseException:
+            ledger.close()
+            raise
+    finally:
+        resume.release()
     return ledger
 
 

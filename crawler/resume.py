@@ -54,10 +54,19 @@ from filters.urls import check_url
 
 from ._output_parts import fsync_dir, part_files
 from ._output_schema import SCHEMA_VERSION
+from ._resume_index import ResumeIndex
 from .config import RunConfig
 from .output import OutputWriteError
 
-__all__ = ["FRONTIER_NAME", "FrontierLog", "ResumeState", "has_output", "load_resume"]
+__all__ = [
+    "FRONTIER_NAME",
+    "FrontierLog",
+    "ResumeState",
+    "has_output",
+    "iter_frontier",
+    "load_resume",
+    "read_frontier",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +78,33 @@ _RECORD_COLUMNS = ["url", "host", "fetched_at", "license", "final_url", "http_st
 
 @dataclass
 class ResumeState:
-    """What earlier runs left in the output folder."""
+    """What earlier runs left in the output folder.
+
+    The done set and the frontier are in ``index`` (on disk, ``crawler/_resume_index.py``)
+    until :meth:`release`: a folder of millions of URLs is never held in memory.
+    """
 
     resumed: bool = False
-    done: set[str] = field(default_factory=set)
-    frontier: dict[str, int] = field(default_factory=dict)  # URL -> depth, in log order
+    index: ResumeIndex | None = None
     frontier_ignored_lines: int = 0
     rebuilt: list[dict[str, Any]] = field(default_factory=list)  # decision rows to write
-    done_count: int = 0  # len(done), kept when the sets are released
+    done_count: int = 0
     frontier_count: int = 0
 
+    def done_urls(self) -> Iterator[str]:
+        """The URLs earlier runs decided for good (streamed; none once released)."""
+        return self.index.done_urls() if self.index is not None else iter(())
+
+    def frontier_entries(self) -> Iterator[tuple[str, int]]:
+        """The logged frontier minus the done set, in log order, each URL at its smallest
+        depth (streamed; none once released)."""
+        return self.index.frontier_entries() if self.index is not None else iter(())
+
     def release(self) -> None:
-        """Drop the done set and the frontier (moved into the run's ledger), keeping their
-        sizes: the crawl's memory does not grow with earlier runs' URLs."""
-        self.done_count, self.frontier_count = len(self.done), len(self.frontier)
-        self.done, self.frontier = set(), {}
+        """Delete the index (its content moved into the run's ledger), keeping the counts."""
+        if self.index is not None:
+            self.index.close()
+            self.index = None
 
 
 def has_output(out_dir: Path) -> bool:
@@ -131,45 +152,67 @@ def load_resume(out_dir: Path, cfg: RunConfig, *, fresh: bool) -> ResumeState:
             "another --out, or move the folder away yourself, or drop --fresh to resume"
         )
     _check_schema_version(out_dir)
-    state = ResumeState(resumed=True)
-    records = list(_read_parts(out_dir, "records", _RECORD_COLUMNS))  # no body, no text
-    _check_policy(out_dir, cfg, records)
-    decided: set[str] = set()
-    kept_without_record: set[str] = set()
-    for table in _read_parts(out_dir, "decisions", ["url", "allowed"]):
-        for url, allowed in zip(table["url"], table["allowed"], strict=True):
-            decided.add(url)
-            (kept_without_record if allowed else state.done).add(url)
-    for table in records:
-        for i, url in enumerate(table["url"]):
-            kept_without_record.discard(url)
-            if url not in decided and url not in state.done:
-                state.rebuilt.append(_rebuilt_decision({k: v[i] for k, v in table.items()}))
-            state.done.add(url)
-    if kept_without_record:
-        log.warning(
-            "%d URL(s) have a 'kept' decision but no record in %s; they are crawled again",
-            len(kept_without_record),
-            out_dir,
-        )
-    entries, state.frontier_ignored_lines = read_frontier(out_dir / FRONTIER_NAME)
-    for url, depth in entries:
-        if url not in state.done and depth < state.frontier.get(url, depth + 1):
-            state.frontier[url] = depth
+    index = ResumeIndex()
+    try:
+        state = _scan(out_dir, cfg, index)
+    except BaseException:
+        index.close()
+        raise
     return state
 
 
-def _read_parts(out_dir: Path, table: str, columns: list[str]) -> Iterator[Any]:
+def _scan(out_dir: Path, cfg: RunConfig, index: ResumeIndex) -> ResumeState:
+    """Stream the parts and the frontier log into ``index`` and apply the module's rules."""
+    purposes: set[str] = set()
+    for batch in _read_parts(out_dir, "records", ["url", "purpose"]):
+        index.add_records(batch["url"])
+        purposes.update(p for p in batch["purpose"] if isinstance(p, str))
+    _check_policy(out_dir, cfg, purposes)
+    for batch in _read_parts(out_dir, "decisions", ["url", "allowed"]):
+        index.add_decisions(zip(batch["url"], batch["allowed"], strict=True))
+    state = ResumeState(resumed=True, index=index)
+    missing = index.records_without_decision()
+    if missing:  # a second pass for those rows only (as many as one lost part held)
+        for batch in _read_parts(out_dir, "records", _RECORD_COLUMNS):
+            for i, url in enumerate(batch["url"]):
+                if url in missing:
+                    missing.discard(url)
+                    state.rebuilt.append(_rebuilt_decision({k: v[i] for k, v in batch.items()}))
+    index.settle()
+    kept_without_record = index.kept_without_record()
+    if kept_without_record:
+        log.warning(
+            "%d URL(s) have a 'kept' decision but no record in %s; they are crawled again",
+            kept_without_record,
+            out_dir,
+        )
+    counter = [0]
+    index.add_frontier(iter_frontier(out_dir / FRONTIER_NAME, counter))
+    state.frontier_ignored_lines = counter[0]
+    state.done_count, state.frontier_count = index.done_count(), index.frontier_count()
+    return state
+
+
+#: Rows per batch read from a part (the parts' row groups may be larger).
+_BATCH_ROWS = 8192
+
+
+def _read_parts(out_dir: Path, table: str, columns: list[str]) -> Iterator[dict[str, list[Any]]]:
+    """The complete parts of ``table``, a batch of rows at a time (columns -> values)."""
     for _, path in part_files(out_dir / table):
         try:
-            yield pq.read_table(path, columns=columns).to_pydict()
+            with pq.ParquetFile(path) as part:
+                for batch in part.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
+                    yield batch.to_pydict()
+        except HeedError:
+            raise
         except Exception as e:  # pyarrow raises several types for a damaged file
             raise HeedError(
                 f"cannot resume: {path} is unreadable ({e}); move it out of the folder to go on"
             ) from e
 
 
-def _check_policy(out_dir: Path, cfg: RunConfig, records: list[dict[str, Any]]) -> None:
+def _check_policy(out_dir: Path, cfg: RunConfig, purposes: set[str]) -> None:
     earlier: dict[str, set[str]] = {"purpose": set(), "mode": set()}
     try:
         info = json.loads((out_dir / "run.json").read_text(encoding="utf-8"))
@@ -180,8 +223,7 @@ def _check_policy(out_dir: Path, cfg: RunConfig, records: list[dict[str, Any]]) 
             for key, values in earlier.items():
                 if isinstance(run.get(key), str):
                     values.add(run[key])
-    for table in records:
-        earlier["purpose"].update(table["purpose"])
+    earlier["purpose"].update(purposes)
     ours = {"purpose": cfg.purpose.value, "mode": cfg.mode.value}
     for key, values in earlier.items():
         other = sorted(values - {ours[key]})
@@ -210,27 +252,35 @@ def _rebuilt_decision(record: dict[str, Any]) -> dict[str, Any]:
 
 def read_frontier(path: Path) -> tuple[list[tuple[str, int]], int]:
     """The valid ``(url, depth)`` entries of a frontier log, and how many lines were ignored."""
+    counter = [0]
+    entries = list(iter_frontier(path, counter))
+    return entries, counter[0]
+
+
+def iter_frontier(path: Path, ignored: list[int]) -> Iterator[tuple[str, int]]:
+    """The valid ``(url, depth)`` entries of a frontier log, streamed; the lines ignored are
+    counted in ``ignored[0]`` and named in one warning at the end."""
     if not path.is_file():
-        return [], 0
-    entries: list[tuple[str, int]] = []
+        return
     bad: list[int] = []
     with open(path, "rb") as handle:
         for n, raw in enumerate(handle, 1):
             entry = _entry(raw)
             if entry is None:
-                bad.append(n)
+                ignored[0] += 1
+                if len(bad) <= 10:
+                    bad.append(n)
             else:
-                entries.append(entry)
+                yield entry
     if bad:
-        shown = ", ".join(map(str, bad[:10])) + (", …" if len(bad) > 10 else "")
+        shown = ", ".join(map(str, bad[:10])) + (", …" if ignored[0] > 10 else "")
         log.warning(
             "%s: ignored %d line(s) that are not frontier entries (line %s); an incomplete "
             "last line is normal after a killed run",
             path,
-            len(bad),
+            ignored[0],
             shown,
         )
-    return entries, len(bad)
 
 
 def _entry(raw: bytes) -> tuple[str, int] | None:

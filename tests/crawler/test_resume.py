@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,8 +61,10 @@ def test_done_set_and_rebuilt_decisions(tmp_path: Path, caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="crawler.resume"):
         state = load_resume(out, CFG, fresh=False)
     assert state.resumed
-    assert state.done == {decision(9)["url"], record(1)["url"], record(2)["url"]}
-    assert record(3)["url"] not in state.done  # crawled again: its record was lost
+    done = set(state.done_urls())
+    assert done == {decision(9)["url"], record(1)["url"], record(2)["url"]}
+    assert record(3)["url"] not in done  # crawled again: its record was lost
+    assert state.done_count == 3
     assert "1 URL(s) have a 'kept' decision but no record" in caplog.text
     (rebuilt,) = state.rebuilt
     assert rebuilt["url"] == record(2)["url"] and rebuilt["allowed"] is True
@@ -69,6 +72,31 @@ def test_done_set_and_rebuilt_decisions(tmp_path: Path, caplog: pytest.LogCaptur
     with RunWriter(out, "run2") as writer:
         writer.write_decision(rebuilt)  # the rebuilt row is a valid decision row
     assert record(2)["url"] in read_decisions(out).column("url").to_pylist()
+    assert state.index is not None
+    scratch = state.index.scratch
+    assert scratch.is_dir()
+    state.release()  # the index on disk goes; the counts stay
+    assert not scratch.exists() and list(state.done_urls()) == [] and state.done_count == 3
+
+
+def test_the_scan_reads_parts_a_batch_at_a_time_with_the_same_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.resume as resume_module
+
+    with RunWriter(tmp_path, "run1", part_max_rows=7, row_group_rows=3) as writer:
+        for n in range(40):  # even: kept with a record; odd: excluded; 13: record, no decision
+            url = record(n)["url"]
+            if n % 2 == 0 or n == 13:
+                writer.write_record(record(n))
+            if n != 13:
+                extra: dict[str, Any] = {"allowed": True, "reasons": []} if n % 2 == 0 else {}
+                writer.write_decision(decision(n, url=url, **extra))
+    monkeypatch.setattr(resume_module, "_BATCH_ROWS", 2)
+    state = load_resume(tmp_path, CFG, fresh=False)
+    assert set(state.done_urls()) == {record(n)["url"] for n in range(40)}
+    assert [r["url"] for r in state.rebuilt] == [record(13)["url"]]
+    state.release()
 
 
 def test_frontier_entries_minus_done_with_their_smallest_depth(tmp_path: Path) -> None:
@@ -81,8 +109,10 @@ def test_frontier_entries_minus_done_with_their_smallest_depth(tmp_path: Path) -
     ]
     (out / FRONTIER_NAME).write_text("".join(json.dumps(x) + "\n" for x in lines))
     state = load_resume(out, CFG, fresh=False)
-    assert state.frontier == {"https://example.org/a": 1, "https://example.org/b": 1}
-    assert state.frontier_ignored_lines == 0
+    entries = list(state.frontier_entries())  # in the order first logged
+    assert entries == [("https://example.org/a", 1), ("https://example.org/b", 1)]
+    assert state.frontier_ignored_lines == 0 and state.frontier_count == 2
+    state.release()
 
 
 def test_empty_folder_is_a_fresh_start_and_fresh_refuses_output(tmp_path: Path) -> None:
@@ -113,11 +143,24 @@ def test_other_purpose_in_records_or_mode_in_run_json_is_refused(tmp_path: Path)
         load_resume(out, CFG, fresh=False)
 
 
-def test_unreadable_part_stops_the_resume_naming_the_file(tmp_path: Path) -> None:
+def test_unreadable_part_stops_the_resume_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.resume as resume_module
+
+    made: list[Any] = []
+
+    class Index(resume_module.ResumeIndex):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(resume_module, "ResumeIndex", Index)
     out = _folder(tmp_path)
     (out / "decisions" / "part-x-00099.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(HeedError, match=r"part-x-00099\.parquet"):
         load_resume(out, CFG, fresh=False)
+    assert len(made) == 1 and not made[0].scratch.exists()  # the half-built index is gone
 
 
 def test_read_frontier_ignores_bad_lines_one_by_one(
