@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -123,11 +124,16 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.monotonic() - start
         time.sleep(1.5)  # nginx flushes its log buffer every second
         served = _lines(web / "access.log", state)
+        # ru_maxrss of the largest waited-for child: heed (nginx is still running).
+        maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        while pending and served >= pending[0]:  # marks passed in the last second (the log
+            mark = pending.pop(0)  # is buffered): the peak over the whole run
+            print(f"{mark:>10,} {peak:>12.1f} {'-':>8} {served / wall:>8.1f} {wall:>10.0f}  (end)")
         summary = json.loads((tmp / "heed.out").read_text() or "{}") if code == 0 else {}
         print(
             f"end: exit {code}, {served:,} requests in {wall:.0f} s ({served / wall:.1f}/s), "
             f"considered {summary.get('considered')}, kept {summary.get('kept')}, "
-            f"peak RSS (sampled) {peak:.1f} MB"
+            f"peak RSS (sampled) {peak:.1f} MB, ru_maxrss {maxrss:.1f} MB"
         )
         if code != 0:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)

@@ -33,6 +33,42 @@ HEED_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Scrapy's downloader middlewares heed does not run: robots.txt and redirects are the consent
+#: gate's (fail-closed), and cookies and the HTTP cache are off.
+_UNUSED_DOWNLOADER_MIDDLEWARES = frozenset(
+    {
+        "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware",
+        "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware",
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+        "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+    }
+)
+#: Scrapy's extensions heed does not run: no telnet console, no remote control, no feed
+#: exports (heed writes its own Parquet), no memory debugger.
+_UNUSED_EXTENSIONS = frozenset(
+    {
+        "scrapy.extensions.telnet.TelnetConsole",
+        "scrapy.extensions.remote_control.RemoteControl",
+        "scrapy.extensions.feedexport.FeedExporter",
+        "scrapy.extensions.memdebug.MemoryDebugger",
+    }
+)
+
+
+def _without(name: str, unused: frozenset[str]) -> dict[str, int]:
+    """Scrapy's default ``name`` (a ``*_BASE`` component dict) without ``unused``.
+
+    Scrapy imports every class named in a component dict to merge it with its base, a
+    disabled one (``None``) too: the remote control's aiohttp and the cookie middleware's
+    tldextract and requests cost a crawl's start-up some 0.2 s. Left out of the base, they
+    are never imported."""
+    from scrapy.settings import default_settings
+
+    base: dict[str, int] = getattr(default_settings, name)
+    return {path: order for path, order in base.items() if path not in unused}
+
+
 def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
     """The full settings dict for one crawl."""
     cfg = ctx.cfg
@@ -78,19 +114,18 @@ def scrapy_settings(ctx: RunContext, *, progress: bool) -> dict[str, Any]:
             "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI owns logging (see crawler.cli)
             "DEPTH_LIMIT": 0,
             "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+            # Scrapy's components heed replaces or never uses are taken out of the base lists
+            # (a None in DOWNLOADER_MIDDLEWARES would still import each one: see _without).
+            "DOWNLOADER_MIDDLEWARES_BASE": _without(
+                "DOWNLOADER_MIDDLEWARES_BASE", _UNUSED_DOWNLOADER_MIDDLEWARES
+            ),
             "DOWNLOADER_MIDDLEWARES": {
-                "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-                "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-                "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
                 "crawler.middlewares.ConsentMiddleware": 100,
                 "crawler.middlewares.BackoffMiddleware": 560,
             },
             "ITEM_PIPELINES": {"crawler.pipelines.RecordPipeline": 300},
-            "EXTENSIONS": {
-                "scrapy.extensions.telnet.TelnetConsole": None,
-                "scrapy.extensions.remote_control.RemoteControl": None,
-                "crawler.progress.Progress": 500,
-            },
+            "EXTENSIONS_BASE": _without("EXTENSIONS_BASE", _UNUSED_EXTENSIONS),
+            "EXTENSIONS": {"crawler.progress.Progress": 500},
         }
     )
     scratch = getattr(getattr(ctx, "ledger", None), "scratch", None)
