@@ -18,16 +18,15 @@ Tables (URLs in the form the spider requests them, as the parts hold them):
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .urlstate.scratch import open_scratch_db
+
 __all__ = ["ResumeIndex"]
 
-#: SQLite page cache, KiB (bounded whatever the folder holds).
-_CACHE_KIB = 16384
 #: Rows per read of a query's answer.
 _FETCH = 2000
 
@@ -38,16 +37,7 @@ class ResumeIndex:
     def __init__(self, scratch_parent: Path | None = None) -> None:
         self.scratch = Path(tempfile.mkdtemp(prefix="heed-resume-", dir=scratch_parent))
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.scratch, ignore_errors=True)
-        self._db = sqlite3.connect(
-            self.scratch / "resume.sqlite3", isolation_level=None, check_same_thread=False
-        )
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            "temp_store = FILE",
-            f"cache_size = -{_CACHE_KIB}",
-        ):
-            self._db.execute(f"PRAGMA {pragma}")
+        self._db = open_scratch_db(self.scratch / "resume.sqlite3")
         for table in (
             "dec (url TEXT PRIMARY KEY, kept INTEGER NOT NULL, excluded INTEGER NOT NULL)",
             "rec (url TEXT PRIMARY KEY)",

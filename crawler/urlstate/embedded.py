@@ -7,7 +7,7 @@ frontier read back from ``frontier.jsonl`` in its order. The file lives in a pri
 folder (``tempfile``) that :meth:`SqliteLedger.close` deletes: the durable state of a crawl is
 its output folder (the parts and ``frontier.jsonl``, ``crawler/resume.py``), from which a rerun
 fills a new ledger. Nothing is made durable here (no journal, no fsync): the file is only a
-way to keep the sets out of memory, and SQLite's page cache is bounded (``_CACHE_KIB``).
+way to keep the sets out of memory, and SQLite's page cache is bounded (``scratch.CACHE_KIB``).
 
 Single-threaded, like the spider: every call comes from the reactor thread (the connection
 is opened with ``check_same_thread=False`` because the context is built before the reactor
@@ -17,18 +17,17 @@ runs).
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from .scratch import open_scratch_db
+
 __all__ = ["SqliteLedger"]
 
 #: URL states in the ``urls`` table.
 DISCOVERED, CLAIMED, DONE, DECIDED = 0, 1, 2, 3
-#: SQLite page cache, KiB (bounded: the file may hold millions of URLs).
-_CACHE_KIB = 16384
 #: URLs per ``IN (...)`` lookup and per restored-frontier read.
 _CHUNK = 500
 
@@ -56,16 +55,7 @@ class SqliteLedger:
         self.claimed = 0  # URLs claimed in this run
         self.done_count = 0  # URLs done by earlier runs
         self.restored_count = 0  # frontier entries restored
-        self._db = sqlite3.connect(
-            self.scratch / "urls.sqlite3", isolation_level=None, check_same_thread=False
-        )
-        for pragma in (
-            "journal_mode = OFF",
-            "synchronous = OFF",
-            "temp_store = FILE",
-            f"cache_size = -{_CACHE_KIB}",
-        ):
-            self._db.execute(f"PRAGMA {pragma}")
+        self._db = open_scratch_db(self.scratch / "urls.sqlite3")
         self._db.execute(
             "CREATE TABLE urls (url TEXT PRIMARY KEY, state INTEGER NOT NULL) WITHOUT ROWID"
         )
