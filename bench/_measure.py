@@ -10,6 +10,7 @@ sections plus the ``--heed-option SECTION.KEY=TOML`` overrides of the command li
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Measured", "heed_config", "spawn"]
+__all__ = ["Measured", "heed_config", "keep_or_delete", "spawn"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,11 @@ def heed_config(
     text = "".join(f"\n[{name}]\n" + "\n".join(body) + "\n" for name, body in lines.items() if body)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def keep_or_delete(tmp: Path, keep: bool) -> None:
+    """At the end of a benchmark: name its temporary folder (``--keep``) or delete it."""
+    if keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _measure import Measured, heed_config, spawn
+from _measure import Measured, heed_config, keep_or_delete, spawn
 from _redis import cpu_seconds, flush, start_redis, stop_redis, used_bytes
 from _web import Web, free_port, generate, request_times, start_nginx, stop_nginx
 
@@ -374,10 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_nginx(nginx)
         if redis is not None:
             stop_redis(redis)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            _clear(tmp)
+        keep_or_delete(tmp, args.keep)
     return 0
 
 

@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psutil
-from _measure import heed_config
+from _measure import heed_config, keep_or_delete
 from _million_web import hosts, nginx_conf
 from _web import free_port, launch_nginx, stop_nginx
 
@@ -139,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
     finally:
         stop_nginx(nginx)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_or_delete(tmp, args.keep)
     return 0
 
 

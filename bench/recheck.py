@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from _measure import heed_config, spawn
+from _measure import heed_config, keep_or_delete, spawn
 from _recheck_web import World, access_log_lines, free_port, generate, start_nginx, stop_nginx
 from crawl import print_profile
 
@@ -320,10 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 print_profile(prof, args.heed_root, top=args.top)
     finally:
         stop_nginx(nginx)
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_or_delete(tmp, args.keep)
     bad = [r for r in cold + warm if check(r, world, warm=r.name == "warm", refetch=args.refetch)]
     return 1 if bad else 0
 

@@ -29,7 +29,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _measure import heed_config, spawn
+from _measure import heed_config, keep_or_delete, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -158,10 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['peak_rss_mb']:>12.1f} {r['skipped_done']:>10,}"
                 )
     finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_or_delete(tmp, args.keep)
     return 0
 
 

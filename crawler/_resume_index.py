@@ -114,9 +114,6 @@ class ResumeIndex:
         """The done set, streamed."""
         return self._urls("SELECT url FROM done")
 
-    def is_done(self, url: str) -> bool:
-        return self._db.execute("SELECT 1 FROM done WHERE url = ?", (url,)).fetchone() is not None
-
     def frontier_entries(self) -> Iterator[tuple[str, int]]:
         """The frontier minus the done set, in log order, each URL at its smallest depth."""
         cursor = self._db.execute(

@@ -29,11 +29,12 @@ from .blocklists import blocklists_info, load_blocklists
 from .config import RunConfig
 from .doccache import DocumentCache, open_document_cache
 from .fetcher import Fetcher
+from .frontier import FRONTIER_NAME, FrontierLog
 from .netguard import Refusals
 from .output import RunWriter
 from .registry.answers import RegistryAnswers
 from .registry.client import RegistryClient, open_registry
-from .resume import FRONTIER_NAME, FrontierLog, ResumeState, load_resume
+from .resume import ResumeState, load_resume
 from .sitestate import LocalPoliteness, LocalSignalState, PolitenessState, SignalState, SiteLoader
 from .urlstate import SqliteLedger, UrlLedger
 

@@ -14,9 +14,10 @@ output resumes by default (README "Resuming", docs/output.md):
   appended to ``frontier.jsonl`` once per job, one JSON object per line:
   ``{"url": "...", "depth": 1}``. The log is fsynced when a URL is added a second or more
   after the previous fsync, at close, and before any part is published
-  (``RunWriter(before_publish=...)``): so every URL whose decision is on disk has its links on
-  disk too, and a SIGKILL loses only discoveries made from pages whose decisions were lost as
-  well (those pages are crawled again and rediscover them).
+  (``RunWriter(before_publish=...)``; the log is ``crawler/frontier.py``): so every URL
+  whose decision is on disk has its links on disk too, and a SIGKILL loses only discoveries
+  made from pages whose decisions were lost as well (those pages are crawled again and
+  rediscover them).
 - On resume, the seeds and then the logged frontier, minus the done set, are requested, within
   ``max_depth`` and within what is left of ``max_pages`` (which counts the URLs decided over the
   whole job, every run into the folder included).
@@ -37,12 +38,9 @@ output resumes by default (README "Resuming", docs/output.md):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,29 +48,17 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from filters import ConfigError, HeedError
-from filters.urls import check_url
 
-from ._output_parts import fsync_dir, part_files
+from ._output_parts import part_files
 from ._output_schema import SCHEMA_VERSION
 from ._resume_index import ResumeIndex
 from .config import RunConfig
-from .output import OutputWriteError
+from .frontier import FRONTIER_NAME, FrontierReader
 
-__all__ = [
-    "FRONTIER_NAME",
-    "FrontierLog",
-    "ResumeState",
-    "has_output",
-    "iter_frontier",
-    "load_resume",
-    "read_frontier",
-]
+__all__ = ["ResumeState", "has_output", "load_resume"]
 
 log = logging.getLogger(__name__)
 
-FRONTIER_NAME = "frontier.jsonl"
-#: Seconds between fsyncs of the frontier log while URLs are being added.
-SYNC_INTERVAL = 1.0
 _RECORD_COLUMNS = ["url", "host", "fetched_at", "license", "final_url", "http_status", "purpose"]
 
 
@@ -186,9 +172,9 @@ def _scan(out_dir: Path, cfg: RunConfig, index: ResumeIndex) -> ResumeState:
             kept_without_record,
             out_dir,
         )
-    counter = [0]
-    index.add_frontier(iter_frontier(out_dir / FRONTIER_NAME, counter))
-    state.frontier_ignored_lines = counter[0]
+    frontier = FrontierReader(out_dir / FRONTIER_NAME)
+    index.add_frontier(frontier)
+    state.frontier_ignored_lines = frontier.ignored
     state.done_count, state.frontier_count = index.done_count(), index.frontier_count()
     return state
 
@@ -204,8 +190,6 @@ def _read_parts(out_dir: Path, table: str, columns: list[str]) -> Iterator[dict[
             with pq.ParquetFile(path) as part:
                 for batch in part.iter_batches(batch_size=_BATCH_ROWS, columns=columns):
                     yield batch.to_pydict()
-        except HeedError:
-            raise
         except Exception as e:  # pyarrow raises several types for a damaged file
             raise HeedError(
                 f"cannot resume: {path} is unreadable ({e}); move it out of the folder to go on"
@@ -248,161 +232,3 @@ def _rebuilt_decision(record: dict[str, Any]) -> dict[str, Any]:
         "final_url": record["final_url"],
         "http_status": record["http_status"],
     }
-
-
-def read_frontier(path: Path) -> tuple[list[tuple[str, int]], int]:
-    """The valid ``(url, depth)`` entries of a frontier log, and how many lines were ignored."""
-    counter = [0]
-    entries = list(iter_frontier(path, counter))
-    return entries, counter[0]
-
-
-def iter_frontier(path: Path, ignored: list[int]) -> Iterator[tuple[str, int]]:
-    """The valid ``(url, depth)`` entries of a frontier log, streamed; the lines ignored are
-    counted in ``ignored[0]`` and named in one warning at the end."""
-    if not path.is_file():
-        return
-    bad: list[int] = []
-    with open(path, "rb") as handle:
-        for n, raw in enumerate(handle, 1):
-            entry = _entry(raw)
-            if entry is None:
-                ignored[0] += 1
-                if len(bad) <= 10:
-                    bad.append(n)
-            else:
-                yield entry
-    if bad:
-        shown = ", ".join(map(str, bad[:10])) + (", …" if ignored[0] > 10 else "")
-        log.warning(
-            "%s: ignored %d line(s) that are not frontier entries (line %s); an incomplete "
-            "last line is normal after a killed run",
-            path,
-            ignored[0],
-            shown,
-        )
-
-
-def _entry(raw: bytes) -> tuple[str, int] | None:
-    if not raw.strip():
-        return None
-    try:
-        obj = json.loads(raw)
-    except ValueError:  # also UnicodeDecodeError
-        return None
-    if not isinstance(obj, dict):
-        return None
-    url, depth = obj.get("url"), obj.get("depth")
-    if not isinstance(url, str) or check_url(url) is not None:
-        return None
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-        return None
-    return url, depth
-
-
-class FrontierLog:
-    """Appends discovered URLs to ``frontier.jsonl``; fsynced every second and on ``sync()``.
-
-    Single-threaded, like the writer: the spider adds from the reactor thread.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        *,
-        sync_interval: float = SYNC_INTERVAL,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.path = path
-        self.sync_interval = sync_interval
-        self._clock = clock
-        created = not path.exists()
-        _end_cleanly(path)
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        if created:
-            fsync_dir(path.parent)
-        self._dirty = False
-        self._last_sync = clock()
-        self.added = 0
-        #: The first write failure, as a message; then nothing more is written.
-        self.failure: str | None = None
-        #: Called once with that message (the crawler stops the crawl).
-        self.on_failure: Callable[[str], object] | None = None
-
-    def add(self, url: str, depth: int) -> None:
-        if self.failure is not None:
-            return
-        try:
-            self._file.write(json.dumps({"url": url, "depth": depth}) + "\n")
-        except (OSError, ValueError) as e:  # ValueError: the file was closed
-            self._fail(e)
-            return
-        self._dirty = True
-        self.added += 1
-        if self._clock() - self._last_sync >= self.sync_interval:
-            with contextlib.suppress(HeedError):  # already reported through on_failure
-                self.sync()
-
-    def sync(self) -> None:
-        """Make every added URL durable (flush and fsync); cheap when nothing was added.
-
-        Raises:
-            OutputWriteError: the log could not be written (now or earlier).
-        """
-        if self.failure is not None:
-            raise OutputWriteError(self.failure)
-        if not self._dirty or self._file.closed:
-            return
-        try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except OSError as e:
-            self._fail(e)
-            raise OutputWriteError(self.failure or str(e)) from None
-        self._dirty = False
-        self._last_sync = self._clock()
-
-    def _fail(self, e: BaseException) -> None:
-        if self.failure is not None:
-            return
-        detail = f"{e.strerror or e}" if isinstance(e, OSError) else str(e)
-        self.failure = f"cannot write {self.path}: {detail}"[:500]
-        if self.on_failure is not None:
-            self.on_failure(self.failure)
-
-    def close(self) -> None:
-        if self._file.closed:
-            return
-        try:
-            self.sync()
-        except HeedError:
-            pass  # reported through on_failure when it happened
-        finally:
-            try:
-                self._file.close()
-            except OSError as e:  # the last buffered bytes could not be written
-                self._fail(e)
-
-
-def _end_cleanly(path: Path) -> None:
-    """Make the log end with a newline: drop an invalid torn last line, finish a valid one."""
-    if not path.is_file():
-        return
-    with open(path, "r+b") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        tail, start = b"", size
-        while start > 0 and b"\n" not in tail:  # read back to the last newline
-            start = max(0, start - 65536)
-            handle.seek(start)
-            tail = handle.read(size - start)
-        if size == 0 or tail.endswith(b"\n"):
-            return
-        start += tail.rfind(b"\n") + 1
-        handle.seek(start)
-        if _entry(handle.read()) is None:
-            handle.truncate(start)
-        else:
-            handle.seek(0, os.SEEK_END)
-            handle.write(b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())

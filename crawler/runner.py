@@ -17,7 +17,7 @@ from scrapy.utils.defer import deferred_from_coro
 
 from filters import ConfigError
 
-from .config import RunConfig, collect_seeds
+from .config import RunConfig
 from .context import RunContext
 from .distributed._progress import report_progress
 from .distributed._progress import wanted as progress_lines_wanted
@@ -25,7 +25,7 @@ from .output import check_output_dir
 from .settings import scrapy_settings
 from .spider import HeedSpider
 
-__all__ = ["collect_seeds", "run_crawl"]
+__all__ = ["run_crawl"]
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..frontier import FrontierLog
 from ..output import RunWriter
-from ..resume import FrontierLog, ResumeState
+from ..resume import ResumeState
 from .ledger import RedisLedger
 from .settings import open_ledger, open_politeness
 

@@ -1,4 +1,5 @@
-"""Unit tests of crawler/resume.py and the writer's publication order it relies on."""
+"""Unit tests of crawler/resume.py and crawler/frontier.py, and the writer's publication order
+they rely on."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ from typing import Any
 import pytest
 
 from crawler.config import RunConfig
+from crawler.frontier import FRONTIER_NAME, FrontierLog, read_frontier
 from crawler.output import RunWriter, read_decisions
-from crawler.resume import (
-    FRONTIER_NAME,
-    FrontierLog,
-    has_output,
-    load_resume,
-    read_frontier,
-)
+from crawler.resume import has_output, load_resume
 from filters import ConfigError, HeedError, Purpose
 
 from .test_output import decision, record
@@ -177,7 +173,7 @@ def test_read_frontier_ignores_bad_lines_one_by_one(
         "\n",
     ]
     path.write_bytes((good + "".join(bad) + good).encode() + b"\xff\xfe\n" + b'{"url": "ht')
-    with caplog.at_level(logging.WARNING, logger="crawler.resume"):
+    with caplog.at_level(logging.WARNING, logger="crawler.frontier"):
         entries, ignored = read_frontier(path)
     assert entries == [("https://example.org/", 0)] * 2
     assert ignored == len(bad) + 2

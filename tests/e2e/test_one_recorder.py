@@ -28,7 +28,8 @@ _DRIVER = textwrap.dedent(
     import json, sys
     from crawler import signals as heed_signals
     from crawler.config import load_config
-    from crawler.runner import collect_seeds, run_crawl
+    from crawler.config import collect_seeds
+    from crawler.runner import run_crawl
 
     config, out, log = sys.argv[1:4]
     seen = []
