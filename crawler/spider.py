@@ -104,22 +104,33 @@ class HeedSpider(scrapy.Spider):
             wanted.append((url, depth))
         requests = []
         for url, depth in self.ledger.claim(wanted):
-            problem = problems.get(url)
-            if problem is not None:
-                self._invalid(url, problem)
-                continue
-            try:
-                requests.append(
-                    Request(
-                        url,
-                        callback=self.parse,
-                        errback=self.failed,
-                        meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
-                    )
-                )
-            except ValueError as e:  # a URL check_url accepts but Scrapy's own parser refuses
-                self._invalid(url, f"refused by the HTTP client: {e}")
+            request = self._claimed(url, depth, problems.get(url))
+            if request is not None:
+                requests.append(request)
         return requests
+
+    def adopted(self, url: str, depth: int) -> Request | None:
+        """A link another worker claimed and died holding, before its request was queued or
+        its decision published, now leased to this worker (the reaper's hand-over,
+        ``crawler/distributed/queue.py``): its request, or None when it cannot be requested
+        (recorded here as ``fetch.invalid-url``, as the dead worker did or would have)."""
+        return self._claimed(url, depth, check_url(url))
+
+    def _claimed(self, url: str, depth: int, problem: str | None) -> Request | None:
+        """The request of a claimed link, or None when it cannot be requested (recorded)."""
+        if problem is not None:
+            self._invalid(url, problem)
+            return None
+        try:
+            return Request(
+                url,
+                callback=self.parse,
+                errback=self.failed,
+                meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
+            )
+        except ValueError as e:  # a URL check_url accepts but Scrapy's own parser refuses
+            self._invalid(url, f"refused by the HTTP client: {e}")
+            return None
 
     def _invalid(self, url: str, problem: str) -> None:
         """Record a claimed link that cannot be requested as ``fetch.invalid-url``."""

@@ -228,13 +228,17 @@ return #ARGV
 """
 )
 
-#: KEYS hosts, queued, inflight, lease, done, workers, tick; ARGV host-queue prefix, worker,
-#: then host, url, item triples. A dead worker's leases return to the queue (unless decided
-#: and published meanwhile); when it holds nothing more, it leaves the job's worker list.
+#: KEYS hosts, queued, inflight, lease, done, workers, tick, the reaper's own lease; ARGV
+#: host-queue prefix, worker, then host, url, item triples. A dead worker's leases return to
+#: the queue (unless decided and published meanwhile); a claimed link without an item (one that
+#: cannot be requested) becomes the reaper's claim instead, to be decided by it (returned as
+#: url, depth pairs). When the dead worker holds nothing more, it leaves the job's worker list.
+#: Returns {requests queued again, {url, depth, ...}}.
 REQUEUE = (
     DIGEST
     + """
 local back = 0
+local adopted = {}
 local tick = tonumber(redis.call('GET', KEYS[7]) or '0')
 for i = 3, #ARGV, 3 do
   local host, url, item = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -242,15 +246,24 @@ for i = 3, #ARGV, 3 do
   if v then
     redis.call('HDEL', KEYS[4], url)
     if string.sub(v, 1, 1) ~= 'D' then redis.call('DECR', KEYS[3]) end
-    if item ~= '' and redis.call('SISMEMBER', KEYS[5], digest(url)) == 0 then
-      redis.call('RPUSH', ARGV[1] .. host, item)
-      redis.call('ZADD', KEYS[1], 'NX', tick, host)
-      redis.call('INCR', KEYS[2])
-      back = back + 1
+    if redis.call('SISMEMBER', KEYS[5], digest(url)) == 0 then
+      if item ~= '' then
+        redis.call('RPUSH', ARGV[1] .. host, item)
+        redis.call('ZADD', KEYS[1], 'NX', tick, host)
+        redis.call('INCR', KEYS[2])
+        back = back + 1
+      else
+        if string.sub(v, 1, 1) == 'D' then v = string.sub(v, 2) end
+        if string.sub(v, 1, 1) == 'C' then
+          if redis.call('HSET', KEYS[8], url, v) == 1 then redis.call('INCR', KEYS[3]) end
+          adopted[#adopted + 1] = url
+          adopted[#adopted + 1] = string.sub(v, 2)
+        end
+      end
     end
   end
 end
 if redis.call('HLEN', KEYS[4]) == 0 then redis.call('ZREM', KEYS[6], ARGV[2]) end
-return back
+return {back, adopted}
 """
 )

@@ -14,9 +14,11 @@ until their requests are pushed.
 Each worker beats (``JobKeys.workers``: expiry of its heartbeat on Redis's clock). A worker
 whose heartbeat has expired is dead (SIGKILL, a lost machine): the first live worker that
 notices puts its leases back in the queue, its claimed links and the URLs of its written but
-unpublished decisions included, unless they are in the done-set. Nothing is lost, nothing is
-decided twice. A worker restarted under the same id takes its own old leases back the same
-way when it opens.
+unpublished decisions included, unless they are in the done-set. A claimed link that cannot be
+requested (``fetch.invalid-url``: over-long, a bad port…) is never queued: the reaper takes
+it as its own claim and its spider records it again (``HeedSpider.adopted``). Nothing is
+lost, nothing is decided twice, nothing unrequestable is requested. A worker restarted under
+the same id takes its own old leases back the same way when it opens.
 
 Only plain meta is serialized: the consent gate, the site signals and the other objects the
 middleware puts in ``request.meta`` belong to one attempt and are dropped before the push
@@ -36,6 +38,8 @@ from scrapy import Request, Spider
 from scrapy.utils.request import request_from_dict
 from scrapy_redis import picklecompat  # type: ignore[import-untyped]
 from scrapy_redis.queue import Base  # type: ignore[import-untyped]
+
+from filters.urls import check_url
 
 from . import _lua
 from .connection import RedisJob, RedisUnavailable, shared_job
@@ -104,11 +108,11 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self._pushes: list[list[Any]] = []  # push_new's scripts not sent yet
         self._popped: deque[bytes] = deque()  # leased to this worker, not handed out yet
         self.ledger.before_sync.append(self.flush_pushes)
-        self._requeue = self.job.script(_lua.REQUEUE)
+        self._adopted: deque[tuple[str, int]] = deque()  # reaped claims, decided at pop
         self._beat_at = 0.0
         # This id's leases of an earlier process first: reaping drops the id from the job's
         # workers, so the heartbeat that enters it again comes after.
-        reap(self.job, spider, self.job.worker_id)
+        self.reap(self.job.worker_id)
         self.beat(force=True)
 
     # -------------------------------------------------------------- scrapy-redis queue API
@@ -157,6 +161,10 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
 
     def pop(self, timeout: int = 0) -> Request | None:
         self.beat()
+        while self._adopted:
+            request = self._adopt(*self._adopted.popleft())
+            if request is not None:
+                return request
         if not self._popped:
             self.flush_pushes()
             k = self.job.keys
@@ -174,8 +182,8 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self.beat()
         self.flush_pushes()
         self.ledger.flush()  # this worker's decided leases: no other worker waits for them
-        if self._popped:
-            return len(self._popped)
+        if self._popped or self._adopted:
+            return len(self._popped) + len(self._adopted)
         k = self.job.keys
         own = k.lease(self.job.worker_id)
 
@@ -214,7 +222,24 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         for dead in job.call(beat):
             worker = dead.decode()
             if worker != job.worker_id:
-                reap(job, self.spider, worker)
+                self.reap(worker)
+
+    def reap(self, worker: str) -> int:
+        """Give ``worker``'s leases back (:func:`reap`); the claimed links that cannot be
+        requested become this worker's, decided at its next pops. Returns the number of
+        requests put back in the queue."""
+        back, adopted = reap(self.job, self.spider, worker)
+        self._adopted.extend(adopted)
+        return back
+
+    def _adopt(self, url: str, depth: int) -> Request | None:
+        """The request of a reaped claim, or None once it is recorded as unrequestable."""
+        adopted = getattr(self.spider, "adopted", None)
+        if adopted is not None:  # heed's spider: the claim's own rule, decision recorded
+            request: Request | None = adopted(url, depth)
+            return request
+        log.warning("a claim of %r cannot be decided by this spider: dropped", url)
+        return None
 
 
 def encode(spider: Spider, request: Request) -> bytes:
@@ -259,6 +284,8 @@ def _item(spider: Spider, url: str, lease: bytes) -> bytes:
     if lease[:1] == b"R":
         return url.encode("utf-8") + b"\0" + lease[1:]
     if lease[:1] == b"C":
+        if check_url(url) is not None:
+            return b""  # never requested: the reaper decides it again (REQUEUE)
         depth = int(lease[1:] or b"0")
         request = Request(
             url,
@@ -267,7 +294,7 @@ def _item(spider: Spider, url: str, lease: bytes) -> bytes:
             meta={"heed_depth": depth, "heed_url": url, "dont_redirect": True},
         )
         return encode(spider, request)
-    return b""  # a decision on a link that could not be requested: nothing to fetch
+    return b""  # nothing to request: a claim the reaper decides again, or a corrupt lease
 
 
 def _hash(job: RedisJob, key: str) -> dict[bytes, bytes]:
@@ -278,12 +305,14 @@ def _hash(job: RedisJob, key: str) -> dict[bytes, bytes]:
     return job.call(read)
 
 
-def reap(job: RedisJob, spider: Spider, worker: str) -> int:
-    """Give ``worker``'s leases back to the queue; the number of requests put back."""
+def reap(job: RedisJob, spider: Spider, worker: str) -> tuple[int, list[tuple[str, int]]]:
+    """Give ``worker``'s leases back to the queue: the number of requests put back, and the
+    claimed links that cannot be requested, now leased to ``job``'s worker as its claims
+    (url, depth), for it to decide."""
     k = job.keys
     lock = k.reaping(worker)
     if not job.call(lambda: job.client.set(lock, job.worker_id, nx=True, px=60_000)):
-        return 0  # another worker is reaping it
+        return 0, []  # another worker is reaping it
     try:
         entries: dict[bytes, bytes] = {}
         entries.update(_hash(job, k.lease(worker)))
@@ -296,11 +325,21 @@ def reap(job: RedisJob, spider: Spider, worker: str) -> int:
                 item = b""
             args += [_host(url), url, item]
         keys = [k.hosts, k.queued, k.inflight, k.lease(worker), k.done, k.workers, k.tick]
+        keys.append(k.lease(job.worker_id))
         script = job.script(_lua.REQUEUE)
-        back = int(job.call(lambda: script(keys=keys, args=args)))
-        if back:
-            log.warning("worker %s stopped: %d of its URL(s) back in the queue", worker, back)
-        return back
+        got: Any = job.call(lambda: script(keys=keys, args=args))
+        back, pairs = int(got[0]), [bytes(x) for x in got[1]]
+        adopted = [
+            (pairs[i].decode("utf-8"), int(pairs[i + 1] or b"0")) for i in range(0, len(pairs), 2)
+        ]
+        if back or adopted:
+            log.warning(
+                "worker %s stopped: %d of its URL(s) back in the queue, %d to decide here",
+                worker,
+                back,
+                len(adopted),
+            )
+        return back, adopted
     finally:
         with contextlib.suppress(RedisUnavailable):
             job.call(lambda: job.client.delete(lock))

@@ -10,7 +10,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.distributed.connection import RedisJob
 from crawler.distributed.ledger import RedisLedger
-from crawler.distributed.queue import LeasedHostQueue, reap
+from crawler.distributed.queue import LeasedHostQueue
 
 
 class _Spider(Spider):
@@ -114,12 +114,66 @@ def test_a_dead_workers_leases_come_back_and_only_those(redis_url: str, job: str
     assert len(live_q) == 2 + 3
     assert dead.flush() == 1  # urls[2] is decided: nobody waits for it any more
     assert len(live_q) == 2 + 2
-    back = reap(live_q.job, live_q.spider, "dead")
+    back = live_q.reap("dead")
     assert back == 3  # urls[2] (unpublished), urls[3] (leased), the claim; not urls[0:2]
     rest = {r.url for r in _drain(live_q)}
     assert rest == {urls[2], urls[3], urls[4], urls[5], "http://x.test/claimed"}
     assert live.is_decided(urls[0]) and not live.is_decided(urls[2])
     assert len(live_q) == 0  # only the live worker's own leases remain
+
+
+class _AdoptingSpider(_Spider):
+    """Takes the reaper's hand-over as heed's spider does (``HeedSpider.adopted``): a URL
+    ``check_url`` refuses is recorded, never requested."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.recorded: list[tuple[str, int]] = []
+
+    def adopted(self, url: str, depth: int) -> Request | None:
+        from filters.urls import check_url
+
+        if check_url(url) is not None:
+            self.recorded.append((url, depth))
+            return None
+        return _request(self, url, depth)
+
+
+def test_a_dead_workers_unrequestable_claims_are_decided_by_the_reaper_never_requested(
+    redis_url: str, job: str
+) -> None:
+    _, dead = _worker(redis_url, job, "dead")
+    settings = {"REDIS_URL": redis_url, "HEED_JOB": job, "HEED_WORKER_ID": "live"}
+    spider = _AdoptingSpider.from_crawler(get_crawler(_AdoptingSpider, settings))
+    live_q = LeasedHostQueue(None, spider, "unused")
+    long_url = "http://a.test/" + "x" * 2100
+    bad_port = "http://a.test:99999/"
+    ctrl = "http://a.test/\x07bell"
+    links = [("http://a.test/ok", 1), (long_url, 2), (bad_port, 3), (ctrl, 4)]
+    assert dead.claim(links) == links
+    dead.mark_decided(long_url)  # recorded (fetch.invalid-url) and published: done
+    dead.sync()
+    dead.mark_decided(bad_port)  # recorded, its part never published: lost with the worker
+    assert dead.flush() == 1
+    # ctrl: claimed, not recorded yet when the worker died
+    assert live_q.reap("dead") == 1  # only the valid claim goes back to the queue
+    assert len(live_q) >= 2  # not idle: two claims for this worker to decide (and a request)
+    drained = _drain(live_q)
+    assert [r.url for r in drained] == ["http://a.test/ok"]
+    # neither unrequestable claim was queued (nor requested): each is this worker's to record,
+    # with its depth; the published one is not recorded twice
+    assert sorted(spider.recorded) == sorted([(bad_port, 3), (ctrl, 4)])
+    client = live_q.job.client
+    lease = client.hgetall(live_q.job.keys.lease("live"))
+    assert lease[bad_port.encode()] == b"C3" and lease[ctrl.encode()] == b"C4"
+    assert not client.exists(live_q.job.keys.lease("dead"))
+    assert client.zscore(live_q.job.keys.workers, "dead") is None
+    live = RedisLedger(live_q.job, max_pages=1000)
+    for url in (bad_port, ctrl):
+        live.mark_decided(url)
+    live.sync()  # published: the hand-over ends
+    assert live.is_decided(bad_port) and live.is_decided(ctrl)
+    assert set(client.hgetall(live_q.job.keys.lease("live"))) == {b"http://a.test/ok"}
 
 
 def test_a_silent_worker_is_reaped_by_the_heartbeat(redis_url: str, job: str) -> None:

@@ -204,13 +204,22 @@ def test_run_json_merges_the_workers(demo_runs: dict[str, Any]) -> None:
 # --- failures: a worker killed, Redis stopped ---------------------------------------------------
 
 
-def _big_web(sites: int = 4, pages: int = 60, delay: float = 0.02) -> dict[str, SiteSpec]:
+#: The path of page ``i``'s link that cannot be requested (over 2,083 characters in all).
+def _too_long(i: int) -> str:
+    return f"/{i}/" + "x" * 2100
+
+
+def _big_web(
+    sites: int = 4, pages: int = 60, delay: float = 0.02, *, unrequestable: bool = False
+) -> dict[str, SiteSpec]:
+    """``unrequestable``: each page also links to an over-long URL (``fetch.invalid-url``)."""
     web = {}
     for s in range(sites):
         specs = {
             f"/{i}": PageSpec(
                 body="<html><body>"
                 + "".join(f'<a href="/{j}">{j}</a>' for j in range(i + 1, min(i + 4, pages)))
+                + (f'<a href="{_too_long(i)}">long</a>' if unrequestable else "")
                 + "</body></html>",
                 delay=delay,
             )
@@ -258,6 +267,47 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path) -> None:
         for code, err in (results[0], results[2]):
             assert code == 0, err
         _assert_decided_once(tmp_path / "out", _all_pages(web))
+
+
+def _holds_unpublished(server: RedisServer, job: str, worker: str, urls: set[str]) -> bool:
+    """Whether ``worker``'s leases hold a written, unpublished decision on one of ``urls``."""
+    import redis
+
+    from crawler.distributed.connection import JobKeys
+
+    client = redis.Redis.from_url(server.url)
+    try:
+        lease = client.hgetall(JobKeys(job).lease(worker))
+    finally:
+        client.close()
+    return any(v.startswith(b"D") and k.decode() in urls for k, v in lease.items())
+
+
+def test_a_killed_workers_unrequestable_links_are_decided_again_never_requested(
+    tmp_path: Path,
+) -> None:
+    # Every page links to a URL over 2,083 characters (fetch.invalid-url: recorded, never
+    # requested). The victim writes its parts only at its end, so when it is killed its
+    # decisions on such links are written and unpublished: a live worker records them again.
+    spec = _big_web(sites=2, pages=30, delay=0.05, unrequestable=True)
+    with LoopbackWeb(spec) as web, RedisServer(tmp_path / "redis") as server:
+        seeds = [web.url(s, "/0") for s in web.sites]
+        config = _config(tmp_path, "out", seeds, network={"concurrency": 4})
+        too_long = {web.url(s, _too_long(i)) for s in web.sites for i in range(30)}
+        victim = _worker(config, server.url, "w2", "longjob")
+        deadline = time.monotonic() + 120
+        while not _holds_unpublished(server, "longjob", "w2", too_long):
+            assert victim.poll() is None and time.monotonic() < deadline, "no decision to lose"
+            time.sleep(0.02)
+        os.kill(victim.pid, signal.SIGKILL)
+        ((code, err),) = _finish([_worker(config, server.url, "w1", "longjob")])
+        assert code == 0, err
+        assert victim.wait(timeout=30) == -signal.SIGKILL
+        assert list((tmp_path / "out" / "decisions").glob("part-*-w2-*.parquet")) == []
+        _assert_decided_once(tmp_path / "out", _all_pages(web, 30) | too_long)
+        rows = _rows(tmp_path / "out" / "decisions")
+        assert {r["url"] for r in rows if r["reasons"] == ["fetch.invalid-url"]} == too_long
+        assert [e.path for e in web.requests() if len(e.path) > 2000] == []  # never requested
 
 
 def test_redis_stopped_mid_crawl_stops_the_workers_and_a_rerun_resumes(tmp_path: Path) -> None:
