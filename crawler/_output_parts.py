@@ -94,6 +94,8 @@ class Stream:
         #: Called instead of ``close_part`` when the part is full (a writer that publishes
         #: this table only together with another one).
         self.on_full: Callable[[], object] | None = None
+        #: Called right after a part is published (renamed into place, folder fsynced).
+        self.after_publish: Callable[[], object] | None = None
         self.schema = schema
         self.crawl_id = crawl_id
         self.row_group_rows, self.part_max_rows, self.part_max_bytes = limits
@@ -164,6 +166,8 @@ class Stream:
         self.rows_written += self.part_rows
         self.part_rows, self.seq = 0, self.seq + 1
         self.writer = self.file = self.final = None
+        if self.after_publish is not None:
+            self.after_publish()
         return published
 
     def discard(self) -> None:

@@ -12,9 +12,11 @@ the counts, the counts by reason, the rows written and the parts are the sums an
 every worker run of the job; ``workers`` lists each run; the config, engine version, token list
 and blocklists are the closing worker's (every worker of a job runs the same config).
 
-A worker killed with SIGKILL writes no file: its published parts are in the folder, complete,
-but its counts are missing from ``run.json`` (the job's done-set in Redis still has its
-decisions, so nothing is decided twice).
+A worker killed with SIGKILL writes no such file, but it left its snapshot,
+``workers/<worker_id>.running.json`` (``crawler/_output_snapshot.py``): the counts of its
+published parts. The merge adds every other worker's snapshot as an unfinished run (still
+running, or killed): ``ended_at`` null, its id in ``unfinished_workers``. So the counts of
+``run.json`` are those of the parts in the folder.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -37,12 +39,26 @@ try:  # POSIX only, like the folder lock (crawler/_output_folder.py).
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["WORKERS_DIR", "json_bytes", "merge_runs", "publish_run", "publish_worker_run"]
+__all__ = [
+    "KILLED_NOTE",
+    "RUNNING_SUFFIX",
+    "WORKERS_DIR",
+    "json_bytes",
+    "merge_runs",
+    "publish_run",
+    "publish_worker_run",
+    "read_object",
+    "runs_of",
+]
 
 logger = logging.getLogger("crawler.output")
 
 #: The folder of the workers' own run files, inside the output folder.
 WORKERS_DIR = "workers"
+#: A worker's snapshot of its published progress: ``workers/<worker_id>.running.json``.
+RUNNING_SUFFIX = ".running.json"
+#: The ``fatal`` of a worker run known only from its snapshot, once its id ran again.
+KILLED_NOTE = "ended without a summary (killed?): counts are those of its published parts"
 _MERGE_LOCK = ".heed-run-json.lock"
 _COUNTS = ("considered", "kept", "excluded")
 #: What the merged file lists of each worker run.
@@ -103,7 +119,7 @@ def publish_run(out_dir: Path, crawl_id: str, info: Mapping[str, Any]) -> Path:
     return publish_bytes(out_dir / "run.json", data)
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def read_object(path: Path) -> dict[str, Any] | None:
     """A JSON object from ``path``; None when it is missing or unreadable (never raises)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -120,7 +136,7 @@ def _merge_lock(out_dir: Path) -> Iterator[None]:
         yield
 
 
-def _runs_of(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+def runs_of(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A worker file's runs, oldest first (its ``previous_runs``, then itself)."""
     earlier = entry.get("previous_runs")
     runs = [r for r in earlier if isinstance(r, dict)] if isinstance(earlier, list) else []
@@ -132,10 +148,23 @@ def _number(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def merge_runs(job: str, latest: Mapping[str, Any], files: list[dict[str, Any]]) -> dict[str, Any]:
-    """The job's ``run.json`` from the worker files ``files``; ``latest`` is the closing
-    worker's run (its config and other settings head the result)."""
-    runs = [run for entry in files for run in _runs_of(entry)]
+def merge_runs(
+    job: str,
+    latest: Mapping[str, Any],
+    files: list[dict[str, Any]],
+    unfinished: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The job's ``run.json`` from the worker files ``files`` and the snapshots of unfinished
+    worker runs ``unfinished`` (a snapshot of a run some file already holds is ignored);
+    ``latest`` is the closing worker's run (its config and other settings head the result)."""
+    runs = [run for entry in files for run in runs_of(entry)]
+    finished = {(r.get("worker_id"), r.get("crawl_id")) for r in runs}
+    open_runs = [
+        {k: v for k, v in snap.items() if k != "previous_runs"}
+        for snap in unfinished
+        if (snap.get("worker_id"), snap.get("crawl_id")) not in finished
+    ]
+    runs += open_runs
     counts: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     parts: dict[str, set[str]] = {}
@@ -168,8 +197,54 @@ def merge_runs(job: str, latest: Mapping[str, Any], files: list[dict[str, Any]])
         started_at=min(starts) if starts else latest.get("started_at"),
         ended_at=max(ends) if ends else latest.get("ended_at"),
         workers=[{k: run.get(k) for k in _PER_RUN} for run in runs],
+        unfinished_workers=sorted({str(r.get("worker_id")) for r in open_runs}),
     )
     return merged
+
+
+def _completed(out_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot`` with the parts its run published after writing it: a worker rewrites its
+    snapshot right after each rename, so a kill between the two leaves one part unlisted.
+    That part's rows are counted here (a part that cannot be read is logged, not counted)."""
+    crawl_id, worker_id = snapshot.get("crawl_id"), snapshot.get("worker_id")
+    listed = snapshot.get("parts")
+    if not isinstance(crawl_id, str) or not isinstance(worker_id, str):
+        return snapshot
+    parts = {t: list(v) for t, v in listed.items()} if isinstance(listed, dict) else {}
+    counts = Counter(snapshot.get("counts") or {})
+    by_reason = Counter(snapshot.get("counts_by_reason") or {})
+    written = {t: _number(snapshot.get(f"{t}_written")) for t in ("records", "decisions")}
+    import pyarrow.parquet as pq
+
+    for table in ("records", "decisions"):
+        known = set(parts.get(table, []))
+        for path in sorted((out_dir / table).glob(f"part-{crawl_id}-{worker_id}-*.parquet")):
+            name = path.relative_to(out_dir).as_posix()
+            if name in known:
+                continue
+            try:
+                columns = ["allowed", "reasons"] if table == "decisions" else ["url"]
+                rows = pq.read_table(path, columns=columns).to_pylist()
+            except (OSError, ValueError) as e:  # pyarrow's errors are both
+                logger.warning("run.json: cannot count %s: %s", path, e)
+                continue
+            parts.setdefault(table, []).append(name)
+            written[table] += len(rows)
+            for row in rows if table == "decisions" else ():
+                counts["considered"] += 1
+                if row["allowed"]:
+                    counts["kept"] += 1
+                else:
+                    counts["excluded"] += 1
+                    by_reason.update(row["reasons"] or ())
+    return {
+        **snapshot,
+        "parts": parts,
+        "counts": {k: _number(counts[k]) for k in _COUNTS},
+        "counts_by_reason": dict(sorted(by_reason.items())),
+        "records_written": written["records"],
+        "decisions_written": written["decisions"],
+    }
 
 
 def publish_worker_run(
@@ -191,14 +266,21 @@ def publish_worker_run(
     folder.mkdir(exist_ok=True)
     own = folder / f"{worker_id}.json"
     entry: dict[str, Any] = {**dict(info), "worker_id": worker_id, "job": job}
-    earlier = _read(own)
+    earlier = read_object(own)
     if earlier is not None:
-        entry["previous_runs"] = _runs_of(earlier)
+        entry["previous_runs"] = runs_of(earlier)
     publish_bytes(own, json_bytes(entry))
     with _merge_lock(out_dir):
-        files = [f for p in sorted(folder.glob("*.json")) if (f := _read(p)) is not None]
-        merged = merge_runs(job, entry, files)
-        existing = _read(out_dir / "run.json")
+        files, snapshots = [], []
+        for path in sorted(folder.glob("*.json")):
+            if path.name.endswith(RUNNING_SUFFIX):
+                if path.name != f"{worker_id}{RUNNING_SUFFIX}":  # its own: superseded
+                    snapshots.append(path)
+            elif (data := read_object(path)) is not None:
+                files.append(data)
+        unfinished = [_completed(out_dir, s) for p in snapshots if (s := read_object(p))]
+        merged = merge_runs(job, entry, files, unfinished)
+        existing = read_object(out_dir / "run.json")
         if existing is not None:
             if "workers" in existing:  # an earlier merge: its chain carries over
                 chain = existing.get("previous_runs")

@@ -88,6 +88,7 @@ from ._output_schema import (
     normalize_decision,
     normalize_record,
 )
+from ._output_snapshot import WorkerSnapshot, fold_killed_run
 from .errors import OutputLockedError, OutputWriteError
 
 __all__ = [
@@ -182,8 +183,14 @@ class RunWriter:
         records.before_publish = before_publish_records or before_publish
         self._streams["decisions"].before_publish = self._before_decisions
         self._records_due = False
+        #: A worker's published counts, rewritten with each decisions part (a kill leaves
+        #: them for run.json: crawler/_output_snapshot.py).
+        self._snapshot: WorkerSnapshot | None = None
         if worker_id:  # a full records part goes out with the decisions part that follows it
             records.on_full = self._records_full_later
+            fold_killed_run(self.out_dir, worker_id, crawl_id)
+            self._snapshot = WorkerSnapshot(self.out_dir, worker_id, self.job, crawl_id)
+            self._streams["decisions"].after_publish = self._after_decisions
 
     def _records_full_later(self) -> None:
         # The record just written has no decision row yet (nor, in the job's ledger, a noted
@@ -208,6 +215,22 @@ class RunWriter:
         if self._before_publish is not None:
             self._before_publish()
 
+    def _after_decisions(self) -> None:
+        if self._snapshot is not None:
+            self._snapshot.published(self._written_info())
+
+    def _written_info(self) -> dict[str, Any]:
+        """What this writer has published: the counts and names of its parts."""
+        return {
+            "records_written": self.records_written,
+            "decisions_written": self.decisions_written,
+            "parts": {
+                name: [p.relative_to(self.out_dir).as_posix() for p in paths]
+                for name, paths in self.parts.items()
+            },
+            "schema_version": SCHEMA_VERSION,
+        }
+
     def _acquire_lock(self) -> IO[bytes] | WorkerLock | None:
         if self.worker_id:
             return worker_lock(self.out_dir, self.worker_id)
@@ -222,6 +245,8 @@ class RunWriter:
         lost = sum(len(s.rows) + s.part_rows for s in self._streams.values())
         for stream in self._streams.values():
             stream.discard()
+        if self._snapshot is not None:
+            self._snapshot.discard()
         self.rows_lost += lost
         if self.failure is not None:
             return
@@ -271,6 +296,8 @@ class RunWriter:
         checked = normalize_decision(row, self.crawl_id)
         if self.note_row is not None:  # before any publication that could include the row
             self.note_row(checked["url"], bool(checked["allowed"]))
+        if self._snapshot is not None and self.failure is None:
+            self._snapshot.add(checked)
         self._add("decisions", checked)
         if self._records_due:  # a full records part waited for this decision (_records_full)
             self._records_due = False
@@ -334,15 +361,7 @@ class RunWriter:
         try:
             self.flush()
             info: dict[str, Any] = {"crawl_id": self.crawl_id, **dict(run_info)}
-            info.update(
-                records_written=self.records_written,
-                decisions_written=self.decisions_written,
-                parts={
-                    name: [p.relative_to(self.out_dir).as_posix() for p in paths]
-                    for name, paths in self.parts.items()
-                },
-                schema_version=SCHEMA_VERSION,
-            )
+            info.update(self._written_info())
             if self.failure is not None:
                 info.update(write_error=self.failure, rows_lost=self.rows_lost)
                 info["fatal"] = info.get("fatal") or self.failure
@@ -350,6 +369,8 @@ class RunWriter:
             try:
                 if self.worker_id:
                     path = publish_worker_run(self.out_dir, self.worker_id, self.job, info)
+                    if self._snapshot is not None:
+                        self._snapshot.remove()
                 else:
                     path = publish_run(self.out_dir, self.crawl_id, info)
             except OSError as e:

@@ -146,3 +146,91 @@ def test_a_failing_publish_hook_discards_the_part_and_fails_the_writer(tmp_path:
     assert not list(tmp_path.rglob(".part-*"))  # and no temporary left behind
     info = json.loads((tmp_path / "run.json").read_text())
     assert "unreachable" in info["write_error"] and info["rows_lost"] == 2
+
+
+_KILLED_WORKER = """
+import os, signal, sys
+from tests.crawler.test_output_workers import decision, record
+from crawler.output import RunWriter
+
+w = RunWriter(sys.argv[1], "c1", worker_id="w1", job="j", part_max_rows=2)
+for i in range(5):  # two decisions parts published (2 + 2 rows), the fifth row unpublished
+    if i % 2 == 0:
+        w.write_record(record(i))
+    kept = {"allowed": True, "reasons": []} if i % 2 == 0 else {}
+    w.write_decision({**decision(i), **kept})
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _killed_worker(folder: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_WORKER, str(folder)], cwd=root, capture_output=True
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+def test_a_killed_workers_published_counts_reach_run_json(tmp_path: Path) -> None:
+    _killed_worker(tmp_path)
+    snapshot = json.loads((tmp_path / "workers" / "w1.running.json").read_text())
+    assert snapshot["counts"] == {"considered": 4, "kept": 2, "excluded": 2}
+    assert snapshot["counts_by_reason"] == {"robots.ai-agent": 2, "robots.disallow": 2}
+    assert snapshot["ended_at"] is None and snapshot["decisions_written"] == 4
+    assert read_decisions(tmp_path).num_rows == 4  # the unpublished row died with it
+    two = RunWriter(tmp_path, "c2", worker_id="w2", job="j")
+    two.write_decision(decision(9))
+    two.close({"counts": {"considered": 1, "kept": 0, "excluded": 1}})
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["counts"] == {"considered": 5, "kept": 2, "excluded": 3}
+    assert info["counts"]["considered"] == read_decisions(tmp_path).num_rows
+    assert info["decisions_written"] == 5 and info["records_written"] == 2
+    assert info["unfinished_workers"] == ["w1"]
+    w1 = [w for w in info["workers"] if w["worker_id"] == "w1"]
+    assert len(w1) == 1 and w1[0]["ended_at"] is None and w1[0]["crawl_id"] == "c1"
+    assert len(info["parts"]["decisions"]) == 3
+    # w1 starts again under its id: the killed run becomes an earlier run of its own file
+    again = RunWriter(tmp_path, "c3", worker_id="w1", job="j")
+    assert not (tmp_path / "workers" / "w1.running.json").exists()
+    again.close({"counts": {"considered": 0, "kept": 0, "excluded": 0}})
+    own = json.loads((tmp_path / "workers" / "w1.json").read_text())
+    assert [r["crawl_id"] for r in own["previous_runs"]] == ["c1"]
+    assert "killed" in own["previous_runs"][0]["fatal"]
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["counts"]["considered"] == 5 and info["unfinished_workers"] == []
+    assert sorted(w["crawl_id"] for w in info["workers"]) == ["c1", "c2", "c3"]
+    assert sorted(p.name for p in (tmp_path / "workers").iterdir()) == ["w1.json", "w2.json"]
+
+
+def test_a_running_workers_snapshot_is_superseded_when_it_closes(tmp_path: Path) -> None:
+    one = RunWriter(tmp_path, "c1", worker_id="w1", job="j", part_max_rows=1)
+    two = RunWriter(tmp_path, "c2", worker_id="w2", job="j")
+    one.write_decision(decision(0))
+    assert (tmp_path / "workers" / "w1.running.json").exists()  # a part is out
+    two.close({"counts": {"considered": 0}})
+    assert json.loads((tmp_path / "run.json").read_text())["unfinished_workers"] == ["w1"]
+    one.close({"counts": {"considered": 1, "kept": 0, "excluded": 1}})
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["unfinished_workers"] == [] and info["counts"]["considered"] == 1
+    assert len(info["workers"]) == 2
+    assert not (tmp_path / "workers" / "w1.running.json").exists()
+
+
+def test_a_part_published_after_the_killed_workers_snapshot_is_counted(tmp_path: Path) -> None:
+    _killed_worker(tmp_path)
+    path = tmp_path / "workers" / "w1.running.json"
+    snapshot = json.loads(path.read_text())
+    # as if the kill fell between the second part's rename and the snapshot that lists it
+    last = snapshot["parts"]["decisions"].pop()
+    snapshot.update(counts={"considered": 2, "kept": 1, "excluded": 1}, decisions_written=2)
+    snapshot["counts_by_reason"] = {"robots.ai-agent": 1, "robots.disallow": 1}
+    path.write_text(json.dumps(snapshot))
+    RunWriter(tmp_path, "c2", worker_id="w2", job="j").close({"counts": {"considered": 0}})
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["counts"] == {"considered": 4, "kept": 2, "excluded": 2}
+    assert info["counts_by_reason"] == {"robots.ai-agent": 2, "robots.disallow": 2}
+    assert info["decisions_written"] == 4 and last in info["parts"]["decisions"]

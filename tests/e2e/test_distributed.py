@@ -267,6 +267,12 @@ def test_a_worker_killed_mid_crawl_loses_nothing(tmp_path: Path) -> None:
         for code, err in (results[0], results[2]):
             assert code == 0, err
         _assert_decided_once(tmp_path / "out", _all_pages(web))
+        # run.json counts every part in the folder, the killed worker's published ones too
+        info = json.loads((tmp_path / "out" / "run.json").read_text())
+        rows = _rows(tmp_path / "out" / "decisions")
+        assert info["counts"]["considered"] == len(rows) == info["decisions_written"]
+        assert info["counts"]["kept"] == sum(r["allowed"] for r in rows)
+        assert info["unfinished_workers"] == ["w2"]
 
 
 def _holds_unpublished(server: RedisServer, job: str, worker: str, urls: set[str]) -> bool:
