@@ -4,6 +4,10 @@ Exit codes: 0 the run completed (for ``check``: every URL would be kept); 1 a fa
 during the run (``check``: some URL would be excluded); 2 a usage or configuration error.
 A reader that closes stdout early (``heed … | head``) changes nothing: the rest of the output
 is dropped and the command ends quietly with its usual code (``crawler/_stdout.py``).
+
+Building the parser imports every subcommand's ``cli`` module, so those import what they run
+(Scrapy, the HTTP client, the checking core) only when their command runs: ``heed --help``,
+``heed registry …`` and the parent of ``heed crawl --workers N`` start without them.
 """
 
 from __future__ import annotations

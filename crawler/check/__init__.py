@@ -7,6 +7,19 @@ output, ``explain`` the ``--explain`` advice, ``offline`` the local-file substit
 
 from __future__ import annotations
 
-from .run import Checker, CheckResult, run_check
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .run import Checker, CheckResult, run_check
 
 __all__ = ["CheckResult", "Checker", "run_check"]
+
+
+def __getattr__(name: str) -> Any:
+    """The checking core is imported on first use (it brings the HTTP client): ``heed``'s
+    other commands, which build the ``check`` subcommand's parser, never load it."""
+    if name in __all__:
+        from . import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,10 +21,6 @@ from filters.urls import check_url
 
 from .._stdout import print_out, silence_stdout
 from ..config import RunConfig, load_config, parse_config, read_seeds
-from .explain import explain
-from .offline import load_substitutes
-from .render import render_json, render_table
-from .run import run_check
 
 __all__ = ["DEFAULT_CONTACT", "EXIT_EXCLUDED", "EXIT_KEPT", "EXIT_USAGE", "main", "register"]
 
@@ -124,6 +120,11 @@ def handler(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: a usage or configuration error (the main CLI maps it to exit 2).
     """
+    from .explain import explain  # the checking core, its HTTP client included: on use
+    from .offline import load_substitutes
+    from .render import render_json, render_table
+    from .run import run_check
+
     cfg = _config(args)
     urls = _urls(args)
     subs = load_substitutes(

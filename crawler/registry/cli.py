@@ -38,7 +38,6 @@ from filters.errors import (
 )
 from filters.registry import Entry, entry_from_dict, entry_to_dict
 
-from ..errors import MissingDatabase
 from ._import import format_of, plan_import
 from .store import RegistryStore
 
@@ -68,6 +67,8 @@ def _store(args: argparse.Namespace, *, create: bool = False) -> RegistryStore:
         MissingDatabase: there is no file at the path and ``create`` is false.
     """
     if not create and not os.path.isfile(args.db):
+        from ..errors import MissingDatabase  # crawler.errors brings the HTTP client's types
+
         raise MissingDatabase(
             f"no registry database at {args.db!r} (create one with `heed registry init`)"
         )
@@ -248,6 +249,8 @@ def _run(handler: Handler) -> Handler:
     """Wrap a handler so validation and store errors become messages and exit codes."""
 
     def run(args: argparse.Namespace) -> int:
+        from ..errors import MissingDatabase  # on use: crawler.errors brings httpcore
+
         try:
             return handler(args)
         except MissingDatabase as e:
