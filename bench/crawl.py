@@ -10,7 +10,10 @@ one seed per host, in separate processes and one after the other:
 - plain Scrapy: ``bench/_plain_scrapy.py``, a CrawlSpider with ``ROBOTSTXT_OBEY = True``;
 - heed distributed (``--workers 1,2``): ``heed crawl --workers N --redis URL`` on a throwaway
   redis-server on 127.0.0.1, N local worker processes of one job (docs/distributed.md), one
-  row per N, with the ratio of each N to one worker's pages/s.
+  row per N, with the ratio of each N to one worker's pages/s;
+- with ``--split``: two embedded heed processes at once, each crawling half the hosts into its
+  own folder (no Redis, nothing shared): what two heed processes reach on this machine
+  without any coordination, the ceiling the two workers' ratio is measured against.
 
 All get the same ``--concurrency`` and ``--per-host`` concurrency (per worker) and run with
 AutoThrottle off (heed's default is on; with it on the figure would measure AutoThrottle).
@@ -23,17 +26,21 @@ under cProfile and prints its top functions by own time.
 
     .venv/bin/python bench/crawl.py [--hosts 50] [--pages 200] [--concurrency 32]
                                     [--per-host 2] [--repeat 1] [--keep] [--profile]
-                                    [--workers 1,2]
+                                    [--workers 1,2] [--split]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import pstats
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,6 +244,58 @@ def report_workers(runs: dict[int, list[Run]], plain: list[Run]) -> None:
         print(f"2 workers / 1 worker: {ratio:.2f}× (target ≥ 1.80×)")
 
 
+def run_heed_split(web: Web, tmp: Path, args: argparse.Namespace) -> Run:
+    """Two embedded ``heed crawl`` processes started together, each on half the hosts (its
+    own config and output folder); wall time until both have exited, CPU s of both, peak
+    RSS the larger one's."""
+    halves = [web.hosts[: len(web.hosts) // 2], web.hosts[len(web.hosts) // 2 :]]
+    procs = []
+    start = time.perf_counter()
+    for i, hosts in enumerate(halves):
+        folder = tmp / f"split{i}"
+        _clear(folder / "heed-out")
+        folder.mkdir(parents=True, exist_ok=True)
+        config = _heed_config(dataclasses.replace(web, hosts=hosts), folder, args)
+        argv = [sys.executable, "-m", "crawler.cli", "crawl", "--config", str(config), "--json"]
+        out = (folder / "heed.out").open("wb")
+        err = (folder / "heed.log").open("wb")
+        procs.append((subprocess.Popen(argv, cwd=args.heed_root, stdout=out, stderr=err), out))
+    cpu, rss, codes, pages, considered = 0.0, 0.0, [], 0, 0
+    for (proc, out), i in zip(procs, range(2), strict=True):
+        _, status, usage = os.wait4(proc.pid, 0)
+        out.close()
+        codes.append(os.waitstatus_to_exitcode(status))
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss / 1024)
+        text = (tmp / f"split{i}" / "heed.out").read_text(encoding="utf-8")
+        summary = json.loads(text) if codes[-1] == 0 and text.strip() else {}
+        pages += int(summary.get("kept", 0))
+        considered += int(summary.get("considered", 0))
+    wall = time.perf_counter() - start
+    return Run("heed÷2", pages, considered, wall, cpu, rss, max(codes, key=abs), {})
+
+
+def report_split(split: list[Run], heed: list[Run], distributed: dict[int, list[Run]]) -> None:
+    """Two uncoordinated embedded processes against one, and the two workers against them."""
+    if not split:
+        return
+    r = _median_run(split)
+    rates = " ".join(f"{x.pages_per_s:.0f}" for x in split)
+    print(
+        f"\n2 embedded processes, half the hosts each, nothing shared: {r.pages} pages, "
+        f"{r.wall_s:.2f} s, {r.pages_per_s:.1f} pages/s, {r.cpu_s:.1f} CPU s  [{rates}]"
+    )
+    if heed and _median_run(heed).pages_per_s:
+        one = _median_run(heed).pages_per_s
+        print(f"  2 embedded (half each) / 1 embedded: {r.pages_per_s / one:.2f}×")
+    two = distributed.get(2)
+    if two and r.pages_per_s:
+        print(
+            f"  2 workers on Redis / 2 embedded (half each): "
+            f"{_median_run(two).pages_per_s / r.pages_per_s:.2f}×"
+        )
+
+
 def report(web: Web, heed: list[Run], plain: list[Run]) -> None:
     print(
         f"web: {len(web.hosts)} hosts × {web.pages} page URLs = {web.total_pages} "
@@ -321,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N,N",
         help="also crawl with heed crawl --workers N on a local Redis, for each N (e.g. 1,2)",
     )
+    ap.add_argument(
+        "--split",
+        action="store_true",
+        help="also run two embedded heed processes at once on half the hosts each",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--profile", action="store_true", help="also profile one heed run")
     ap.add_argument(
@@ -344,12 +408,14 @@ def main(argv: list[str] | None = None) -> int:
     heed: list[Run] = []
     plain: list[Run] = []
     distributed: dict[int, list[Run]] = {n: [] for n in args.workers}
+    split: list[Run] = []
     redis_port = free_port()
     redis = start_redis(tmp / "redis", redis_port) if args.workers else None
     try:
         for i in range(args.repeat):
             # Alternate the order so neither crawler always runs on a warmer machine.
             names = ["heed", "scrapy", *(f"w{n}" for n in args.workers)]
+            names += ["split"] if args.split else []
             order = names if i % 2 == 0 else names[::-1]
             for name in order:
                 if args.only and name != args.only and not name.startswith("w"):
@@ -358,12 +424,15 @@ def main(argv: list[str] | None = None) -> int:
                     heed.append(run_heed(web, tmp, args, profile=None))
                 elif name == "scrapy":
                     plain.append(run_plain(web, tmp, args))
+                elif name == "split":
+                    split.append(run_heed_split(web, tmp, args))
                 else:
                     n = int(name[1:])
                     distributed[n].append(run_heed_workers(web, tmp, args, n, redis_port))
         report(web, heed, plain)
         report_workers(distributed, plain)
-        check(web, [r for runs in distributed.values() for r in runs])
+        report_split(split, heed, distributed)
+        check(web, [r for runs in distributed.values() for r in runs] + split)
         if args.profile:
             prof = tmp / "heed.prof"
             profiled = run_heed(web, tmp, args, profile=prof)
