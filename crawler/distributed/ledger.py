@@ -96,6 +96,18 @@ class RedisLedger:
                 del known[url]
         return out
 
+    def note_known(self, urls: Iterable[str]) -> None:
+        """``urls`` are the job's already (popped from its queue: some worker claimed them):
+        a later claim of one of them is answered from the memo. With several workers, a
+        worker's pages link to many URLs another worker claimed; the ones it popped itself
+        need no round trip then."""
+        known = self._known
+        for url in urls:
+            known[url] = None
+        if len(known) > KNOWN:
+            for url in list(itertools.islice(known, len(known) - KNOWN)):
+                del known[url]
+
     def admit(self, url: str, depth: int) -> bool:
         """The scheduler's filter for one request: True when it may be queued (a link this
         worker claimed, or new to the job and within its budget, claimed now)."""

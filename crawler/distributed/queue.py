@@ -170,7 +170,9 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
             k = self.job.keys
             args = [k.host_queue, POP_BATCH, k.host(""), k.host_slots(""), self.per_host]
             items: Any = self.job.call(lambda: self._pop(keys=self._keys, args=args))
-            self._popped.extend(bytes(item) for item in items or ())
+            popped = [bytes(item) for item in items or ()]
+            self._popped.extend(popped)
+            self.ledger.note_known(i.split(b"\0", 1)[0].decode("utf-8") for i in popped)
         if not self._popped:
             return None
         payload = self._popped.popleft().split(b"\0", 1)[1]

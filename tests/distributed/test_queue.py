@@ -96,6 +96,21 @@ def test_a_link_this_worker_sent_lately_is_not_sent_again(
     assert one.considered() == 5  # every claim counted once against the budget
 
 
+def test_a_link_to_a_url_this_worker_popped_is_not_sent_again(redis_url: str, job: str) -> None:
+    one_q, one = _worker(redis_url, job, "w1")
+    two_q, _ = _worker(redis_url, job, "w2")
+    urls = [f"http://h{i}.test/" for i in range(8)]
+    for url, _ in one.claim([(u, 1) for u in urls]):  # w1 claims and queues them
+        one_q.push(_request(one_q.spider, url))
+    assert two_q.pop() is not None  # w2 leases a batch of them: the job has those
+    client = two_q.job.client
+    leased = {u.decode() for u in client.hkeys(two_q.job.keys.lease("w2"))}
+    assert 0 < len(leased) < len(urls)
+    client.delete(two_q.job.keys.seen)  # the answer now comes from w2's memo only
+    got = two_q.ledger.claim([(u, 2) for u in urls])
+    assert sorted(u for u, _ in got) == sorted(set(urls) - leased)  # no round trip for those
+
+
 def test_a_dead_workers_leases_come_back_and_only_those(redis_url: str, job: str) -> None:
     dead_q, dead = _worker(redis_url, job, "dead")
     live_q, live = _worker(redis_url, job, "live")
