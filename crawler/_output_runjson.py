@@ -32,6 +32,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from ._output_parts import publish_bytes
 
 try:  # POSIX only, like the folder lock (crawler/_output_folder.py).
@@ -202,6 +204,12 @@ def merge_runs(
     return merged
 
 
+def _counter(value: object) -> Counter[str]:
+    """Counts from a file someone else wrote: anything but whole numbers counts as 0."""
+    items = value.items() if isinstance(value, dict) else ()
+    return Counter({str(k): _number(v) for k, v in items})
+
+
 def _completed(out_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
     """``snapshot`` with the parts its run published after writing it: a worker rewrites its
     snapshot right after each rename, so a kill between the two leaves one part unlisted.
@@ -211,11 +219,8 @@ def _completed(out_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(crawl_id, str) or not isinstance(worker_id, str):
         return snapshot
     parts = {t: list(v) for t, v in listed.items()} if isinstance(listed, dict) else {}
-    counts = Counter(snapshot.get("counts") or {})
-    by_reason = Counter(snapshot.get("counts_by_reason") or {})
+    counts, by_reason = (_counter(snapshot.get(k)) for k in ("counts", "counts_by_reason"))
     written = {t: _number(snapshot.get(f"{t}_written")) for t in ("records", "decisions")}
-    import pyarrow.parquet as pq
-
     for table in ("records", "decisions"):
         known = set(parts.get(table, []))
         for path in sorted((out_dir / table).glob(f"part-{crawl_id}-{worker_id}-*.parquet")):

@@ -234,3 +234,18 @@ def test_a_part_published_after_the_killed_workers_snapshot_is_counted(tmp_path:
     assert info["counts"] == {"considered": 4, "kept": 2, "excluded": 2}
     assert info["counts_by_reason"] == {"robots.ai-agent": 2, "robots.disallow": 2}
     assert info["decisions_written"] == 4 and last in info["parts"]["decisions"]
+
+
+def test_a_damaged_snapshot_does_not_stop_the_merge(tmp_path: Path) -> None:
+    running = RunWriter(tmp_path, "c9", worker_id="w9", job="j", part_max_rows=1)
+    running.write_decision(decision(0))  # one part out, and w9's snapshot
+    damaged = {"crawl_id": "c9", "worker_id": "w9", "counts": {"considered": "many"}}
+    damaged.update(counts_by_reason=["x"], parts="none")
+    (tmp_path / "workers" / "w9.running.json").write_text(json.dumps(damaged))
+    (tmp_path / "workers" / "w8.running.json").write_text("{torn")
+    RunWriter(tmp_path, "c2", worker_id="w2", job="j").close({"counts": {"considered": 3}})
+    info = json.loads((tmp_path / "run.json").read_text())
+    # the damaged counts count as nothing; w9's part, listed nowhere, is counted from its rows
+    assert info["counts"]["considered"] == 3 + 1
+    assert info["unfinished_workers"] == ["w9"]  # the unreadable file is left out
+    running.close({"counts": {"considered": 1}})
