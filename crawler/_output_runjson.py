@@ -45,6 +45,7 @@ __all__ = [
     "KILLED_NOTE",
     "RUNNING_SUFFIX",
     "WORKERS_DIR",
+    "completed",
     "json_bytes",
     "merge_runs",
     "publish_run",
@@ -210,7 +211,7 @@ def _counter(value: object) -> Counter[str]:
     return Counter({str(k): _number(v) for k, v in items})
 
 
-def _completed(out_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
+def completed(out_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
     """``snapshot`` with the parts its run published after writing it: a worker rewrites its
     snapshot right after each rename, so a kill between the two leaves one part unlisted.
     That part's rows are counted here (a part that cannot be read is logged, not counted)."""
@@ -283,7 +284,7 @@ def publish_worker_run(
                     snapshots.append(path)
             elif (data := read_object(path)) is not None:
                 files.append(data)
-        unfinished = [_completed(out_dir, s) for p in snapshots if (s := read_object(p))]
+        unfinished = [completed(out_dir, s) for p in snapshots if (s := read_object(p))]
         merged = merge_runs(job, entry, files, unfinished)
         existing = read_object(out_dir / "run.json")
         if existing is not None:

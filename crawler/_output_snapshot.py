@@ -10,9 +10,10 @@ its parts and the time. The snapshot is published atomically like every file of 
 - When the worker closes, its ``workers/<id>.json`` supersedes the snapshot, which is deleted.
 - The merge of ``run.json`` (``crawler/_output_runjson.py``) adds every other worker's
   snapshot as an unfinished run (``ended_at`` null, listed in ``unfinished_workers``): a
-  worker still running, or one that was killed. So after a kill, ``run.json``'s counts are
-  the counts of the parts in the folder (to within the last part, if the kill fell between
-  that part's rename and its snapshot).
+  worker still running, or one that was killed. A kill between a part's rename and the
+  snapshot that lists it leaves that part unlisted; the merge counts it from its rows
+  (``completed``). So after a kill, ``run.json``'s counts are the counts of the parts in the
+  folder.
 - A worker that opens under the id of a killed one (it holds the id's lock, so the earlier
   process is gone) first folds that snapshot into ``workers/<id>.json`` as an earlier run
   that ended without a summary.
@@ -35,6 +36,7 @@ from ._output_runjson import (
     KILLED_NOTE,
     RUNNING_SUFFIX,
     WORKERS_DIR,
+    completed,
     json_bytes,
     read_object,
     runs_of,
@@ -118,6 +120,7 @@ def fold_killed_run(out_dir: Path, worker_id: str, crawl_id: str) -> None:
     snapshot = read_object(path)
     if snapshot is None or snapshot.get("crawl_id") == crawl_id:
         return
+    snapshot = completed(out_dir, snapshot)
     own = folder / f"{worker_id}.json"
     earlier = read_object(own)
     runs = runs_of(earlier) if earlier is not None else []

@@ -234,6 +234,10 @@ def test_a_part_published_after_the_killed_workers_snapshot_is_counted(tmp_path:
     assert info["counts"] == {"considered": 4, "kept": 2, "excluded": 2}
     assert info["counts_by_reason"] == {"robots.ai-agent": 2, "robots.disallow": 2}
     assert info["decisions_written"] == 4 and last in info["parts"]["decisions"]
+    # w1 starts again: its killed run goes into its own file with that part counted too
+    RunWriter(tmp_path, "c3", worker_id="w1", job="j").close({"counts": {"considered": 0}})
+    killed = json.loads((tmp_path / "workers" / "w1.json").read_text())["previous_runs"][0]
+    assert killed["counts"]["considered"] == 4 and last in killed["parts"]["decisions"]
 
 
 def test_a_damaged_snapshot_does_not_stop_the_merge(tmp_path: Path) -> None:
