@@ -46,6 +46,7 @@ __all__ = [
     "RUNNING_SUFFIX",
     "WORKERS_DIR",
     "completed",
+    "count_decision",
     "json_bytes",
     "merge_runs",
     "publish_run",
@@ -205,6 +206,17 @@ def merge_runs(
     return merged
 
 
+def count_decision(counts: Counter[str], by_reason: Counter[str], row: Mapping[str, Any]) -> None:
+    """Count one ``decisions/`` row as the run context counts a decision: considered, kept or
+    excluded, and the reasons of an excluded one."""
+    counts["considered"] += 1
+    if row.get("allowed"):
+        counts["kept"] += 1
+    else:
+        counts["excluded"] += 1
+        by_reason.update(str(r) for r in row.get("reasons") or ())
+
+
 def _counter(value: object) -> Counter[str]:
     """Counts from a file someone else wrote: anything but whole numbers counts as 0."""
     items = value.items() if isinstance(value, dict) else ()
@@ -237,12 +249,7 @@ def completed(out_dir: Path, snapshot: dict[str, Any]) -> dict[str, Any]:
             parts.setdefault(table, []).append(name)
             written[table] += len(rows)
             for row in rows if table == "decisions" else ():
-                counts["considered"] += 1
-                if row["allowed"]:
-                    counts["kept"] += 1
-                else:
-                    counts["excluded"] += 1
-                    by_reason.update(row["reasons"] or ())
+                count_decision(counts, by_reason, row)
     return {
         **snapshot,
         "parts": parts,

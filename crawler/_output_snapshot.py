@@ -37,6 +37,7 @@ from ._output_runjson import (
     RUNNING_SUFFIX,
     WORKERS_DIR,
     completed,
+    count_decision,
     json_bytes,
     read_object,
     runs_of,
@@ -67,12 +68,7 @@ class WorkerSnapshot:
     def add(self, row: Mapping[str, Any]) -> None:
         """A decision row goes into the open part (the run context's rule: the reasons of
         excluded decisions are counted)."""
-        self._pending["considered"] += 1
-        if row.get("allowed"):
-            self._pending["kept"] += 1
-        else:
-            self._pending["excluded"] += 1
-            self._pending_reasons.update(str(r) for r in row.get("reasons") or ())
+        count_decision(self._pending, self._pending_reasons, row)
 
     def discard(self) -> None:
         """The open part was discarded (a write failure): its rows are not published."""

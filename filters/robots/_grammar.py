@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ..patterns import Pattern, compile_pattern
+from ._hosts import same_host as _same_host
+from ._hosts import url_host
 
 __all__ = ["ExtensionRule", "ParsedFile", "RawGroup", "RuleLine", "parse_file", "url_host"]
 
@@ -208,50 +210,6 @@ def _agent_token(value: str) -> str | None:
     match = _TOKEN.match(value)
     token = match.group(0) if match else ""
     return token.lower() or None
-
-
-def url_host(url: str) -> str | None:
-    """The host of a document's URL (lower-case), or None when it has none or is unparsable."""
-    try:
-        return urlsplit(url).hostname or None
-    except ValueError:
-        return None
-
-
-def _same_host(named: str, host: str) -> bool:
-    """Whether the host ``named`` in a rule is ``host`` (case, a final dot, ``www.`` aside)."""
-
-    def bare(name: str) -> str:
-        name = name.lower().rstrip(".")
-        return name[4:] if name.startswith("www.") else name
-
-    named, host = bare(named), bare(host)
-    if "*" not in named:
-        return named == host
-    return _glob(named, host) or _glob(named, "www." + host)
-
-
-def _glob(pattern: str, text: str) -> bool:
-    """Whether ``text`` is ``pattern`` with each ``*`` standing for any characters.
-
-    Linear: each piece between stars is found leftmost after the previous one (a regular
-    expression of many ``.*`` would backtrack without end on a hostile host).
-    """
-    pieces = pattern.split("*")
-    if len(pieces) == 1:
-        return text == pattern
-    first, last = pieces[0], pieces[-1]
-    if len(text) < len(first) + len(last) or not text.startswith(first):
-        return False
-    if not text.endswith(last):
-        return False
-    pos, end = len(first), len(text) - len(last)
-    for piece in pieces[1:-1]:
-        found = text.find(piece, pos, end)
-        if found < 0:
-            return False
-        pos = found + len(piece)
-    return True
 
 
 def _absolute_path(value: str, host: str | None, lineno: int, diag: _Diagnostics) -> str | None:

@@ -215,7 +215,7 @@ def test_absolute_url_rule_with_many_host_wildcards_is_read_in_linear_time() -> 
 @settings(max_examples=300, deadline=None)
 @given(st.text("ab.*", max_size=8), st.text("ab.", max_size=10))
 def test_host_wildcard_matches_like_a_regular_expression(pattern: str, host: str) -> None:
-    from filters.robots._grammar import _glob
+    from filters.robots._hosts import glob as _glob
 
     expected = re.fullmatch(".*".join(map(re.escape, pattern.split("*"))), host, re.DOTALL)
     assert _glob(pattern, host) is (expected is not None)
