@@ -7,7 +7,7 @@ Screenshots go to tests/web/artifacts/ (git-ignored); each test prints the paths
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,33 +69,83 @@ def _texts(driver: Any, selector: str) -> list[str]:
 
 
 def _submit(driver: Any, field: str, value: str) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    """Fill ``field``, click its form's button and wait for the answer page."""
 
-    for attempt in range(3):
+    def fill() -> Any:
         box = _by_id(driver, field)
         box.clear()
         box.send_keys(value)
-        # A real click on the form's button (WebElement.submit() runs a script).
-        button = box.find_element("xpath", "./ancestor::form//button[@type='submit']")
+        return box.find_element("xpath", "./ancestor::form//button[@type='submit']")
+
+    _click(driver, fill)
+
+
+def _click(driver: Any, find: Callable[[], Any]) -> None:
+    """Click the button ``find()`` returns (a real click: WebElement.submit() runs a script)
+    once, and wait until the answer page has replaced this one.
+
+    Chromium now and then answers a click on a node of a document it is still settling with
+    an error ("does not belong to the document"), and sometimes the form was sent all the
+    same. The click is made again, from ``find()``, only when the form provably was not sent:
+    the old page is still there and its capturing ``submit`` listener never ran. Sending it
+    twice would post a second form, with whatever cookie the first answer set.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    for attempt in range(3):
+        button = find()
+        old = driver.find_element("tag name", "html")
+        listening = bool(driver.execute_script(_WATCH_SUBMIT))
         try:
-            _click(driver, button)
-            return
+            button.click()
         except (StaleElementReferenceException, WebDriverException) as e:
-            # Chromium now and then refuses a click on a node of a document it is still
-            # settling ("does not belong to the document"); the click did not happen, so the
-            # form is filled and sent again. Anything else is a failure of the test.
             stale = isinstance(e, StaleElementReferenceException)
-            if attempt == 2 or not (stale or "does not belong to the document" in str(e)):
-                raise
+            if not (stale or "does not belong to the document" in str(e)):
+                raise  # anything else is a failure of the test
+            if not _was_sent(driver, old, listening):
+                if attempt == 2:
+                    raise
+                continue
+        _wait_replaced(driver, old)
+        return
 
 
-def _click(driver: Any, button: Any) -> None:
-    """Click ``button`` and wait until the answer page has replaced this one."""
+#: Marks the page when any of its forms is submitted (a capturing listener: it runs first),
+#: and answers whether the page runs listeners at all (not with JavaScript off).
+_WATCH_SUBMIT = """
+window.__heedSent = false;
+document.addEventListener('submit', function () { window.__heedSent = true; }, true);
+document.dispatchEvent(new Event('submit'));
+var listening = window.__heedSent === true;
+window.__heedSent = false;
+return listening;
+"""
+
+
+def _was_sent(driver: Any, old: Any, listening: bool) -> bool:
+    """Whether the form of the page whose root is ``old`` was sent: the page is gone, or its
+    submit listener ran (the answer is on its way). Without listeners (JavaScript off), only
+    the page being replaced within 30 s says so."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
-    old = driver.find_element("tag name", "html")
-    button.click()
+    if expected_conditions.staleness_of(old)(driver):
+        return True
+    if listening:
+        return bool(driver.execute_script("return window.__heedSent === true;"))
+    try:
+        WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    except TimeoutException:
+        return False
+    return True
+
+
+def _wait_replaced(driver: Any, old: Any) -> None:
+    """Wait until the answer page has replaced the page whose root is ``old``."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
     WebDriverWait(driver, 60).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
@@ -194,7 +244,7 @@ def test_opt_out_flow_ends_in_an_entry_a_crawl_obeys(tmp_path: Path, store: Regi
             assert _by_id(driver, "well-known").text == origin + "/.well-known/heed-registry.txt"
             screenshot(driver, "opt-out-challenge")
 
-            _click(driver, _by_id(driver, "verify"))  # not published yet: refused, and why
+            _click(driver, lambda: _by_id(driver, "verify"))  # not published yet: refused, and why
             failure = _by_id(driver, "verify-error").text
             assert "answered 404" in failure, failure
             assert _by_id(driver, "challenge-line").text == line  # still there to publish
@@ -202,7 +252,7 @@ def test_opt_out_flow_ends_in_an_entry_a_crawl_obeys(tmp_path: Path, store: Regi
             assert store.count() == 0
 
             web.replace_site("shop", _owner_site(line))
-            _click(driver, _by_id(driver, "verify"))  # "Try again"
+            _click(driver, lambda: _by_id(driver, "verify"))  # "Try again"
             entry_id = _by_id(driver, "entry-id").text
             screenshot(driver, "opt-out-verified")
 
@@ -263,6 +313,7 @@ def test_refused_form_says_why_in_the_browser(tmp_path: Path, store: RegistrySto
     ):
         driver.get(base + "/")
         driver.delete_cookie("heed_csrf")  # as a cross-site POST would arrive: no cookie
+        assert driver.get_cookie("heed_csrf") is None
         _submit(driver, "check-url", web.url("blog", "/post"))
         error = _by_id(driver, "form-error").text
         assert "refused" in error and "Nothing was done" in error
