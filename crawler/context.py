@@ -195,6 +195,7 @@ class RunContext:
         return bool(self.cfg.registry_url or self.cfg.registry_spawning)
 
     async def close_clients(self) -> None:
+        await self.politeness.drain()  # no turn this process held stays in use
         if self.fetcher is not None:
             await self.fetcher.aclose()
         if self.cache is not None:

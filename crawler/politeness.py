@@ -48,6 +48,10 @@ class PolitenessState(Protocol):
         """The request of that turn was answered or failed."""
         ...
 
+    async def drain(self) -> None:
+        """The crawl is closing: every release made so far has taken effect on return."""
+        ...
+
 
 class LocalPoliteness:
     """In-process politeness: a lock and a "previous answer" time per host."""
@@ -91,6 +95,9 @@ class LocalPoliteness:
         self._done[host] = time.monotonic()
         if exclusive:
             self._locks[host].release()
+
+    async def drain(self) -> None:
+        """Releases take effect at once here."""
 
     def _locked(self, host: str) -> bool:
         lock = self._locks.get(host)

@@ -41,7 +41,7 @@ class _Worker:
         self.signals = RedisSignalState(self.job, loader, signal_kw.get("ttl", CFG.signal_ttl))
 
     async def aclose(self) -> None:
-        await asyncio.gather(*self.politeness._releasing)  # the turns' releases land first
+        await self.politeness.drain()  # the turns' releases land first
         await self.fetcher.aclose()
         await self.job.aclose()
 
@@ -179,6 +179,80 @@ def test_per_host_concurrency_holds_across_workers(redis_url: str, job: str) -> 
         return most
 
     assert _run(go) == 2  # per_host=2 across six clients of three workers
+
+
+def _scripts_run(redis_url: str) -> int:
+    """Script calls the Redis server has answered so far (every test of the session)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        stats = client.info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+    finally:
+        client.close()
+
+
+def _turns_in_use(worker: _Worker, host: str) -> int:
+    return int(worker.job.client.zcard(worker.job.keys.host_slots(host)))
+
+
+def test_a_release_rides_on_the_next_turn_and_frees_its_host_there(
+    redis_url: str, job: str
+) -> None:
+    async def go() -> tuple[int, int, int, int]:
+        worker = _Worker(redis_url, job, "w1")
+        exclusive = await worker.politeness.acquire("a.test")
+        worker.politeness.release("a.test", exclusive)
+        held = _turns_in_use(worker, "a.test")  # the release waits for a carrier
+        before = _scripts_run(redis_url)
+        exclusive = await worker.politeness.acquire("b.test")  # carries it
+        calls = _scripts_run(redis_url) - before
+        after = _turns_in_use(worker, "a.test")
+        worker.politeness.release("b.test", exclusive)
+        await worker.aclose()
+        return held, calls, after, _turns_in_use(worker, "b.test")
+
+    held, calls, after, last = _run(go)
+    assert held == 1 and after == 0  # freed by the next turn's script ...
+    assert calls == 1  # ... which was the only script call: no release of its own
+    assert last == 0  # the last release was sent by the close
+
+
+def test_a_release_no_turn_carries_is_sent_within_milliseconds(redis_url: str, job: str) -> None:
+    async def go() -> tuple[int, int]:
+        worker = _Worker(redis_url, job, "w1")
+        exclusive = await worker.politeness.acquire("a.test")
+        worker.politeness.release("a.test", exclusive)
+        held = _turns_in_use(worker, "a.test")
+        await asyncio.sleep(0.2)  # no other turn: the release goes on its own
+        freed = _turns_in_use(worker, "a.test")
+        await worker.aclose()
+        return held, freed
+
+    assert _run(go) == (1, 0)
+
+
+def test_a_turn_brings_the_hosts_delay_another_worker_set(redis_url: str, job: str) -> None:
+    async def go() -> tuple[float, float, int]:
+        one, two = _Worker(redis_url, job, "w1"), _Worker(redis_url, job, "w2")
+        exclusive = await one.politeness.acquire("d.test")
+        one.politeness.release("d.test", exclusive)
+        first = one.politeness.delay("d.test")  # remembered from the turn: no delay yet
+        two.politeness.set_crawl_delay("d.test", 0.05)
+        await asyncio.sleep(0.1)  # the delay after the previous answer
+        exclusive = await one.politeness.acquire("d.test")
+        before = _scripts_run(redis_url)
+        second = one.politeness.delay("d.test")  # the turn brought it
+        calls = _scripts_run(redis_url) - before
+        one.politeness.release("d.test", exclusive)
+        for w in (one, two):
+            await w.aclose()
+        return first, second, calls
+
+    first, second, calls = _run(go)
+    assert (first, second) == (0.0, 0.05)
+    assert calls == 0  # read from the turn's answer, not in a round trip of its own
 
 
 def test_redis_going_away_is_a_clear_fatal_error(tmp_path: Path, job: str) -> None:
