@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 from filters import ConfigError
 
 from .._output_parts import part_files
+from ._aggregates import count_codes, per_key, timeline, value_counts
 from ._events import ATTRIBUTION_COLUMNS, EVENT_SCHEMA, Folder, folder_events, merge, open_folder
 
 #: pyarrow.compute, untyped: its stubs cannot follow arrays through compute functions.
@@ -163,61 +164,6 @@ def _share(n: int, total: int) -> float:
     return round(n / total, 6) if total else 0.0
 
 
-def _count_codes(excluded: pa.Table, family: bool) -> dict[str, int]:
-    reasons = excluded.column("reasons").combine_chunks()
-    if len(reasons) == 0:
-        return {}
-    codes = pc.list_flatten(reasons)
-    parents = pc.list_parent_indices(reasons)
-    if family:
-        codes = pc.list_element(pc.split_pattern(codes, ".", max_splits=1), 0)
-    table = pa.table({"code": codes, "row": parents})
-    grouped = table.group_by("code").aggregate([("row", "count_distinct")])
-    pairs = [
-        (str(code), int(n or 0))
-        for code, n in zip(
-            grouped.column("code").to_pylist(),
-            grouped.column("row_count_distinct").to_pylist(),
-            strict=True,
-        )
-    ]
-    return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
-
-
-def _value_counts(table: pa.Table, column: str, null_as: str) -> dict[str, int]:
-    if table.num_rows == 0:
-        return {}
-    values = pc.fill_null(table.column(column), null_as)
-    counts = pc.value_counts(values.combine_chunks())
-    pairs = [(v["values"].as_py(), v["counts"].as_py()) for v in counts]
-    return dict(sorted(pairs, key=lambda p: (-p[1], p[0])))
-
-
-def _per_key(merged: pa.Table, key: Any, name: str) -> list[dict[str, Any]]:
-    table = pa.table(
-        {
-            name: key,
-            "kept": pc.cast(merged.column("kept"), pa.int64()),
-            "excluded": pc.cast(pc.invert(merged.column("kept")), pa.int64()),
-            "bytes": pc.fill_null(merged.column("body_bytes"), 0),
-        }
-    )
-    grouped = table.group_by(name).aggregate(
-        [("kept", "sum"), ("excluded", "sum"), ("bytes", "sum")]
-    )
-    rows = [
-        {name: k, "kept": a, "excluded": b, "kept_body_bytes": c}
-        for k, a, b, c in zip(
-            grouped.column(name).to_pylist(),
-            grouped.column("kept_sum").to_pylist(),
-            grouped.column("excluded_sum").to_pylist(),
-            grouped.column("bytes_sum").to_pylist(),
-            strict=True,
-        )
-    ]
-    return rows
-
-
 def _top(domains: list[dict[str, Any]]) -> dict[str, Any]:
     with_content = [d for d in domains if d["kept"] > 0]
     n = len(with_content)
@@ -234,30 +180,6 @@ def _top(domains: list[dict[str, Any]]) -> dict[str, Any]:
         "top_10_percent": entries(math.ceil(n / 10)),
         "top_5_percent_or_1000": entries(min(math.ceil(n / 20), SME_DOMAIN_CAP)),
     }
-
-
-def _timeline(merged: pa.Table) -> list[dict[str, Any]]:
-    if merged.num_rows == 0:
-        return []
-    days = pc.strftime(merged.column("t"), format="%Y-%m-%d", locale="C")
-    table = pa.table(
-        {
-            "date": days,
-            "kept": pc.cast(merged.column("kept"), pa.int64()),
-            "excluded": pc.cast(pc.invert(merged.column("kept")), pa.int64()),
-        }
-    )
-    grouped = table.group_by("date").aggregate([("kept", "sum"), ("excluded", "sum")])
-    rows = [
-        {"date": d, "kept": k, "excluded": e}
-        for d, k, e in zip(
-            grouped.column("date").to_pylist(),
-            grouped.column("kept_sum").to_pylist(),
-            grouped.column("excluded_sum").to_pylist(),
-            strict=True,
-        )
-    ]
-    return sorted(rows, key=lambda r: r["date"])
 
 
 def _runs(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -339,8 +261,8 @@ def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
     body_bytes = pc.sum(kept_t.column("body_bytes")).as_py() or 0
     text_bytes = pc.sum(kept_t.column("text_bytes")).as_py() or 0
 
-    by_reason = _count_codes(excluded_t, family=False)
-    by_signal = _count_codes(excluded_t, family=True)
+    by_reason = count_codes(excluded_t, family=False)
+    by_signal = count_codes(excluded_t, family=True)
     no_reason = (
         pc.sum(
             pc.cast(pc.equal(pc.list_value_length(excluded_t.column("reasons")), 0), pa.int64())
@@ -350,12 +272,12 @@ def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
         else 0
     )
 
-    hosts = _per_key(merged, merged.column("host"), "host")
+    hosts = per_key(merged, merged.column("host"), "host")
     hosts.sort(key=lambda h: (-h["kept"], -h["excluded"], h["host"]))
     domain_col = pa.array(
         [registrable_domain(h) for h in merged.column("host").to_pylist()], pa.string()
     )
-    domains = _per_key(merged, domain_col, "domain")
+    domains = per_key(merged, domain_col, "domain")
     domains.sort(key=lambda d: (-d["kept_body_bytes"], -d["kept"], d["domain"]))
 
     has_language = False
@@ -369,7 +291,7 @@ def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
                     attribution.setdefault(c, 0)
     if attribution and n_kept:
         flat = pc.list_flatten(kept_t.column("attribution").combine_chunks())
-        for value, count in _value_counts(pa.table({"a": flat}), "a", "").items():
+        for value, count in value_counts(pa.table({"a": flat}), "a", "").items():
             attribution[value] = count
 
     redactions_present = any(
@@ -381,7 +303,7 @@ def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
     sources = [_source(f) for f in folders]
     for s in sources:
         configured.update(str(x) for x in s["config"].get("redact") or [])
-    winning = _value_counts(pa.table({"s": pc.cast(merged.column("source"), pa.string())}), "s", "")
+    winning = value_counts(pa.table({"s": pc.cast(merged.column("source"), pa.string())}), "s", "")
     for i, s in enumerate(sources):
         s["urls"] = per_source_events[i]
         s["winning"] = winning.get(str(i), 0)
@@ -415,11 +337,11 @@ def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
         exclusions={
             "by_reason": {k: {"urls": v, "share": _share(v, n_excl)} for k, v in by_reason.items()},
             "by_signal": {k: {"urls": v, "share": _share(v, n_excl)} for k, v in by_signal.items()},
-            "by_stage": _value_counts(excluded_t, "stage", "unknown"),
+            "by_stage": value_counts(excluded_t, "stage", "unknown"),
             "no_reason": no_reason,
         },
-        licenses=_value_counts(kept_t, "license", "none"),
-        languages=_value_counts(kept_t, "language", "unknown") if has_language else None,
+        licenses=value_counts(kept_t, "license", "none"),
+        languages=value_counts(kept_t, "language", "unknown") if has_language else None,
         attribution=attribution,
         redaction={
             "configured": sorted(configured),
@@ -430,6 +352,6 @@ def collect(dirs: Sequence[Path], name: str | None = None) -> CardStats:
         hosts=hosts,
         domains=domains,
         top_domains=_top(domains),
-        timeline=_timeline(merged),
+        timeline=timeline(merged),
         engine_versions=sorted(versions),
     )
