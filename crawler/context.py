@@ -220,7 +220,7 @@ class RunContext:
         """Write one ``decisions/`` row and count it (once per URL per run); False when
         ``url`` was already decided (nothing is written). Crawl components call this through
         ``crawler/recorder.py``, which adds the Scrapy stats and signals."""
-        if self.ledger.is_decided(url):
+        if self.ledger.recorded(url):
             return False
         self.ledger.mark_decided(url)  # the row only: a record is noted by its writer
         self.considered += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ADMIT",
     "ADMIT_PUSH",
+    "BEAT",
     "CLAIM",
     "DECIDED",
     "HOST_DELAY",
@@ -55,6 +56,20 @@ end
 DIGEST = """
 local function digest(url) return string.sub(redis.sha1hex(url), 1, 20) end
 """
+
+#: KEYS workers; ARGV worker id, ttl_ms. Renews the worker's heartbeat (its expiry on Redis's
+#: clock) and returns {1 when its previous expiry was still ahead (no reaper can have taken it
+#: for dead since), the ids of the workers whose heartbeat has expired}.
+BEAT = (
+    NOW
+    + """
+local old = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local alive = 0
+if old > now then alive = 1 end
+return {alive, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)}
+"""
+)
 
 #: KEYS hosts, queued, inflight, own lease, tick; ARGV host-queue prefix, host, url, item.
 #: The request joins its host's queue; a lease this worker held on the URL (a retry, a

@@ -17,19 +17,21 @@ import asyncio
 import hashlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..errors import RedisUnavailable
 
 __all__ = [
+    "HEARTBEAT_S",
+    "WORKER_TTL_S",
     "JobKeys",
     "RedisJob",
     "RedisUnavailable",
@@ -44,6 +46,11 @@ T = TypeVar("T")
 
 #: Seconds a Redis call may take before the connection counts as lost.
 SOCKET_TIMEOUT = 10.0
+
+#: Seconds between a worker's heartbeats, and after which a silent worker counts as dead (its
+#: leases go back to the queue: crawler/distributed/queue.py).
+HEARTBEAT_S = 1.0
+WORKER_TTL_S = 15.0
 
 #: Hex digits of a URL's SHA-1 kept in the seen and done sets (80 bits: a collision among a
 #: billion URLs has a probability below 1e-6). Lua computes the same with ``redis.sha1hex``.
@@ -183,6 +190,27 @@ class RedisJob:
     def script(self, source: str) -> Any:
         """A registered Lua script (EVALSHA, loaded again after a Redis restart)."""
         return self.client.register_script(source)
+
+    def run_scripts(self, calls: Sequence[tuple[Any, list[Any], list[Any]]]) -> list[Any]:
+        """Run ``calls`` (script, keys, args) in one pipelined round trip, in order; their
+        results. redis-py's pipeline first asks ``SCRIPT EXISTS`` of its scripts, a round
+        trip of its own each time; here a script the server does not know (flushed, a
+        restarted Redis) fails alone with NOSCRIPT, and only that call is sent again, by
+        the script itself, which loads it. Any other error raises (``call`` makes it fatal).
+        """
+        if not calls:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for script, keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        results: list[Any] = pipe.execute(raise_on_error=False)
+        for i, got in enumerate(results):
+            if isinstance(got, NoScriptError):
+                script, keys, args = calls[i]
+                results[i] = script(keys=keys, args=args)
+            elif isinstance(got, Exception):
+                raise got
+        return results
 
     def now_ms(self) -> int:
         """Redis's clock in milliseconds: one clock for every worker of the job."""

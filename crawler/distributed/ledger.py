@@ -26,12 +26,13 @@ so a rerun with a larger ``max_pages`` requests them.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterable, Iterator, MutableSet
 from functools import partial
 from typing import Any
 
 from . import _lua
-from .connection import RedisJob, digest
+from .connection import WORKER_TTL_S, RedisJob, digest
 
 __all__ = ["DecidedView", "RedisLedger", "shared_ledger"]
 
@@ -42,6 +43,10 @@ _SYNC_BATCH = 2000
 RECENT = 16_384
 #: Links a worker remembers the job has seen (see :meth:`RedisLedger.claim`).
 KNOWN = 32_768
+#: Seconds after a confirmed heartbeat during which this worker's leases are surely its own
+#: (half the heartbeat's lifetime: see :meth:`RedisLedger.recorded`).
+_SURE_S = WORKER_TTL_S / 2
+_clock = time.monotonic
 
 
 class RedisLedger:
@@ -61,9 +66,14 @@ class RedisLedger:
         self._unflushed: list[str] = []  # of those, not yet marked "D" in Redis
         self._recent: dict[str, None] = {}  # the latest RECENT URLs synced, oldest first
         self._known: dict[str, None] = {}  # the latest KNOWN links claimed, oldest first
+        self._sure_until = 0.0  # until then (monotonic), no other worker can hold our leases
+        self._reaped = False  # a heartbeat found this worker's expiry passed
         #: Called first by :meth:`sync` (the queue sends its buffered pushes: a page's links
         #: are queued before its decision is published).
         self.before_sync: list[Callable[[], object]] = []
+        #: Script calls waiting to be sent (the queue's buffered pushes), taken by each
+        #: claim's round trip ahead of the claim.
+        self.carried: list[Callable[[], list[tuple[Any, list[Any], list[Any]]]]] = []
 
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         """The links (url, depth) this worker is to request now: new to the job and within its
@@ -87,7 +97,9 @@ class RedisLedger:
             args: list[Any] = [self.max_pages]
             for url, depth in batch:
                 args += [url, depth]
-            got: Any = self.job.call(partial(self._claim, keys=self._claim_keys, args=args))
+            calls = [c for carry in self.carried for c in carry()]
+            calls.append((self._claim, self._claim_keys, args))
+            got: Any = self.job.call(partial(self.job.run_scripts, calls))[-1]
             out += [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
             for url, _ in batch:
                 known[url] = None
@@ -130,6 +142,31 @@ class RedisLedger:
             batch = urls[i : i + _SYNC_BATCH]
             self.job.call(partial(self._decided, keys=self._sync_keys[:2], args=batch))
         return len(urls)
+
+    def beat_confirmed(self, sent_at: float, *, alive: bool) -> None:
+        """The queue's heartbeat sent at ``sent_at`` (``time.monotonic``) came back: ``alive``
+        when no other worker can have taken this one for dead before it (see
+        :meth:`recorded`). Once that is not so, it never is again in this process."""
+        if not alive:
+            self._reaped = True
+        if not self._reaped:
+            self._sure_until = sent_at + _SURE_S
+
+    def recorded(self, url: str) -> bool:
+        """Whether a decision on ``url``, which this worker holds under lease, is recorded
+        already: by this worker, or by another one that took the lease over.
+
+        Another worker takes a lease over only after this one's heartbeat has expired on
+        Redis's clock (:data:`~crawler.distributed.connection.WORKER_TTL_S` after its latest beat).
+        Within half that time of a beat that found its previous expiry still ahead, no other
+        worker can have: the answer is this worker's own, with no round trip. Later, or
+        once a beat found the expiry passed (a stall: its leases may be back in the queue,
+        for good in this process), the job's done-set is asked, as :meth:`is_decided` does."""
+        if url in self._written or url in self._recent:
+            return True
+        if not self._reaped and _clock() < self._sure_until:
+            return False
+        return self.is_decided(url)
 
     def is_decided(self, url: str) -> bool:
         """Decided by this worker (written), or by any worker (published)."""

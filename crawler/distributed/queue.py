@@ -42,7 +42,7 @@ from scrapy_redis.queue import Base  # type: ignore[import-untyped]
 from filters.urls import check_url
 
 from . import _lua
-from .connection import RedisJob, RedisUnavailable, shared_job
+from .connection import HEARTBEAT_S, WORKER_TTL_S, RedisJob, RedisUnavailable, shared_job
 from .ledger import shared_ledger
 
 __all__ = ["HEARTBEAT_S", "WORKER_TTL_S", "LeasedHostQueue", "plain_meta", "reap"]
@@ -52,10 +52,6 @@ log = logging.getLogger(__name__)
 #: Requests leased per pop, and pushes sent per round trip.
 POP_BATCH = 4
 PUSH_BATCH = 16
-
-#: Seconds between a worker's heartbeats, and after which a silent worker counts as dead.
-HEARTBEAT_S = 1.0
-WORKER_TTL_S = 15.0
 
 #: Meta keys of one attempt, never serialized (see crawler/middlewares.py).
 _ATTEMPT_META = frozenset(
@@ -108,8 +104,11 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
         self._pushes: list[list[Any]] = []  # push_new's scripts not sent yet
         self._popped: deque[bytes] = deque()  # leased to this worker, not handed out yet
         self.ledger.before_sync.append(self.flush_pushes)
+        self.ledger.carried.append(self.carry)  # a claim's round trip sends pushes too
         self._adopted: deque[tuple[str, int]] = deque()  # reaped claims, decided at pop
         self._beat_at = 0.0
+        self._beat = self.job.script(_lua.BEAT)
+        self._first_beat = True
         # This id's leases of an earlier process first: reaping drops the id from the job's
         # workers, so the heartbeat that enters it again comes after.
         self.reap(self.job.worker_id)
@@ -147,17 +146,16 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
 
     def flush_pushes(self) -> None:
         """Send the buffered pushes (one pipelined round trip)."""
-        if not self._pushes:
-            return
+        if self._pushes:
+            calls = self.carry()
+            self.job.call(lambda: self.job.run_scripts(calls))
+
+    def carry(self) -> list[tuple[Any, list[Any], list[Any]]]:
+        """The buffered pushes as script calls (:meth:`RedisJob.run_scripts`), taken off the
+        buffer: a round trip of the queue's or the ledger's own carries them, ahead of its
+        own call (a pop, a claim)."""
         batch, self._pushes = self._pushes, []
-
-        def send() -> None:
-            pipe = self.job.client.pipeline(transaction=False)
-            for args in batch:
-                self._push_new(keys=self._new_keys, args=args, client=pipe)
-            pipe.execute()
-
-        self.job.call(send)
+        return [(self._push_new, self._new_keys, args) for args in batch]
 
     def pop(self, timeout: int = 0) -> Request | None:
         self.beat()
@@ -166,10 +164,10 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
             if request is not None:
                 return request
         if not self._popped:
-            self.flush_pushes()
             k = self.job.keys
             args = [k.host_queue, POP_BATCH, k.host(""), k.host_slots(""), self.per_host]
-            items: Any = self.job.call(lambda: self._pop(keys=self._keys, args=args))
+            calls = [*self.carry(), (self._pop, self._keys, args)]  # pushes first
+            items: Any = self.job.call(lambda: self.job.run_scripts(calls))[-1]
             popped = [bytes(item) for item in items or ()]
             self._popped.extend(popped)
             self.ledger.note_known(i.split(b"\0", 1)[0].decode("utf-8") for i in popped)
@@ -212,17 +210,15 @@ class LeasedHostQueue(Base):  # type: ignore[misc]
             return
         self._beat_at = now
         job, k = self.job, self.job.keys
-
-        def beat() -> list[bytes]:
-            redis_now = job.now_ms()
-            job.client.zadd(k.workers, {job.worker_id: redis_now + int(WORKER_TTL_S * 1000)})
-            dead: Any = job.client.zrangebyscore(k.workers, "-inf", redis_now)
-            return [bytes(d) for d in dead]
-
+        args = [job.worker_id, int(WORKER_TTL_S * 1000)]
         self.flush_pushes()
         self.ledger.flush()
-        for dead in job.call(beat):
-            worker = dead.decode()
+        got: Any = job.call(lambda: self._beat(keys=[k.workers], args=args))
+        alive, dead = bool(int(got[0])), [bytes(d).decode() for d in got[1]]
+        # The first beat comes before this process holds any lease (``__init__``).
+        self.ledger.beat_confirmed(now, alive=alive or self._first_beat)
+        self._first_beat = False
+        for worker in dead:
             if worker != job.worker_id:
                 self.reap(worker)
 

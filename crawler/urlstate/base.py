@@ -41,6 +41,12 @@ class UrlLedger(Protocol):
         """True when ``url`` has a decision (this run or, where the ledger knows, earlier)."""
         ...
 
+    def recorded(self, url: str) -> bool:
+        """True when a decision on ``url``, about to be recorded by this process, is recorded
+        already (the guard of ``RunContext.record_decision``: once per URL). A ledger may
+        answer it more cheaply than :meth:`is_decided`, from what this process holds."""
+        ...
+
     def frontier(self) -> Iterator[tuple[str, int]]:
         """The (url, depth) entries restored from earlier runs, to offer to :meth:`claim`."""
         ...

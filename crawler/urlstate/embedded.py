@@ -155,6 +155,9 @@ class SqliteLedger:
         row = self._db.execute("SELECT state FROM urls WHERE url = ?", (url,)).fetchone()
         return row is not None and row[0] in (DONE, DECIDED)
 
+    def recorded(self, url: str) -> bool:
+        return self.is_decided(url)  # one process: its own answer is the whole answer
+
     def frontier(self) -> Iterator[tuple[str, int]]:
         seq = 0
         while True:

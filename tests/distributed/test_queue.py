@@ -282,3 +282,85 @@ def test_a_host_without_a_free_turn_is_passed_over(redis_url: str, job: str) -> 
     queue.push(_request(queue.spider, "http://b.test/1"))
     assert [r.url for r in _drain(queue)] == ["http://b.test/1"]
     assert len(queue) == 1  # a.test's request waits in the queue, leased to nobody
+
+
+def _sismembers(job: RedisJob) -> int:
+    stats: Any = job.client.info("commandstats")
+    return int(stats.get("cmdstat_sismember", {}).get("calls", 0))
+
+
+def test_a_live_worker_guards_its_decisions_without_a_round_trip(redis_url: str, job: str) -> None:
+    queue, _ = _worker(redis_url, job, "w1")
+    queue.push(_request(queue.spider, "http://a.test/1"))
+    assert [r.url for r in _drain(queue)] == ["http://a.test/1"]
+    ledger, before = queue.ledger, _sismembers(queue.job)
+    assert not ledger.recorded("http://a.test/1")  # its lease, its heartbeat just confirmed
+    ledger.mark_decided("http://a.test/1")
+    assert ledger.recorded("http://a.test/1")  # written, not published
+    ledger.sync()
+    assert ledger.recorded("http://a.test/1")  # published lately
+    assert _sismembers(queue.job) == before
+
+
+def test_past_the_sure_window_the_guard_asks_the_done_set(
+    redis_url: str, job: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import crawler.distributed.ledger as ledger_module
+
+    queue, other = _worker(redis_url, job, "w1")
+    other.mark_decided("http://a.test/1")  # another ledger of the job publishes it
+    other.sync()
+    before = _sismembers(queue.job)
+    later = ledger_module._clock() + ledger_module._SURE_S + 1
+    monkeypatch.setattr(ledger_module, "_clock", lambda: later)  # no beat for 8.5 s
+    assert queue.ledger.recorded("http://a.test/1")
+    assert not queue.ledger.recorded("http://a.test/2")
+    assert _sismembers(queue.job) == before + 2
+
+
+def test_a_worker_that_stalled_past_its_heartbeat_never_records_twice(
+    redis_url: str, job: str
+) -> None:
+    slow, _ = _worker(redis_url, job, "slow")
+    slow.push(_request(slow.spider, "http://a.test/1"))
+    assert [r.url for r in _drain(slow)] == ["http://a.test/1"]
+    client = slow.job.client
+    client.zadd(slow.job.keys.workers, {"slow": 0})  # it stalled: its heartbeat expired
+    live, _ = _worker(redis_url, job, "live")  # opening beats and reaps: the lease is back
+    assert [r.url for r in _drain(live)] == ["http://a.test/1"]
+    live.ledger.mark_decided("http://a.test/1")
+    live.ledger.sync()
+    slow.beat(force=True)  # the stalled worker runs on: its beat finds its expiry passed
+    assert slow.ledger.recorded("http://a.test/1")  # the job's done-set says so
+    slow.beat(force=True)  # its heartbeat is fine again, but its old leases may be gone
+    before = _sismembers(slow.job)
+    assert not slow.ledger.recorded("http://a.test/2")
+    assert _sismembers(slow.job) == before + 1  # asked, for the rest of this process
+
+
+def _calls(job: RedisJob, command: str) -> int:
+    stats: Any = job.client.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+def test_buffered_pushes_ride_on_the_pop_and_survive_a_script_flush(
+    redis_url: str, job: str
+) -> None:
+    queue, _ = _worker(redis_url, job, "w1")
+    for n in (1, 2):
+        assert queue.push_new(_request(queue.spider, f"http://a.test/{n}"))
+    queue.job.client.script_flush()  # a Redis that forgot the scripts (restarted, flushed)
+    exists = _calls(queue.job, "script|exists")
+    # the pop: the two pushes and the pop in one pipeline, each answered NOSCRIPT and sent
+    # again alone once its script is loaded, in order
+    assert [r.url for r in _drain(queue)] == ["http://a.test/1", "http://a.test/2"]
+    assert _calls(queue.job, "script|exists") == exists  # no round trip to ask first
+
+
+def test_a_claim_carries_the_buffered_pushes(redis_url: str, job: str) -> None:
+    queue, _ = _worker(redis_url, job, "w1")
+    assert queue.push_new(_request(queue.spider, "http://a.test/1"))
+    claimed = queue.ledger.claim([("http://a.test/2", 1)])
+    assert claimed == [("http://a.test/2", 1)]
+    assert queue._pushes == []  # sent with the claim
+    assert int(queue.job.client.get(queue.job.keys.queued) or 0) == 1
