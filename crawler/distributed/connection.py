@@ -198,8 +198,8 @@ class RedisJob:
         restarted Redis) fails alone with NOSCRIPT, and only that call is sent again, by
         the script itself, which loads it. Any other error raises (``call`` makes it fatal).
         """
-        if not calls:
-            return []
+        if len(calls) < 2:  # no pipeline to build: the script's own call
+            return [script(keys=keys, args=args) for script, keys, args in calls]
         pipe = self.client.pipeline(transaction=False)
         for script, keys, args in calls:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
