@@ -62,6 +62,21 @@ def classify_failure(failure: Failure) -> ReasonCode:
     return ReasonCode.FETCH_ERROR
 
 
+def _wanted(links: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """``links`` in the form servers serve (filters/urls.py), and the problem of each link
+    that cannot be requested (kept as given)."""
+    problems: dict[str, str] = {}
+    wanted: list[tuple[str, int]] = []
+    for url, depth in links:
+        problem = check_url(url)
+        if problem is not None:
+            problems[url] = problem
+        else:
+            url = resolve_dot_segments(urldefrag(url)[0])
+        wanted.append((url, depth))
+    return wanted, problems
+
+
 def _in_scope(host: str, allowed: frozenset[str]) -> bool:
     return host in allowed or any(host.endswith("." + a) for a in allowed)
 
@@ -93,17 +108,17 @@ class HeedSpider(scrapy.Spider):
         """The requests of ``links`` (url, depth) that the ledger claims, in order; a link that
         cannot be requested is recorded as ``fetch.invalid-url`` if claimed (it counts against
         ``max_pages`` like any URL considered, and is never logged to the frontier)."""
-        problems: dict[str, str] = {}
-        wanted: list[tuple[str, int]] = []
-        for url, depth in links:
-            problem = check_url(url)
-            if problem is not None:
-                problems[url] = problem
-            else:  # the form servers serve (filters/urls.py)
-                url = resolve_dot_segments(urldefrag(url)[0])
-            wanted.append((url, depth))
+        wanted, problems = _wanted(links)
+        return self._built(self.ledger.claim(wanted), problems)
+
+    async def _arequests(self, links: list[tuple[str, int]]) -> list[Request]:
+        """:meth:`_requests`, the claim awaited (``UrlLedger.aclaim``)."""
+        wanted, problems = _wanted(links)
+        return self._built(await self.ledger.aclaim(wanted), problems)
+
+    def _built(self, claimed: list[tuple[str, int]], problems: dict[str, str]) -> list[Request]:
         requests = []
-        for url, depth in self.ledger.claim(wanted):
+        for url, depth in claimed:
             request = self._claimed(url, depth, problems.get(url))
             if request is not None:
                 requests.append(request)
@@ -174,7 +189,7 @@ class HeedSpider(scrapy.Spider):
         url = meta.get("heed_url", response.url)
         # Links are logged to the frontier before the decision is handed to the writer, so a
         # decision on disk always has its page's links on disk (crawler/resume.py).
-        requests = self._links(page, meta.get("heed_depth", 0))
+        requests = await self._links(page, meta.get("heed_depth", 0))
         if requests:
             await self.ctx.answers.prefetch([r.url for r in requests])
         if decision.allowed:
@@ -209,7 +224,7 @@ class HeedSpider(scrapy.Spider):
         for request in requests:
             yield request
 
-    def _links(self, page: PageSignals, depth: int) -> list[Request]:
+    async def _links(self, page: PageSignals, depth: int) -> list[Request]:
         if page.html is None or depth >= self.ctx.cfg.max_depth:
             return []
         links = []
@@ -218,7 +233,7 @@ class HeedSpider(scrapy.Spider):
                 urlsplit(link).hostname or "", self.allowed
             ):
                 links.append((link, depth + 1))
-        return self._requests(links)
+        return await self._arequests(links)
 
     def _item(
         self, url: str, response: Response, decision: Decision, page: PageSignals

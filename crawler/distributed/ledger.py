@@ -66,6 +66,7 @@ class RedisLedger:
         self._unflushed: list[str] = []  # of those, not yet marked "D" in Redis
         self._recent: dict[str, None] = {}  # the latest RECENT URLs synced, oldest first
         self._known: dict[str, None] = {}  # the latest KNOWN links claimed, oldest first
+        self._aclaim: tuple[Any, Any] | None = None  # (asyncio client, its CLAIM script)
         self._sure_until = 0.0  # until then (monotonic), no other worker can hold our leases
         self._reaped = False  # a heartbeat found this worker's expiry passed
         #: Called first by :meth:`sync` (the queue sends its buffered pushes: a page's links
@@ -84,25 +85,53 @@ class RedisLedger:
         job had it then (seen, or kept over the budget in the overflow list) and a seen-set
         only grows, so the answer would be "no". Pages of one site link to the same pages
         over and over (menus, footers); the memo spares those round-trip arguments and the
-        server's set lookups, and is bounded, so memory stays flat."""
+        server's set lookups, and is bounded, so memory stays flat. The round trip carries
+        the queue's buffered pushes too (``carried``)."""
+        wanted, out = self._wanted(links), []
+        for args in self._claim_batches(wanted):
+            calls = [c for carry in self.carried for c in carry()]
+            calls.append((self._claim, self._claim_keys, args))
+            got: Any = self.job.call(partial(self.job.run_scripts, calls))[-1]
+            out += self._claimed(wanted, args, got)
+        return out
+
+    async def aclaim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """:meth:`claim` on the asyncio client: the event loop runs on during the round trip
+        (a page's links: other answers are handled meanwhile). Two claims in flight at once
+        may send the same link; the job's seen-set answers "new" to one of them only."""
+        wanted, out = self._wanted(links), []
+        client = self.job.aclient()
+        if self._aclaim is None or self._aclaim[0] is not client:
+            self._aclaim = (client, client.register_script(_lua.CLAIM))
+        script = self._aclaim[1]
+        for args in self._claim_batches(wanted):
+            got: Any = await self.job.acall(partial(script, keys=self._claim_keys, args=args))
+            out += self._claimed(wanted, args, got)
+        return out
+
+    def _wanted(self, links: Iterable[tuple[str, int]]) -> dict[str, int]:
+        """The links to send (first depth of each), without those the memo knows."""
         wanted: dict[str, int] = {}
         known = self._known
         for url, depth in links:
             if url not in known:
                 wanted.setdefault(url, depth)
-        out: list[tuple[str, int]] = []
+        return wanted
+
+    def _claim_batches(self, wanted: dict[str, int]) -> Iterator[list[Any]]:
         items = list(wanted.items())
         for i in range(0, len(items), _CLAIM_BATCH):
-            batch = items[i : i + _CLAIM_BATCH]
             args: list[Any] = [self.max_pages]
-            for url, depth in batch:
+            for url, depth in items[i : i + _CLAIM_BATCH]:
                 args += [url, depth]
-            calls = [c for carry in self.carried for c in carry()]
-            calls.append((self._claim, self._claim_keys, args))
-            got: Any = self.job.call(partial(self.job.run_scripts, calls))[-1]
-            out += [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
-            for url, _ in batch:
-                known[url] = None
+            yield args
+
+    def _claimed(self, wanted: dict[str, int], args: list[Any], got: Any) -> list[tuple[str, int]]:
+        """The claim's answer in (url, depth) pairs; the links sent join the memo."""
+        out = [(u, wanted[u]) for u in (bytes(g).decode("utf-8") for g in got)]
+        known = self._known
+        for url in args[1::2]:
+            known[url] = None
         if len(known) > KNOWN:
             for url in list(itertools.islice(known, len(known) - KNOWN)):
                 del known[url]

@@ -33,6 +33,11 @@ class UrlLedger(Protocol):
         and is never returned again. A URL given twice counts once (its first depth)."""
         ...
 
+    async def aclaim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        """:meth:`claim` from a coroutine (a ledger on a network may let the event loop run
+        on during its round trip)."""
+        ...
+
     def mark_decided(self, url: str, *, kept: bool = False) -> None:
         """``url``'s decision is being written (``kept``: a record of the page too)."""
         ...

@@ -100,6 +100,9 @@ class SqliteLedger:
         """URLs this run may claim in all (``max_pages`` minus those done earlier)."""
         return max(self.max_pages - self.done_count, 0)
 
+    async def aclaim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+        return self.claim(links)  # a local file: no round trip to wait on
+
     def claim(self, links: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
         wanted: dict[str, int] = {}
         for url, depth in links:

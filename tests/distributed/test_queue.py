@@ -75,6 +75,33 @@ def test_claims_are_once_per_job_and_the_budget_is_shared(redis_url: str, job: s
     assert list(two.frontier()) == []
 
 
+def test_claims_in_flight_together_each_new_link_goes_to_one_of_them(
+    redis_url: str, job: str
+) -> None:
+    import asyncio
+
+    _, one = _worker(redis_url, job, "w1")
+    _, two = _worker(redis_url, job, "w2")
+    one.max_pages = two.max_pages = 6
+    links = [(f"http://a.test/{i}", 1) for i in range(8)]
+
+    async def claims() -> list[list[tuple[str, int]]]:
+        try:  # the same link sent by both workers and twice by one, all at once
+            return list(
+                await asyncio.gather(one.aclaim(links), one.aclaim(links[:3]), two.aclaim(links))
+            )
+        finally:
+            await one.job.aclose()
+            await two.job.aclose()
+
+    got = asyncio.run(claims())
+    won = [u for answer in got for u, _ in answer]
+    assert len(won) == len(set(won)) == 6  # each once, within the shared budget
+    assert all(link in links for answer in got for link in answer)
+    assert {u for u, _ in links} <= set(one._known)  # asked: known to the job
+    assert one.considered() == 6
+
+
 def test_a_link_this_worker_sent_lately_is_not_sent_again(
     redis_url: str, job: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
