@@ -212,11 +212,6 @@ class RedisJob:
                 raise got
         return results
 
-    def now_ms(self) -> int:
-        """Redis's clock in milliseconds: one clock for every worker of the job."""
-        seconds, micros = self.call(self.client.time)
-        return int(seconds) * 1000 + int(micros) // 1000
-
 
 _jobs: dict[tuple[str, str, str], RedisJob] = {}
 _jobs_lock = threading.Lock()
